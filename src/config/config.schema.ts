@@ -1,0 +1,90 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
+
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((value) => /^postgres(ql)?:$/.test(new URL(value).protocol), 'must be a postgres:// or postgresql:// URL');
+
+/** The environment Vitrine reads, as API.md documents it. */
+export const EnvSchema = z.object({
+  DATABASE_URL: z.preprocess(emptyToUndefined, postgresUrl.optional()),
+  PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
+  HOST: z.preprocess(emptyToUndefined, z.string().min(1).default('127.0.0.1')),
+  VITRINE_PUBLIC_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .url()
+      .refine((value) => /^https?:$/.test(new URL(value).protocol), 'must be an http:// or https:// URL')
+      .optional(),
+  ),
+  VITRINE_DATA_DIR: z.preprocess(emptyToUndefined, z.string().min(1).default('./.vitrine')),
+  VITRINE_ADMIN_EMAIL: z.preprocess(emptyToUndefined, z.string().email().optional()),
+  VITRINE_ADMIN_PASSWORD: z.preprocess(
+    emptyToUndefined,
+    z.string().min(8, 'must be at least 8 characters').max(256).optional(),
+  ),
+  VITRINE_POLICIES_DIR: z.preprocess(emptyToUndefined, z.string().min(1).default('./policies')),
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(LOG_LEVELS).default('info')),
+  VITRINE_BODY_LIMIT: z.preprocess(emptyToUndefined, z.string().regex(/^\d+(b|kb|mb)$/i).default('6mb')),
+});
+
+export interface AppConfig {
+  databaseUrl: string | undefined;
+  port: number;
+  host: string;
+  /** Base of share links; defaults to the address the service listens on. */
+  publicUrl: string | undefined;
+  dataDir: string;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  policiesDir: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  bodyLimit: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      'Invalid configuration:\n' +
+        problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment once at boot; every bad variable is named. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message })),
+    );
+  }
+  const e = parsed.data;
+  if ((e.VITRINE_ADMIN_EMAIL === undefined) !== (e.VITRINE_ADMIN_PASSWORD === undefined)) {
+    const missing = e.VITRINE_ADMIN_EMAIL === undefined ? 'VITRINE_ADMIN_EMAIL' : 'VITRINE_ADMIN_PASSWORD';
+    throw new ConfigError([
+      { variable: missing, message: 'VITRINE_ADMIN_EMAIL and VITRINE_ADMIN_PASSWORD must be set together' },
+    ]);
+  }
+  return {
+    databaseUrl: e.DATABASE_URL,
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: e.VITRINE_PUBLIC_URL?.replace(/\/+$/, ''),
+    dataDir: path.resolve(e.VITRINE_DATA_DIR),
+    adminEmail: e.VITRINE_ADMIN_EMAIL?.toLowerCase(),
+    adminPassword: e.VITRINE_ADMIN_PASSWORD,
+    policiesDir: path.resolve(e.VITRINE_POLICIES_DIR),
+    logLevel: e.LOG_LEVEL,
+    bodyLimit: e.VITRINE_BODY_LIMIT,
+  };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

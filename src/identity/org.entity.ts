@@ -1,11 +1,12 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
 @Entity({ name: 'orgs' })
+@Index('uq_orgs_name', ['name'], { unique: true })
 export class Org {
   @PrimaryColumn('uuid')
   id!: string;
 
-  @Column({ type: 'text', unique: true })
+  @Column({ type: 'text' })
   name!: string;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })

@@ -1,0 +1,28 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import { loggerParams } from './common/logging.js';
+import { ConfigModule } from './config/config.module.js';
+import type { AppConfig } from './config/config.schema.js';
+import { DatabaseModule } from './database/database.module.js';
+import { AuthGuard } from './identity/auth.guard.js';
+import { IdentityModule } from './identity/identity.module.js';
+import { OpsModule } from './ops/ops.module.js';
+import { PolicyGuard } from './policy/policy.guard.js';
+import { PolicyModule } from './policy/policy.module.js';
+
+@Module({})
+export class AppModule {
+  /** `config.databaseUrl` must be resolved (main.ts starts embedded PostgreSQL when it is not). */
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), LoggerModule.forRoot(loggerParams(config)), DatabaseModule, PolicyModule, IdentityModule, OpsModule],
+      // Order matters: authenticate first, then decide.
+      providers: [
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useClass: PolicyGuard },
+      ],
+    };
+  }
+}

@@ -1,0 +1,30 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import cookieParser from 'cookie-parser';
+import express from 'express';
+import { Logger } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from './config/config.schema.js';
+import { requestIdMiddleware } from './common/logging.js';
+import { setupOpenApi } from './common/openapi.js';
+import { bodyParserProblems, ProblemFilter } from './common/problem.filter.js';
+import { ProblemValidationPipe } from './common/validation.pipe.js';
+import { MetricsService } from './ops/metrics.service.js';
+
+/**
+ * Everything that turns the module graph into the HTTP service: used by
+ * main.ts and by every test, so the two cannot drift. Create the app with
+ * `{ bodyParser: false, bufferLogs: true }`; the body parser is set up here.
+ */
+export function configureApp(app: NestExpressApplication): NestExpressApplication {
+  const config = app.get<AppConfig>(APP_CONFIG);
+  app.useLogger(app.get(Logger));
+  app.disable('x-powered-by');
+  app.use(requestIdMiddleware);
+  app.use(app.get(MetricsService).middleware);
+  app.use(cookieParser());
+  app.use(express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'] }));
+  app.use(bodyParserProblems);
+  app.useGlobalPipes(new ProblemValidationPipe());
+  app.useGlobalFilters(new ProblemFilter());
+  setupOpenApi(app);
+  return app;
+}

@@ -1,0 +1,59 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { z } from 'zod';
+
+const ProblemSchema = z
+  .object({
+    type: z.string().describe('URI identifying the problem type: urn:vitrine:problem:<code>'),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string().describe('Stable snake_case error code'),
+    errors: z.array(z.object({ path: z.string(), message: z.string(), line: z.number().int().optional() })).optional(),
+    policy: z.object({ version: z.string().nullable(), ruleId: z.string().nullable() }).optional(),
+    requestId: z.string().nullable(),
+  })
+  .describe('RFC 9457 problem document');
+
+/** zod → JSON Schema 2020-12, the dialect of OpenAPI 3.1. */
+function toJsonSchema(schema: unknown, { schemaType }: { schemaType: 'input' | 'output' }) {
+  if (!(schema instanceof z.ZodType)) return undefined;
+  const json = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io: schemaType,
+    unrepresentable: 'any',
+    override: ({ jsonSchema }) => {
+      delete (jsonSchema as Record<string, unknown>).$schema;
+    },
+  }) as Record<string, unknown>;
+  const { $defs, $schema: _dialect, ...rest } = json;
+  return { schema: rest, components: ($defs ?? {}) as Record<string, Record<string, unknown>> };
+}
+
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Vitrine')
+    .setDescription(
+      'Self-hosted, policy-governed control plane for what AI agents produce. Errors are RFC 9457 problem documents (`application/problem+json`).',
+    )
+    .setVersion('1')
+    .setOpenAPIVersion('3.1.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Personal access token (vtr_pat_…) or run reporter token (vtr_run_…)' })
+    .addCookieAuth('vitrine_session')
+    .build();
+  const document = SwaggerModule.createDocument(app, config, {
+    standardSchemaConverter: toJsonSchema as never,
+    operationIdFactory: (controllerKey: string, methodKey: string) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
+  });
+  document.components ??= {};
+  document.components.schemas ??= {};
+  document.components.schemas.Problem = toJsonSchema(ProblemSchema, { schemaType: 'output' })!.schema as never;
+  return document;
+}
+
+/** Serves the document at /api/openapi.json and Swagger UI (bundled, no CDN) at /docs. */
+export function setupOpenApi(app: INestApplication): OpenAPIObject {
+  const document = buildOpenApiDocument(app);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: '/api/openapi.json', raw: ['json'], customSiteTitle: 'Vitrine API' });
+  return document;
+}

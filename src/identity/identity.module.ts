@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { AuthController } from './auth.controller.js';
+import { AuthGuard } from './auth.guard.js';
+import { AuthService } from './auth.service.js';
+import { MembersController } from './members.controller.js';
+import { MembersService } from './members.service.js';
+import { OrgsController } from './orgs.controller.js';
+import { OrgsService } from './orgs.service.js';
+import { TeamsController } from './teams.controller.js';
+import { TeamsService } from './teams.service.js';
+import { TokensController } from './tokens.controller.js';
+
+@Module({
+  controllers: [AuthController, TokensController, MembersController, TeamsController, OrgsController],
+  providers: [AuthService, AuthGuard, MembersService, TeamsService, OrgsService],
+  exports: [AuthService, AuthGuard, OrgsService],
+})
+export class IdentityModule {}

@@ -1,0 +1,145 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { newId } from '../common/ids.js';
+import { decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { ConflictError, NotFoundError } from '../common/problem.js';
+import { AccessToken } from './access-token.entity.js';
+import type { UserActor } from './actor.js';
+import { IdSchema, type CreateMemberBody, type MemberView, type UpdateMemberBody } from './identity.schemas.js';
+import { Member, type Role } from './member.entity.js';
+import { hashPassword } from './passwords.js';
+import { Session } from './session.entity.js';
+import { TeamsService } from './teams.service.js';
+
+export function memberView(member: Member): MemberView {
+  return {
+    id: member.id,
+    orgId: member.orgId,
+    email: member.email,
+    name: member.name,
+    role: member.role,
+    teamIds: (member.teams ?? []).map((t) => t.id).sort(),
+    deactivatedAt: member.deactivatedAt?.toISOString() ?? null,
+    createdAt: member.createdAt.toISOString(),
+    updatedAt: member.updatedAt.toISOString(),
+  };
+}
+
+/** Members of the caller's org; another org's member answers 404. */
+@Injectable()
+export class MembersService {
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    @Inject(TeamsService) private readonly teams: TeamsService,
+  ) {}
+
+  async list(actor: UserActor, limit: number, cursor: string | undefined, includeDeactivated: boolean): Promise<Page<MemberView>> {
+    const after = decodeCursor(cursor, IdSchema);
+    // Page over ids first, then load teams, so LIMIT counts members, not join rows.
+    const idsQuery = this.db
+      .getRepository(Member)
+      .createQueryBuilder('m')
+      .select('m.id', 'id')
+      .where('m.org_id = :orgId', { orgId: actor.orgId })
+      .orderBy('m.id')
+      .limit(limit + 1);
+    if (!includeDeactivated) idsQuery.andWhere('m.deactivated_at IS NULL');
+    if (after) idsQuery.andWhere('m.id > :after', { after });
+    const ids = (await idsQuery.getRawMany<{ id: string }>()).map((r) => r.id);
+    const members = ids.length
+      ? await this.db.getRepository(Member).find({ where: ids.map((id) => ({ id })), relations: { teams: true }, order: { id: 'ASC' } })
+      : [];
+    return toPage(members, limit, memberView, (m) => m.id);
+  }
+
+  async get(actor: UserActor, id: string, manager: EntityManager = this.db.manager): Promise<Member> {
+    const member = await manager.getRepository(Member).findOne({ where: { id, orgId: actor.orgId }, relations: { teams: true } });
+    if (!member) throw new NotFoundError('Member', id);
+    return member;
+  }
+
+  async create(actor: UserActor, body: CreateMemberBody): Promise<Member> {
+    const passwordHash = await hashPassword(body.password);
+    return this.db.transaction(async (manager) => {
+      await this.teams.assertTeamsInOrg(manager, actor.orgId, body.teamIds ?? []);
+      const id = newId();
+      await manager.getRepository(Member).insert({
+        id,
+        orgId: actor.orgId,
+        email: body.email,
+        name: body.name,
+        role: body.role,
+        passwordHash,
+        installationAdmin: false,
+        deactivatedAt: null,
+      });
+      await this.setTeams(manager, id, body.teamIds ?? []);
+      return this.get(actor, id, manager);
+    });
+  }
+
+  async update(actor: UserActor, id: string, body: UpdateMemberBody): Promise<Member> {
+    const passwordHash = body.password === undefined ? undefined : await hashPassword(body.password);
+    return this.db.transaction(async (manager) => {
+      const member = await this.lockActive(manager, actor, id);
+      if (body.role !== undefined && body.role !== 'admin' && member.role === 'admin') await this.assertAnotherAdmin(manager, member);
+      if (body.teamIds) await this.teams.assertTeamsInOrg(manager, actor.orgId, body.teamIds);
+      const changes: Partial<Member> = {};
+      if (body.name !== undefined) changes.name = body.name;
+      if (body.role !== undefined) changes.role = body.role as Role;
+      if (passwordHash !== undefined) changes.passwordHash = passwordHash;
+      if (Object.keys(changes).length) await manager.getRepository(Member).update({ id }, changes);
+      else await manager.getRepository(Member).update({ id }, { updatedAt: new Date() });
+      if (body.teamIds) await this.setTeams(manager, id, body.teamIds);
+      // A new password ends every browser session of that member.
+      if (passwordHash !== undefined) await manager.getRepository(Session).delete({ memberId: id });
+      return this.get(actor, id, manager);
+    });
+  }
+
+  /** Deactivates: the member can no longer log in, and every token and session ends. */
+  async deactivate(actor: UserActor, id: string): Promise<void> {
+    await this.db.transaction(async (manager) => {
+      const member = await this.lockActive(manager, actor, id);
+      if (member.role === 'admin') await this.assertAnotherAdmin(manager, member);
+      await manager.getRepository(Member).update({ id }, { deactivatedAt: new Date() });
+      await manager
+        .getRepository(AccessToken)
+        .createQueryBuilder()
+        .update()
+        .set({ revokedAt: () => 'now()' })
+        .where('member_id = :id AND revoked_at IS NULL', { id })
+        .execute();
+      await manager.getRepository(Session).delete({ memberId: id });
+    });
+  }
+
+  private async lockActive(manager: EntityManager, actor: UserActor, id: string): Promise<Member> {
+    // Changes to an org's members run one at a time, so the last-admin check
+    // below cannot be raced by a concurrent demotion (and no row locks deadlock).
+    await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`members:${actor.orgId}`]);
+    const member = await manager
+      .getRepository(Member)
+      .createQueryBuilder('m')
+      .where('m.id = :id AND m.org_id = :orgId AND m.deactivated_at IS NULL', { id, orgId: actor.orgId })
+      .getOne();
+    if (!member) throw new NotFoundError('Member', id);
+    return member;
+  }
+
+  /** An org never loses its last active admin (nobody could manage it again). */
+  private async assertAnotherAdmin(manager: EntityManager, member: Member): Promise<void> {
+    const admins = await manager.query(
+      `SELECT id FROM members WHERE org_id = $1 AND role = 'admin' AND deactivated_at IS NULL AND id <> $2`,
+      [member.orgId, member.id],
+    );
+    if (admins.length === 0) throw new ConflictError('This is the last admin of the org; make another member admin first', 'last_admin');
+  }
+
+  private async setTeams(manager: EntityManager, memberId: string, teamIds: string[]): Promise<void> {
+    await manager.query('DELETE FROM member_teams WHERE member_id = $1', [memberId]);
+    if (teamIds.length) {
+      await manager.query('INSERT INTO member_teams (member_id, team_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING', [memberId, teamIds]);
+    }
+  }
+}

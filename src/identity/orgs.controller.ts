@@ -1,0 +1,22 @@
+import { Body, Controller, Inject, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/openapi.decorators.js';
+import { Authorize } from '../policy/authorize.decorator.js';
+import { CreateOrgSchema, OrgSchema, type CreateOrgBody } from './identity.schemas.js';
+import { OrgsService } from './orgs.service.js';
+
+@ApiTags('identity')
+@ApiBearerAuth()
+@Controller('api/v1/orgs')
+export class OrgsController {
+  constructor(@Inject(OrgsService) private readonly orgs: OrgsService) {}
+
+  @Post()
+  @Authorize('create', 'Org')
+  @ApiOperation({ summary: 'Create an org and its first admin (installation admin only)' })
+  @ApiCreatedResponse({ standardSchema: OrgSchema })
+  @ApiProblems(400, 401, 403, 409, 413)
+  create(@Body({ schema: CreateOrgSchema }) body: CreateOrgBody) {
+    return this.orgs.create(body);
+  }
+}

@@ -1,0 +1,87 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { configureApp } from './app.js';
+import { AppModule } from './app.module.js';
+import { ConfigError, loadConfig, type AppConfig } from './config/config.schema.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
+import { OrgsService } from './identity/orgs.service.js';
+
+function say(line = ''): void {
+  process.stdout.write(line + '\n');
+}
+
+async function main(): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`vitrine: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  let embedded: EmbeddedDatabase | undefined;
+  if (!config.databaseUrl) {
+    say(`Starting embedded PostgreSQL (data in ${config.dataDir}) ...`);
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, database: 'vitrine', log: (m) => say(m) });
+    // embedded-postgres hooks SIGINT/SIGTERM to stop PostgreSQL at once; we stop
+    // it ourselves, after the HTTP server has drained.
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+    config = { ...config, databaseUrl: embedded.url };
+  }
+
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true }).catch(
+    async (error: unknown) => {
+      await embedded?.stop();
+      throw error;
+    },
+  );
+  configureApp(app);
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    say(`\n${signal}: shutting down ...`);
+    try {
+      await app.close();
+    } finally {
+      await embedded?.stop();
+      say('Vitrine stopped.');
+      process.exit(0);
+    }
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+
+  try {
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await embedded?.stop();
+    throw error;
+  }
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const admin = app.get(OrgsService).generatedAdmin;
+
+  say('');
+  say(`  Vitrine is running at ${url}`);
+  say(`  API docs:             ${url}/docs`);
+  say(`  Database:             ${embedded ? `embedded PostgreSQL on port ${embedded.port}, data in ${config.dataDir}` : 'DATABASE_URL'}`);
+  if (admin) {
+    say('');
+    say(`  Admin login (shown once, change it after logging in):`);
+    say(`    email:    ${admin.email}`);
+    say(`    password: ${admin.password}`);
+  }
+  say('');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`vitrine: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { PolicyDeniedError, UnauthenticatedError } from '../common/problem.js';
+import type { RequestWithActor } from '../identity/actor.js';
+import { IS_PUBLIC_KEY } from '../identity/public.decorator.js';
+import { AUTHORIZE_KEY, type AuthorizeMetadata } from './authorize.decorator.js';
+import { PolicyService } from './policy.service.js';
+
+/**
+ * Type-level check for every route: a route must declare what it does
+ * (`@Authorize`, `@SelfService` or `@Public`); one that declares nothing is denied.
+ */
+@Injectable()
+export class PolicyGuard implements CanActivate {
+  constructor(
+    @Inject(Reflector) private readonly reflector: Reflector,
+    @Inject(PolicyService) private readonly policy: PolicyService,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
+    const actor = context.switchToHttp().getRequest<RequestWithActor>().actor;
+    if (!actor) throw new UnauthenticatedError();
+    const declared = this.reflector.getAllAndOverride<AuthorizeMetadata | undefined>(AUTHORIZE_KEY, targets);
+    if (!declared) throw new PolicyDeniedError('This route declares no access rule, so it is denied', { version: null, ruleId: null });
+    if ('self' in declared) return true;
+    this.policy.assert(actor, declared.action, declared.subject);
+    return true;
+  }
+}

@@ -27,7 +27,8 @@ export class AuthGuard implements CanActivate {
     try {
       await this.authenticate(request);
     } catch (error) {
-      if (!isPublic) throw error;
+      // A public route ignores a stale credential, but never a cross-site cookie request.
+      if (!isPublic || error instanceof CsrfRejectedError) throw error;
     }
     if (!request.actor && !isPublic) throw new UnauthenticatedError();
     return true;

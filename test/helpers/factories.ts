@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from '@jest/globals';
+import type { Role } from '../../src/identity/member.entity.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, type TestApp } from './test-app.js';
+
+export async function tokenFor(t: TestApp, email: string, password: string, name = 'test'): Promise<string> {
+  const res = await t.http().post('/api/v1/auth/token').send({ email, password, name });
+  expect(res.status).toBe(201);
+  return res.body.token as string;
+}
+
+export function adminToken(t: TestApp): Promise<string> {
+  return tokenFor(t, ADMIN_EMAIL, ADMIN_PASSWORD);
+}
+
+export interface TestMember {
+  id: string;
+  email: string;
+  password: string;
+  role: Role;
+  token: string;
+}
+
+/** A member of the admin's org, with a token of their own. */
+export async function createMember(t: TestApp, asAdmin: string, role: Role, extra: { teamIds?: string[] } = {}): Promise<TestMember> {
+  const email = `${role}-${randomBytes(4).toString('hex')}@test.local`;
+  const password = `pw-${randomBytes(8).toString('hex')}`;
+  const res = await t.http(asAdmin).post('/api/v1/members').send({ email, name: `A ${role}`, password, role, ...extra });
+  expect(res.status).toBe(201);
+  return { id: res.body.id, email, password, role, token: await tokenFor(t, email, password) };
+}
+
+export async function createTeam(t: TestApp, asAdmin: string, name = `team-${randomBytes(4).toString('hex')}`): Promise<{ id: string; name: string }> {
+  const res = await t.http(asAdmin).post('/api/v1/teams').send({ name });
+  expect(res.status).toBe(201);
+  return res.body;
+}
+
+/** Another org with its own admin, created by the installation admin. */
+export async function createOrg(t: TestApp, installationAdmin: string): Promise<{ id: string; adminToken: string; adminId: string }> {
+  const suffix = randomBytes(4).toString('hex');
+  const admin = { email: `admin-${suffix}@other.test`, name: 'Other admin', password: `pw-${suffix}-other` };
+  const res = await t.http(installationAdmin).post('/api/v1/orgs').send({ name: `org-${suffix}`, admin });
+  expect(res.status).toBe(201);
+  return { id: res.body.id, adminId: res.body.admin.id, adminToken: await tokenFor(t, admin.email, admin.password) };
+}
+
+export function expectProblem(res: { status: number; headers: Record<string, string>; body: Record<string, unknown> }, status: number, code: string): void {
+  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body).toEqual(expect.objectContaining({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), requestId: expect.any(String) }));
+}

@@ -1,0 +1,68 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { configureApp } from '../../src/app.js';
+import { AppModule } from '../../src/app.module.js';
+import { loadConfig, type AppConfig } from '../../src/config/config.schema.js';
+import { createTestDatabase } from '../setup/test-database.js';
+
+export const ADMIN_EMAIL = 'admin@test.local';
+export const ADMIN_PASSWORD = 'admin-password-123';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  server: Server;
+  config: AppConfig;
+  db: DataSource;
+  /** supertest against the app, optionally as a bearer. */
+  http(token?: string): {
+    get(path: string): request.Test;
+    post(path: string): request.Test;
+    put(path: string): request.Test;
+    patch(path: string): request.Test;
+    delete(path: string): request.Test;
+  };
+  close(): Promise<void>;
+}
+
+/**
+ * The real service (configureApp, as main.ts uses it) on its own database
+ * cloned from the migrated template, with org `default` and its admin.
+ */
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    VITRINE_ADMIN_EMAIL: ADMIN_EMAIL,
+    VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    ...env,
+  });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true });
+  configureApp(app);
+  await app.listen(0, '127.0.0.1');
+  const server = app.getHttpServer() as Server;
+  const agent = request(server);
+  const withToken = (test: request.Test, token?: string) => (token ? test.set('Authorization', `Bearer ${token}`) : test);
+  return {
+    app,
+    server,
+    config,
+    db: app.get(DataSource),
+    http: (token?: string) => ({
+      get: (path) => withToken(agent.get(path), token),
+      post: (path) => withToken(agent.post(path), token),
+      put: (path) => withToken(agent.put(path), token),
+      patch: (path) => withToken(agent.patch(path), token),
+      delete: (path) => withToken(agent.delete(path), token),
+    }),
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}

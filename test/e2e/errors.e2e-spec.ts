@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { adminToken, expectProblem } from '../helpers/factories.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let admin: string;
+beforeAll(async () => {
+  t = await createTestApp({ VITRINE_BODY_LIMIT: '64kb' });
+  admin = await adminToken(t);
+});
+afterAll(() => t.close());
+
+async function counts() {
+  const [row] = await t.db.query('SELECT (SELECT count(*) FROM members)::int AS members, (SELECT count(*) FROM teams)::int AS teams');
+  return row;
+}
+
+describe('one error shape', () => {
+  it('answers malformed JSON with 400 malformed_json', async () => {
+    const res = await t.http(admin).post('/api/v1/teams').set('Content-Type', 'application/json').send('{"name": ');
+    expectProblem(res, 400, 'malformed_json');
+  });
+
+  it('lists every wrong, missing and unknown field at once, and changes nothing', async () => {
+    const before = await counts();
+    const res = await t.http(admin).post('/api/v1/members').send({ email: 42, name: '', role: 'overlord', teamIds: 'all', nickname: 'x' });
+    expectProblem(res, 400, 'validation_failed');
+    const paths = res.body.errors.map((e: { path: string }) => e.path).sort();
+    expect(paths).toEqual(['email', 'name', 'nickname', 'password', 'role', 'teamIds']);
+    for (const e of res.body.errors) expect(e.message).toEqual(expect.any(String));
+    expect(await counts()).toEqual(before);
+  });
+
+  it('names nested fields by their path', async () => {
+    const res = await t.http(admin).post('/api/v1/orgs').send({ name: 'Bad Name', admin: { email: 'nope', name: 'A' } });
+    expectProblem(res, 400, 'validation_failed');
+    expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['admin.email', 'admin.password', 'name']);
+  });
+
+  it('answers a body that is not an object as a validation error of the body', async () => {
+    const res = await t.http(admin).post('/api/v1/teams').send([1, 2, 3]);
+    expectProblem(res, 400, 'validation_failed');
+    expect(res.body.errors).toEqual([expect.objectContaining({ path: 'body' })]);
+    const empty = await t.http(admin).post('/api/v1/teams');
+    expectProblem(empty, 400, 'validation_failed');
+  });
+
+  it('answers an oversize body with 413 before touching anything', async () => {
+    const before = await counts();
+    const res = await t.http(admin).post('/api/v1/teams').send({ name: 'x'.repeat(70 * 1024) });
+    expectProblem(res, 413, 'payload_too_large');
+    expect(await counts()).toEqual(before);
+  });
+
+  it('answers unknown routes with a 404 problem', async () => {
+    expectProblem(await t.http(admin).get('/api/v1/nothing-here'), 404, 'not_found');
+    expectProblem(await t.http().delete('/api/v1/me'), 404, 'not_found');
+  });
+
+  it('answers unknown ids with 404 and malformed ids with a validation error', async () => {
+    expectProblem(await t.http(admin).get('/api/v1/members/01900000-0000-7000-8000-000000000000'), 404, 'not_found');
+    expectProblem(await t.http(admin).patch('/api/v1/teams/01900000-0000-7000-8000-000000000000').send({ name: 'x' }), 404, 'not_found');
+    const bad = await t.http(admin).get('/api/v1/members/not-a-uuid');
+    expectProblem(bad, 400, 'validation_failed');
+    expect(bad.body.errors).toEqual([expect.objectContaining({ path: 'id' })]);
+  });
+
+  it('validates query parameters, naming them', async () => {
+    const res = await t.http(admin).get('/api/v1/members?limit=0');
+    expectProblem(res, 400, 'validation_failed');
+    expect(res.body.errors[0].path).toBe('limit');
+    expectProblem(await t.http(admin).get('/api/v1/teams?limit=501'), 400, 'validation_failed');
+    expectProblem(await t.http(admin).get('/api/v1/teams?limit=abc'), 400, 'validation_failed');
+  });
+
+  it("echoes the caller's X-Request-Id in the problem and the response header", async () => {
+    const res = await t.http(admin).get('/api/v1/members/01900000-0000-7000-8000-000000000000').set('X-Request-Id', 'trace-abc-123');
+    expect(res.body.requestId).toBe('trace-abc-123');
+    expect(res.headers['x-request-id']).toBe('trace-abc-123');
+    const generated = await t.http(admin).get('/api/v1/nothing');
+    expect(generated.body.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('rejects prototype-polluting keys as unknown fields', async () => {
+    const res = await t.http(admin).post('/api/v1/teams').set('Content-Type', 'application/json').send('{"name":"ok","__proto__":{"admin":true}}');
+    expect([201, 400]).toContain(res.status);
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
+  it('never sends a stack trace', async () => {
+    const responses = [
+      await t.http(admin).post('/api/v1/teams').set('Content-Type', 'application/json').send('{oops'),
+      await t.http(admin).get('/api/v1/members/not-a-uuid'),
+      await t.http(admin).post('/api/v1/members').send({}),
+    ];
+    for (const res of responses) expect(JSON.stringify(res.body)).not.toMatch(/\bat .+\.(ts|js):\d+/);
+  });
+});

@@ -7,8 +7,7 @@ const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
 
 const postgresUrl = z
   .string()
-  .url()
-  .refine((value) => /^postgres(ql)?:$/.test(new URL(value).protocol), 'must be a postgres:// or postgresql:// URL');
+  .refine((value) => URL.canParse(value) && /^postgres(ql)?:$/.test(new URL(value).protocol), 'must be a postgres:// or postgresql:// URL');
 
 /** The environment Vitrine reads, as API.md documents it. */
 export const EnvSchema = z.object({
@@ -19,8 +18,7 @@ export const EnvSchema = z.object({
     emptyToUndefined,
     z
       .string()
-      .url()
-      .refine((value) => /^https?:$/.test(new URL(value).protocol), 'must be an http:// or https:// URL')
+      .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http:// or https:// URL')
       .optional(),
   ),
   VITRINE_DATA_DIR: z.preprocess(emptyToUndefined, z.string().min(1).default('./.vitrine')),

@@ -1,0 +1,118 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
+// `npm start` on a machine with no PostgreSQL server: the built service
+// (`npm test` builds first), on its embedded PostgreSQL, as a user runs it.
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const main = path.join(root, 'dist/src/main.js');
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  url: string;
+}
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = { ...process.env, LOG_LEVEL: 'warn', ...extra };
+  for (const key of ['DATABASE_URL', 'VITRINE_ADMIN_EMAIL', 'VITRINE_ADMIN_PASSWORD', 'NODE_OPTIONS']) delete env[key];
+  return env;
+}
+
+async function start(dataDir: string): Promise<Started> {
+  const child = spawn(process.execPath, [main], { env: cleanEnv({ VITRINE_DATA_DIR: dataDir, PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const url = /Vitrine is running at (http:\/\/\S+)/.exec(output)?.[1];
+    if (url) {
+      const ready = await fetch(`${url}/readyz`).catch(() => undefined);
+      if (ready?.status === 200) return { child, output: () => output, url };
+    }
+    if (child.exitCode !== null) throw new Error(`vitrine exited early:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`not ready within 30 s:\n${output}`);
+}
+
+function stop(started: Started, signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
+  return new Promise((resolve) => {
+    started.child.once('exit', (code) => resolve(code));
+    started.child.kill(signal);
+  });
+}
+
+/** PostgreSQL processes serving a data directory, from /proc. */
+async function postgresOn(dataDir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('postgres') && cmdline.includes(dataDir)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+let dataDir: string;
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'vitrine-startup-'));
+});
+afterAll(async () => {
+  for (const pid of await postgresOn(dataDir)) process.kill(pid, 'SIGKILL');
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start on the embedded PostgreSQL', () => {
+  let password: string;
+  let token: string;
+
+  it('becomes ready, and prints the URL and a generated admin login once', async () => {
+    const first = await start(dataDir);
+    const banner = first.output();
+    expect(banner).toMatch(/Vitrine is running at http:\/\/127\.0\.0\.1:\d+/);
+    expect(banner).toMatch(/email:\s+admin@vitrine\.local/);
+    password = /password:\s+(\S+)/.exec(banner)![1]!;
+    const res = await fetch(`${first.url}/api/v1/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@vitrine.local', password, name: 'startup-test' }),
+    });
+    expect(res.status).toBe(201);
+    token = ((await res.json()) as { token: string }).token;
+
+    expect(await stop(first)).toBe(0);
+    expect(await postgresOn(dataDir)).toEqual([]);
+  });
+
+  it('reuses the data on the next start, without a new admin', async () => {
+    const second = await start(dataDir);
+    expect(second.output()).not.toMatch(/password:/);
+    const me = await fetch(`${second.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(200);
+    expect(await stop(second, 'SIGTERM')).toBe(0);
+    expect(await postgresOn(dataDir)).toEqual([]);
+  });
+
+  it('recovers the data directory after the service was killed with SIGKILL', async () => {
+    const third = await start(dataDir);
+    await stop(third, 'SIGKILL');
+    const fourth = await start(dataDir);
+    expect((await fetch(`${fourth.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect(await stop(fourth)).toBe(0);
+    expect(await postgresOn(dataDir)).toEqual([]);
+  });
+
+  it('refuses to start on invalid configuration, naming the variable', async () => {
+    const child = spawn(process.execPath, [main], { env: cleanEnv({ PORT: 'eighty', VITRINE_DATA_DIR: dataDir }), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/PORT/);
+  });
+});

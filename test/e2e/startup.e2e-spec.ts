@@ -16,7 +16,7 @@ interface Started {
 }
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env, LOG_LEVEL: 'warn', ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...extra };
   for (const key of ['DATABASE_URL', 'VITRINE_ADMIN_EMAIL', 'VITRINE_ADMIN_PASSWORD', 'NODE_OPTIONS']) delete env[key];
   return env;
 }

@@ -28,7 +28,7 @@ async function fromBuild<T>(relative: string): Promise<T> {
   return (await import(path.join(root, 'dist', relative))) as T;
 }
 
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

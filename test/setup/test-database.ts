@@ -1,16 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { databaseUrl, runPrefix, TEST_ADMIN_URL_ENV, TEST_TEMPLATE_ENV } from './global-setup.js';
+import type pg from 'pg';
+import { databaseUrl, runPrefix, TEST_ADMIN_URL_ENV, TEST_TEMPLATE_ENV, withClient } from './global-setup.js';
 
-async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: process.env[TEST_ADMIN_URL_ENV] });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
+const withAdmin = <T>(work: (client: pg.Client) => Promise<T>) => withClient(process.env[TEST_ADMIN_URL_ENV]!, work);
 
 /** A fresh database cloned from the migrated template: isolated, and fast. */
 export async function createTestDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {

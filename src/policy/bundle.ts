@@ -118,7 +118,7 @@ function checkValue(value: unknown, at: PathSegment[], report: (path: PathSegmen
       }
       if (key === '$regex' && typeof inner === 'string') {
         try {
-          new RegExp(inner);
+          RegExp(inner);
         } catch {
           report([...at, key], 'is not a valid regular expression');
         }

@@ -3,6 +3,8 @@ import { Member } from '../identity/member.entity.js';
 import { Org } from '../identity/org.entity.js';
 import { Session } from '../identity/session.entity.js';
 import { Team } from '../identity/team.entity.js';
+import { ActivePolicy } from '../policy/active-policy.entity.js';
+import { PolicyVersion } from '../policy/policy-version.entity.js';
 
 /** Every entity the schema holds; migrations/ must match these exactly (CI checks). */
-export const ENTITIES = [Org, Team, Member, AccessToken, Session];
+export const ENTITIES = [Org, Team, Member, AccessToken, Session, PolicyVersion, ActivePolicy];

@@ -22,6 +22,8 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.use(app.get(MetricsService).middleware);
   app.use(cookieParser());
   app.use(express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'] }));
+  // Policy bundles may be sent as YAML text.
+  app.use(express.text({ limit: config.bodyLimit, type: ['application/yaml', 'application/x-yaml', 'text/yaml'] }));
   app.use(bodyParserProblems);
   app.useGlobalPipes(new ProblemValidationPipe());
   app.useGlobalFilters(new ProblemFilter());

@@ -10,7 +10,7 @@ const ProblemSchema = z
     detail: z.string(),
     code: z.string().describe('Stable snake_case error code'),
     errors: z.array(z.object({ path: z.string(), message: z.string(), line: z.number().int().optional() })).optional(),
-    policy: z.object({ version: z.string().nullable(), ruleId: z.string().nullable() }).optional(),
+    policy: z.object({ version: z.string().nullable(), ruleId: z.string().nullable() }).optional().describe('On policy_denied: the bundle version and the deciding rule (null when no rule allowed it)'),
     requestId: z.string().nullable(),
   })
   .describe('RFC 9457 problem document');

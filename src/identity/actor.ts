@@ -14,6 +14,8 @@ export interface UserActor {
   /** How the caller authenticated. */
   via: 'token' | 'session';
   credentialId: string;
+  /** The org's active policy version, read together with the credentials. */
+  policyVersionId: string | null;
 }
 
 export type Actor = UserActor;

@@ -26,10 +26,12 @@ interface ActorRow {
   role: Role;
   installation_admin: boolean;
   team_ids: string[];
+  policy_version_id: string | null;
 }
 
 const ACTOR_COLUMNS = `m.id, m.org_id, m.email, m.name, m.role, m.installation_admin,
-  COALESCE((SELECT array_agg(mt.team_id ORDER BY mt.team_id) FROM member_teams mt WHERE mt.member_id = m.id), '{}') AS team_ids`;
+  COALESCE((SELECT array_agg(mt.team_id ORDER BY mt.team_id) FROM member_teams mt WHERE mt.member_id = m.id), '{}') AS team_ids,
+  (SELECT ap.version_id FROM active_policies ap WHERE ap.org_id = m.org_id) AS policy_version_id`;
 
 export function tokenView(token: AccessToken): TokenView {
   return {
@@ -160,5 +162,6 @@ function toActor(row: ActorRow, via: UserActor['via']): UserActor {
     installationAdmin: row.installation_admin,
     via,
     credentialId: row.credential_id,
+    policyVersionId: row.policy_version_id,
   };
 }

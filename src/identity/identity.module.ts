@@ -13,6 +13,6 @@ import { TokensController } from './tokens.controller.js';
 @Module({
   controllers: [AuthController, TokensController, MembersController, TeamsController, OrgsController],
   providers: [AuthService, AuthGuard, MembersService, TeamsService, OrgsService],
-  exports: [AuthService, AuthGuard, OrgsService],
+  exports: [AuthService, AuthGuard, OrgsService, MembersService, TeamsService],
 })
 export class IdentityModule {}

@@ -17,7 +17,7 @@ export class PolicyGuard implements CanActivate {
     @Inject(PolicyService) private readonly policy: PolicyService,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
     const actor = context.switchToHttp().getRequest<RequestWithActor>().actor;
@@ -25,7 +25,7 @@ export class PolicyGuard implements CanActivate {
     const declared = this.reflector.getAllAndOverride<AuthorizeMetadata | undefined>(AUTHORIZE_KEY, targets);
     if (!declared) throw new PolicyDeniedError('This route declares no access rule, so it is denied', { version: null, ruleId: null });
     if ('self' in declared) return true;
-    this.policy.assert(actor, declared.action, declared.subject);
+    await this.policy.assert(actor, declared.action, declared.subject);
     return true;
   }
 }

@@ -1,7 +1,15 @@
 import { Global, Module } from '@nestjs/common';
+import { IdentityModule } from '../identity/identity.module.js';
+import { PoliciesController } from './policies.controller.js';
+import { PolicyVersionsService } from './policy-versions.service.js';
 import { PolicyGuard } from './policy.guard.js';
 import { PolicyService } from './policy.service.js';
 
 @Global()
-@Module({ providers: [PolicyService, PolicyGuard], exports: [PolicyService, PolicyGuard] })
+@Module({
+  imports: [IdentityModule],
+  controllers: [PoliciesController],
+  providers: [PolicyService, PolicyVersionsService, PolicyGuard],
+  exports: [PolicyService, PolicyGuard],
+})
 export class PolicyModule {}

@@ -1,20 +1,64 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { PolicyDeniedError } from '../common/problem.js';
 import type { Actor } from '../identity/actor.js';
+import { loadBundle } from './bundle.js';
+import { CompiledPolicy, type Explanation, type PolicyActor } from './policy-engine.js';
+import { PolicyVersionsService } from './policy-versions.service.js';
 import type { Action, Decision, Subject } from './policy.types.js';
-import { decideByRole } from './role-rules.js';
 
-/** The one place that decides access. */
+export function policyActor(actor: Actor): PolicyActor {
+  return { id: actor.id, orgId: actor.orgId, role: actor.role, teamIds: actor.teamIds };
+}
+
+/**
+ * The one place that decides access: the org's active bundle, compiled once
+ * per version (versions are immutable, so the cache never goes stale) and
+ * evaluated with CASL.
+ */
 @Injectable()
 export class PolicyService {
-  decide(actor: Actor, action: Action, subject: Subject): Decision {
-    return decideByRole(actor, action, subject);
+  private readonly compiled = new LRUCache<string, CompiledPolicy>({ max: 1_000 });
+
+  constructor(@Inject(PolicyVersionsService) private readonly versions: PolicyVersionsService) {}
+
+  /** The actor's org's active policy; the actor carries the active version id read with its credentials. */
+  async policyFor(actor: Actor): Promise<CompiledPolicy> {
+    const versionId = actor.policyVersionId ?? (await this.versions.activeVersionId(actor.orgId));
+    let policy = this.compiled.get(versionId);
+    if (!policy) {
+      const row = await this.versions.byId(actor.orgId, versionId);
+      policy = new CompiledPolicy(String(row.version), loadBundle(row.source).bundle);
+      this.compiled.set(versionId, policy);
+    }
+    return policy;
+  }
+
+  async decide(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>): Promise<Decision> {
+    const policy = await this.policyFor(actor);
+    // Orgs are above any one org's bundle: only the installation admin creates them.
+    if (subject === 'Org' && action === 'create' && !actor.installationAdmin) {
+      return { allowed: false, ruleId: null, reason: 'Only the installation admin creates orgs', version: policy.version };
+    }
+    return policy.decide(policyActor(actor), action, subject, attributes);
   }
 
   /** Throws 403 `policy_denied` carrying the deciding rule and its reason. */
-  assert(actor: Actor, action: Action, subject: Subject): Decision {
-    const decision = this.decide(actor, action, subject);
+  async assert(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>): Promise<Decision> {
+    const decision = await this.decide(actor, action, subject, attributes);
     if (!decision.allowed) throw new PolicyDeniedError(decision.reason, { version: decision.version, ruleId: decision.ruleId });
     return decision;
+  }
+
+  async explain(
+    actor: Actor,
+    target: PolicyActor,
+    action: Action,
+    subject: Subject,
+    attributes: Record<string, unknown> | undefined,
+    draft?: CompiledPolicy,
+  ): Promise<Explanation> {
+    const policy = draft ?? (await this.policyFor(actor));
+    return policy.explain(target, action, subject, attributes);
   }
 }

@@ -1,0 +1,132 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/openapi.decorators.js';
+import { decodeCursor, encodeCursor, ListQuerySchema, PageSchema, type ListQuery } from '../common/pagination.js';
+import { ValidationFailedError } from '../common/problem.js';
+import type { UserActor } from '../identity/actor.js';
+import { CurrentActor } from '../identity/current-actor.decorator.js';
+import { MembersService } from '../identity/members.service.js';
+import { TeamsService } from '../identity/teams.service.js';
+import { z } from 'zod';
+import { Authorize } from './authorize.decorator.js';
+import { CompiledPolicy } from './policy-engine.js';
+import { parseBundle, PolicyVersionsService } from './policy-versions.service.js';
+import {
+  ActivePolicySchema,
+  DryRunSchema,
+  ExplainSchema,
+  ExplanationSchema,
+  PolicyVersionSchema,
+  PutPolicyQuerySchema,
+  VersionParamSchema,
+  type ExplainBody,
+} from './policy.schemas.js';
+import { PolicyService, policyActor } from './policy.service.js';
+
+@ApiTags('policies')
+@ApiBearerAuth()
+@Controller('api/v1/policies')
+export class PoliciesController {
+  constructor(
+    @Inject(PolicyVersionsService) private readonly versions: PolicyVersionsService,
+    @Inject(PolicyService) private readonly policy: PolicyService,
+    @Inject(MembersService) private readonly members: MembersService,
+    @Inject(TeamsService) private readonly teams: TeamsService,
+  ) {}
+
+  @Get()
+  @Authorize('read', 'Policy')
+  @ApiOperation({ summary: "The org's active policy bundle" })
+  @ApiOkResponse({ standardSchema: ActivePolicySchema })
+  @ApiProblems(401, 403)
+  active(@CurrentActor() actor: UserActor) {
+    return this.versions.active(actor.orgId);
+  }
+
+  @Put()
+  @HttpCode(200)
+  @Authorize('update', 'Policy')
+  @ApiOperation({
+    summary: 'Validate and activate a new bundle version',
+    description:
+      'Body: the bundle as `application/yaml` text, or as an `application/json` object. With `?dryRun=true` the bundle is only validated, and the answer lists the share links valid now that it would no longer allow; nothing is stored.',
+  })
+  @ApiQuery({ name: 'dryRun', required: false, schema: { type: 'boolean' } })
+  @ApiConsumes('application/yaml', 'application/json')
+  @ApiBody({
+    description: 'YAML text (application/yaml) or the bundle object (application/json): `{rules: [{id, effect, roles?, actions, subject, conditions?, reason}]}`',
+    schema: { oneOf: [{ type: 'string' }, { type: 'object', properties: { rules: { type: 'array', items: { type: 'object' } } }, required: ['rules'] }] },
+  })
+  @ApiOkResponse({ description: 'The new active version, or the dry-run report', standardSchema: z.union([ActivePolicySchema, DryRunSchema]) })
+  @ApiProblems(400, 401, 403, 413)
+  async put(@CurrentActor() actor: UserActor, @Query({ schema: PutPolicyQuerySchema }) query: z.infer<typeof PutPolicyQuerySchema>, @Body() body: unknown) {
+    const loaded = parseBundle(body);
+    if (query.dryRun) {
+      // Share links arrive with the sharing issue; until then none can be affected.
+      return { dryRun: true as const, valid: true as const, hash: loaded.hash, rules: loaded.bundle.rules.length, wouldDeny: [] };
+    }
+    return this.versions.put(actor, loaded);
+  }
+
+  @Get('versions')
+  @Authorize('read', 'Policy')
+  @ApiOperation({ summary: 'Every stored version, newest first' })
+  @ApiOkResponse({ standardSchema: PageSchema(PolicyVersionSchema) })
+  @ApiProblems(400, 401, 403)
+  async list(@CurrentActor() actor: UserActor, @Query({ schema: ListQuerySchema }) query: ListQuery) {
+    const before = decodeCursor(query.cursor, z.number().int().min(1));
+    const { rows, more } = await this.versions.list(actor.orgId, query.limit, before);
+    return { items: rows, nextCursor: more ? encodeCursor(rows[rows.length - 1]!.version) : null };
+  }
+
+  @Post('versions/:version/activate')
+  @HttpCode(200)
+  @Authorize('update', 'Policy')
+  @ApiOperation({ summary: 'Roll back: make a stored version active again (no new version is made)' })
+  @ApiOkResponse({ standardSchema: ActivePolicySchema })
+  @ApiProblems(400, 401, 403, 404)
+  activate(@CurrentActor() actor: UserActor, @Param('version', { schema: VersionParamSchema }) version: number) {
+    return this.versions.activate(actor, version);
+  }
+
+  @Post('explain')
+  @HttpCode(200)
+  @Authorize('read', 'Policy')
+  @ApiOperation({ summary: 'Why an actor may or may not do an action: the deciding rule and every rule considered' })
+  @ApiOkResponse({ standardSchema: ExplanationSchema })
+  @ApiProblems(400, 401, 403, 404, 413)
+  async explain(@CurrentActor() actor: UserActor, @Body({ schema: ExplainSchema }) body: ExplainBody) {
+    const target = body.actorId ? await this.memberAsActor(actor, body.actorId) : policyActor(actor);
+    let attributes = 'attributes' in body.resource ? body.resource.attributes : await this.attributesOf(actor, body.resource.type, body.resource.id);
+    if (body.share) attributes = { ...attributes, share: body.share };
+    const draft = body.source ? new CompiledPolicy('draft', parseBundle(body.source).bundle) : undefined;
+    const explanation = await this.policy.explain(actor, target, body.action, body.resource.type, attributes, draft);
+    return {
+      allowed: explanation.allowed,
+      decidedBy: explanation.decidedBy,
+      reason: explanation.reason,
+      version: explanation.version,
+      rules: explanation.rules,
+    };
+  }
+
+  private async memberAsActor(actor: UserActor, id: string) {
+    const member = await this.members.get(actor, id);
+    return { id: member.id, orgId: member.orgId, role: member.role, teamIds: (member.teams ?? []).map((t) => t.id).sort() };
+  }
+
+  private async attributesOf(actor: UserActor, type: string, id: string): Promise<Record<string, unknown>> {
+    switch (type) {
+      case 'Member': {
+        const m = await this.members.get(actor, id);
+        return { id: m.id, orgId: m.orgId, role: m.role, email: m.email, teamIds: (m.teams ?? []).map((t) => t.id) };
+      }
+      case 'Team': {
+        const t = await this.teams.get(actor, id);
+        return { id: t.id, orgId: t.orgId, name: t.name };
+      }
+      default:
+        throw new ValidationFailedError([{ path: 'resource.id', message: `looking up a ${type} by id is not available yet; pass resource.attributes` }]);
+    }
+  }
+}

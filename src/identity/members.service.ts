@@ -3,6 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { newId } from '../common/ids.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { ConflictError, NotFoundError } from '../common/problem.js';
+import { PolicyService } from '../policy/policy.service.js';
 import { AccessToken } from './access-token.entity.js';
 import type { UserActor } from './actor.js';
 import { IdSchema, type CreateMemberBody, type MemberView, type UpdateMemberBody } from './identity.schemas.js';
@@ -31,6 +32,7 @@ export class MembersService {
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(TeamsService) private readonly teams: TeamsService,
+    @Inject(PolicyService) private readonly policy: PolicyService,
   ) {}
 
   async list(actor: UserActor, limit: number, cursor: string | undefined, includeDeactivated: boolean): Promise<Page<MemberView>> {
@@ -82,6 +84,7 @@ export class MembersService {
     const passwordHash = body.password === undefined ? undefined : await hashPassword(body.password);
     return this.db.transaction(async (manager) => {
       const member = await this.lockActive(manager, actor, id);
+      await this.policy.assert(actor, 'update', 'Member', await this.attributes(manager, member));
       if (body.role !== undefined && body.role !== 'admin' && member.role === 'admin') await this.assertAnotherAdmin(manager, member);
       if (body.teamIds) await this.teams.assertTeamsInOrg(manager, actor.orgId, body.teamIds);
       const changes: Partial<Member> = {};
@@ -101,6 +104,7 @@ export class MembersService {
   async deactivate(actor: UserActor, id: string): Promise<void> {
     await this.db.transaction(async (manager) => {
       const member = await this.lockActive(manager, actor, id);
+      await this.policy.assert(actor, 'delete', 'Member', await this.attributes(manager, member));
       if (member.role === 'admin') await this.assertAnotherAdmin(manager, member);
       await manager.getRepository(Member).update({ id }, { deactivatedAt: new Date() });
       await manager
@@ -112,6 +116,12 @@ export class MembersService {
         .execute();
       await manager.getRepository(Session).delete({ memberId: id });
     });
+  }
+
+  /** What policy conditions on a Member may name. */
+  private async attributes(manager: EntityManager, member: Member): Promise<Record<string, unknown>> {
+    const rows: { team_id: string }[] = await manager.query('SELECT team_id FROM member_teams WHERE member_id = $1', [member.id]);
+    return { id: member.id, orgId: member.orgId, role: member.role, email: member.email, teamIds: rows.map((r) => r.team_id) };
   }
 
   private async lockActive(manager: EntityManager, actor: UserActor, id: string): Promise<Member> {

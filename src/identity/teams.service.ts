@@ -3,6 +3,7 @@ import { DataSource, In, type EntityManager } from 'typeorm';
 import { newId } from '../common/ids.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { NotFoundError, ValidationFailedError } from '../common/problem.js';
+import { PolicyService } from '../policy/policy.service.js';
 import type { UserActor } from './actor.js';
 import { IdSchema, type TeamBody, type TeamView } from './identity.schemas.js';
 import { Team } from './team.entity.js';
@@ -14,7 +15,10 @@ export function teamView(team: Team): TeamView {
 /** Teams of the caller's org; another org's team answers 404. */
 @Injectable()
 export class TeamsService {
-  constructor(@Inject(DataSource) private readonly db: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    @Inject(PolicyService) private readonly policy: PolicyService,
+  ) {}
 
   async list(actor: UserActor, limit: number, cursor?: string): Promise<Page<TeamView>> {
     const after = decodeCursor(cursor, IdSchema);
@@ -36,11 +40,14 @@ export class TeamsService {
 
   async rename(actor: UserActor, id: string, body: TeamBody): Promise<Team> {
     const team = await this.get(actor, id);
+    await this.policy.assert(actor, 'update', 'Team', { id: team.id, orgId: team.orgId, name: team.name });
     team.name = body.name;
     return this.db.getRepository(Team).save(team);
   }
 
   async remove(actor: UserActor, id: string): Promise<void> {
+    const team = await this.get(actor, id);
+    await this.policy.assert(actor, 'delete', 'Team', { id: team.id, orgId: team.orgId, name: team.name });
     const result = await this.db.getRepository(Team).delete({ id, orgId: actor.orgId });
     if (!result.affected) throw new NotFoundError('Team', id);
   }

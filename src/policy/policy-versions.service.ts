@@ -66,8 +66,7 @@ export class PolicyVersionsService {
 
   async active(orgId: string): Promise<ActivePolicyView> {
     await this.activeVersionId(orgId);
-    const active = await this.db.getRepository(ActivePolicy).findOneOrFail({ where: { orgId }, relations: { policyVersion: true } });
-    return activeView(active);
+    return activeView(await this.loadActive(this.db.manager, orgId));
   }
 
   /** Stores the bundle as the next version and activates it. Re-sending the active bundle changes nothing. */
@@ -75,11 +74,11 @@ export class PolicyVersionsService {
     await this.activeVersionId(actor.orgId);
     return this.db.transaction(async (manager) => {
       await this.lockOrg(manager, actor.orgId);
-      const active = await manager.getRepository(ActivePolicy).findOneOrFail({ where: { orgId: actor.orgId }, relations: { policyVersion: true } });
+      const active = await this.loadActive(manager, actor.orgId);
       if (active.policyVersion!.hash === loaded.hash) return activeView(active);
       const version = await this.insertVersion(manager, actor.orgId, loaded, active.policyVersion!.version, actor.id);
       await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
-      return activeView(await manager.getRepository(ActivePolicy).findOneOrFail({ where: { orgId: actor.orgId }, relations: { policyVersion: true } }));
+      return activeView(await this.loadActive(manager, actor.orgId));
     });
   }
 
@@ -91,7 +90,7 @@ export class PolicyVersionsService {
       const version = await manager.getRepository(PolicyVersion).findOneBy({ orgId: actor.orgId, version: versionNumber });
       if (!version) throw new NotFoundError('Policy version', String(versionNumber));
       await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
-      return activeView(await manager.getRepository(ActivePolicy).findOneOrFail({ where: { orgId: actor.orgId }, relations: { policyVersion: true } }));
+      return activeView(await this.loadActive(manager, actor.orgId));
     });
   }
 
@@ -111,6 +110,10 @@ export class PolicyVersionsService {
         active: v.id === activeId,
       })),
     };
+  }
+
+  private loadActive(manager: EntityManager, orgId: string): Promise<ActivePolicy> {
+    return manager.getRepository(ActivePolicy).findOneOrFail({ where: { orgId }, relations: { policyVersion: true } });
   }
 
   private async lockOrg(manager: EntityManager, orgId: string): Promise<void> {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { ListQuerySchema } from '../common/pagination.js';
 import { ROLES } from './member.entity.js';
 
 export const IdSchema = z.uuid({ message: 'must be a UUID' });
-export const IdParamSchema = IdSchema;
 
 const email = z.email().max(320).transform((value) => value.toLowerCase());
 const password = z.string().min(8, 'must be at least 8 characters').max(256);
@@ -60,8 +60,7 @@ export const CreateOrgSchema = z
 export type CreateOrgBody = z.infer<typeof CreateOrgSchema>;
 
 export const MemberListQuerySchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(200).optional(),
+  ...ListQuerySchema.shape,
   includeDeactivated: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 

@@ -8,7 +8,7 @@ import type { UserActor } from './actor.js';
 import { CurrentActor } from './current-actor.decorator.js';
 import {
   CreateMemberSchema,
-  IdParamSchema,
+  IdSchema,
   MemberListQuerySchema,
   MemberSchema,
   UpdateMemberSchema,
@@ -37,7 +37,7 @@ export class MembersController {
   @ApiOperation({ summary: 'One member' })
   @ApiOkResponse({ standardSchema: MemberSchema })
   @ApiProblems(400, 401, 403, 404)
-  async get(@CurrentActor() actor: UserActor, @Param('id', { schema: IdParamSchema }) id: string) {
+  async get(@CurrentActor() actor: UserActor, @Param('id', { schema: IdSchema }) id: string) {
     return memberView(await this.members.get(actor, id));
   }
 
@@ -57,7 +57,7 @@ export class MembersController {
   @ApiProblems(400, 401, 403, 404, 409, 413)
   async update(
     @CurrentActor() actor: UserActor,
-    @Param('id', { schema: IdParamSchema }) id: string,
+    @Param('id', { schema: IdSchema }) id: string,
     @Body({ schema: UpdateMemberSchema }) body: UpdateMemberBody,
   ) {
     return memberView(await this.members.update(actor, id, body));
@@ -69,7 +69,7 @@ export class MembersController {
   @ApiOperation({ summary: 'Deactivate a member: no more logins, every token and session revoked' })
   @ApiNoContentResponse({ description: 'Deactivated' })
   @ApiProblems(400, 401, 403, 404, 409)
-  async remove(@CurrentActor() actor: UserActor, @Param('id', { schema: IdParamSchema }) id: string): Promise<void> {
+  async remove(@CurrentActor() actor: UserActor, @Param('id', { schema: IdSchema }) id: string): Promise<void> {
     await this.members.deactivate(actor, id);
   }
 }

@@ -26,6 +26,11 @@ export function memberView(member: Member): MemberView {
   };
 }
 
+/** What policy conditions on a Member may name. */
+export function memberAttributes(member: Member): Record<string, unknown> {
+  return { id: member.id, orgId: member.orgId, role: member.role, email: member.email, teamIds: (member.teams ?? []).map((t) => t.id).sort() };
+}
+
 /** Members of the caller's org; another org's member answers 404. */
 @Injectable()
 export class MembersService {
@@ -84,7 +89,7 @@ export class MembersService {
     const passwordHash = body.password === undefined ? undefined : await hashPassword(body.password);
     return this.db.transaction(async (manager) => {
       const member = await this.lockActive(manager, actor, id);
-      await this.policy.assert(actor, 'update', 'Member', await this.attributes(manager, member));
+      await this.policy.assert(actor, 'update', 'Member', memberAttributes(member));
       if (body.role !== undefined && body.role !== 'admin' && member.role === 'admin') await this.assertAnotherAdmin(manager, member);
       if (body.teamIds) await this.teams.assertTeamsInOrg(manager, actor.orgId, body.teamIds);
       const changes: Partial<Member> = {};
@@ -104,7 +109,7 @@ export class MembersService {
   async deactivate(actor: UserActor, id: string): Promise<void> {
     await this.db.transaction(async (manager) => {
       const member = await this.lockActive(manager, actor, id);
-      await this.policy.assert(actor, 'delete', 'Member', await this.attributes(manager, member));
+      await this.policy.assert(actor, 'delete', 'Member', memberAttributes(member));
       if (member.role === 'admin') await this.assertAnotherAdmin(manager, member);
       await manager.getRepository(Member).update({ id }, { deactivatedAt: new Date() });
       await manager
@@ -118,12 +123,6 @@ export class MembersService {
     });
   }
 
-  /** What policy conditions on a Member may name. */
-  private async attributes(manager: EntityManager, member: Member): Promise<Record<string, unknown>> {
-    const rows: { team_id: string }[] = await manager.query('SELECT team_id FROM member_teams WHERE member_id = $1', [member.id]);
-    return { id: member.id, orgId: member.orgId, role: member.role, email: member.email, teamIds: rows.map((r) => r.team_id) };
-  }
-
   private async lockActive(manager: EntityManager, actor: UserActor, id: string): Promise<Member> {
     // Changes to an org's members run one at a time, so the last-admin check
     // below cannot be raced by a concurrent demotion (and no row locks deadlock).
@@ -131,6 +130,7 @@ export class MembersService {
     const member = await manager
       .getRepository(Member)
       .createQueryBuilder('m')
+      .leftJoinAndSelect('m.teams', 'team')
       .where('m.id = :id AND m.org_id = :orgId AND m.deactivated_at IS NULL', { id, orgId: actor.orgId })
       .getOne();
     if (!member) throw new NotFoundError('Member', id);

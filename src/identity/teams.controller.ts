@@ -5,7 +5,7 @@ import { ListQuerySchema, PageSchema, type ListQuery } from '../common/paginatio
 import { Authorize } from '../policy/authorize.decorator.js';
 import type { UserActor } from './actor.js';
 import { CurrentActor } from './current-actor.decorator.js';
-import { IdParamSchema, TeamBodySchema, TeamSchema, type TeamBody } from './identity.schemas.js';
+import { IdSchema, TeamBodySchema, TeamSchema, type TeamBody } from './identity.schemas.js';
 import { TeamsService, teamView } from './teams.service.js';
 
 @ApiTags('identity')
@@ -28,7 +28,7 @@ export class TeamsController {
   @ApiOperation({ summary: 'One team' })
   @ApiOkResponse({ standardSchema: TeamSchema })
   @ApiProblems(400, 401, 403, 404)
-  async get(@CurrentActor() actor: UserActor, @Param('id', { schema: IdParamSchema }) id: string) {
+  async get(@CurrentActor() actor: UserActor, @Param('id', { schema: IdSchema }) id: string) {
     return teamView(await this.teams.get(actor, id));
   }
 
@@ -46,7 +46,7 @@ export class TeamsController {
   @ApiOperation({ summary: 'Rename a team' })
   @ApiOkResponse({ standardSchema: TeamSchema })
   @ApiProblems(400, 401, 403, 404, 409, 413)
-  async update(@CurrentActor() actor: UserActor, @Param('id', { schema: IdParamSchema }) id: string, @Body({ schema: TeamBodySchema }) body: TeamBody) {
+  async update(@CurrentActor() actor: UserActor, @Param('id', { schema: IdSchema }) id: string, @Body({ schema: TeamBodySchema }) body: TeamBody) {
     return teamView(await this.teams.rename(actor, id, body));
   }
 
@@ -56,7 +56,7 @@ export class TeamsController {
   @ApiOperation({ summary: 'Delete a team (its members stay, without it)' })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiProblems(400, 401, 403, 404)
-  async remove(@CurrentActor() actor: UserActor, @Param('id', { schema: IdParamSchema }) id: string): Promise<void> {
+  async remove(@CurrentActor() actor: UserActor, @Param('id', { schema: IdSchema }) id: string): Promise<void> {
     await this.teams.remove(actor, id);
   }
 }

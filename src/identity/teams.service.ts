@@ -12,6 +12,11 @@ export function teamView(team: Team): TeamView {
   return { id: team.id, orgId: team.orgId, name: team.name, createdAt: team.createdAt.toISOString(), updatedAt: team.updatedAt.toISOString() };
 }
 
+/** What policy conditions on a Team may name. */
+export function teamAttributes(team: Team): Record<string, unknown> {
+  return { id: team.id, orgId: team.orgId, name: team.name };
+}
+
 /** Teams of the caller's org; another org's team answers 404. */
 @Injectable()
 export class TeamsService {
@@ -40,14 +45,14 @@ export class TeamsService {
 
   async rename(actor: UserActor, id: string, body: TeamBody): Promise<Team> {
     const team = await this.get(actor, id);
-    await this.policy.assert(actor, 'update', 'Team', { id: team.id, orgId: team.orgId, name: team.name });
+    await this.policy.assert(actor, 'update', 'Team', teamAttributes(team));
     team.name = body.name;
     return this.db.getRepository(Team).save(team);
   }
 
   async remove(actor: UserActor, id: string): Promise<void> {
     const team = await this.get(actor, id);
-    await this.policy.assert(actor, 'delete', 'Team', { id: team.id, orgId: team.orgId, name: team.name });
+    await this.policy.assert(actor, 'delete', 'Team', teamAttributes(team));
     const result = await this.db.getRepository(Team).delete({ id, orgId: actor.orgId });
     if (!result.affected) throw new NotFoundError('Team', id);
   }

@@ -6,7 +6,7 @@ import { SelfService } from '../policy/authorize.decorator.js';
 import type { UserActor } from './actor.js';
 import { AuthService, tokenView } from './auth.service.js';
 import { CurrentActor } from './current-actor.decorator.js';
-import { CreatedTokenSchema, CreateTokenSchema, IdParamSchema, IdSchema, TokenSchema, type CreateTokenBody } from './identity.schemas.js';
+import { CreatedTokenSchema, CreateTokenSchema, IdSchema, TokenSchema, type CreateTokenBody } from './identity.schemas.js';
 
 /** The caller's own personal access tokens. */
 @ApiTags('identity')
@@ -38,7 +38,7 @@ export class TokensController {
   @ApiOperation({ summary: 'Revoke a token at once' })
   @ApiNoContentResponse({ description: 'Revoked' })
   @ApiProblems(400, 401, 404)
-  async revoke(@CurrentActor() actor: UserActor, @Param('id', { schema: IdParamSchema }) id: string): Promise<void> {
+  async revoke(@CurrentActor() actor: UserActor, @Param('id', { schema: IdSchema }) id: string): Promise<void> {
     await this.auth.revokeToken(actor, id);
   }
 }

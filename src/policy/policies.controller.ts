@@ -5,8 +5,8 @@ import { decodeCursor, encodeCursor, ListQuerySchema, PageSchema, type ListQuery
 import { ValidationFailedError } from '../common/problem.js';
 import type { UserActor } from '../identity/actor.js';
 import { CurrentActor } from '../identity/current-actor.decorator.js';
-import { MembersService } from '../identity/members.service.js';
-import { TeamsService } from '../identity/teams.service.js';
+import { memberAttributes, MembersService } from '../identity/members.service.js';
+import { teamAttributes, TeamsService } from '../identity/teams.service.js';
 import { z } from 'zod';
 import { Authorize } from './authorize.decorator.js';
 import { CompiledPolicy } from './policy-engine.js';
@@ -112,19 +112,15 @@ export class PoliciesController {
 
   private async memberAsActor(actor: UserActor, id: string) {
     const member = await this.members.get(actor, id);
-    return { id: member.id, orgId: member.orgId, role: member.role, teamIds: (member.teams ?? []).map((t) => t.id).sort() };
+    return { id: member.id, orgId: member.orgId, role: member.role, teamIds: memberAttributes(member).teamIds as string[] };
   }
 
   private async attributesOf(actor: UserActor, type: string, id: string): Promise<Record<string, unknown>> {
     switch (type) {
-      case 'Member': {
-        const m = await this.members.get(actor, id);
-        return { id: m.id, orgId: m.orgId, role: m.role, email: m.email, teamIds: (m.teams ?? []).map((t) => t.id) };
-      }
-      case 'Team': {
-        const t = await this.teams.get(actor, id);
-        return { id: t.id, orgId: t.orgId, name: t.name };
-      }
+      case 'Member':
+        return memberAttributes(await this.members.get(actor, id));
+      case 'Team':
+        return teamAttributes(await this.teams.get(actor, id));
       default:
         throw new ValidationFailedError([{ path: 'resource.id', message: `looking up a ${type} by id is not available yet; pass resource.attributes` }]);
     }

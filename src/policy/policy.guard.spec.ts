@@ -1,0 +1,49 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { PolicyDeniedError, UnauthenticatedError } from '../common/problem.js';
+import { Public } from '../identity/public.decorator.js';
+import { Authorize, SelfService } from './authorize.decorator.js';
+import { PolicyGuard } from './policy.guard.js';
+import type { PolicyService } from './policy.service.js';
+
+class Routes {
+  undeclared() {}
+  @Public() open() {}
+  @SelfService() mine() {}
+  @Authorize('delete', 'Team') deleteTeam() {}
+}
+
+const asserted: unknown[][] = [];
+const policy = { assert: async (...args: unknown[]) => void asserted.push(args) } as unknown as PolicyService;
+const guard = new PolicyGuard(new Reflector(), policy);
+const actor = { id: 'm1', role: 'admin' };
+
+function context(handler: keyof Routes, withActor = true): ExecutionContext {
+  return {
+    getHandler: () => Routes.prototype[handler],
+    getClass: () => Routes,
+    switchToHttp: () => ({ getRequest: () => (withActor ? { actor } : {}) }),
+  } as unknown as ExecutionContext;
+}
+
+describe('PolicyGuard', () => {
+  it('denies a route that declares no access rule, naming no rule', async () => {
+    const denied = await guard.canActivate(context('undeclared')).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(PolicyDeniedError);
+    expect((denied as PolicyDeniedError).extensions).toEqual({ policy: { version: null, ruleId: null } });
+  });
+
+  it('lets public routes through without an actor, and requires one elsewhere', async () => {
+    expect(await guard.canActivate(context('open', false))).toBe(true);
+    await expect(guard.canActivate(context('mine', false))).rejects.toBeInstanceOf(UnauthenticatedError);
+  });
+
+  it('asks the policy for the declared action and subject', async () => {
+    asserted.length = 0;
+    expect(await guard.canActivate(context('deleteTeam'))).toBe(true);
+    expect(asserted).toEqual([[actor, 'delete', 'Team']]);
+    expect(await guard.canActivate(context('mine'))).toBe(true);
+    expect(asserted).toHaveLength(1);
+  });
+});

@@ -4,6 +4,7 @@ import express from 'express';
 import { Logger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from './config/config.schema.js';
 import { requestIdMiddleware } from './common/logging.js';
+import { requestContextMiddleware } from './common/request-context.js';
 import { setupOpenApi } from './common/openapi.js';
 import { bodyParserProblems, ProblemFilter } from './common/problem.filter.js';
 import { ProblemValidationPipe } from './common/validation.pipe.js';
@@ -19,6 +20,7 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
+  app.use(requestContextMiddleware);
   app.use(app.get(MetricsService).middleware);
   app.use(cookieParser());
   app.use(express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'] }));

@@ -30,6 +30,8 @@ export const EnvSchema = z.object({
   VITRINE_POLICIES_DIR: z.preprocess(emptyToUndefined, z.string().min(1).default('./policies')),
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(LOG_LEVELS).default('info')),
   VITRINE_BODY_LIMIT: z.preprocess(emptyToUndefined, z.string().regex(/^\d+(b|kb|mb)$/i).default('6mb')),
+  VITRINE_AUDIT_SIGNING_KEY_FILE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+  VITRINE_AUDIT_SEAL_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(3_600_000).default(1000)),
 });
 
 export interface AppConfig {
@@ -44,6 +46,9 @@ export interface AppConfig {
   policiesDir: string;
   logLevel: (typeof LOG_LEVELS)[number];
   bodyLimit: string;
+  /** PEM (PKCS#8) Ed25519 private key that signs audit checkpoints; unset: generated in the data dir. */
+  auditSigningKeyFile: string;
+  auditSealIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -82,6 +87,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     policiesDir: path.resolve(e.VITRINE_POLICIES_DIR),
     logLevel: e.LOG_LEVEL,
     bodyLimit: e.VITRINE_BODY_LIMIT,
+    auditSigningKeyFile: path.resolve(e.VITRINE_AUDIT_SIGNING_KEY_FILE ?? path.join(e.VITRINE_DATA_DIR, 'audit-signing-key.pem')),
+    auditSealIntervalMs: e.VITRINE_AUDIT_SEAL_INTERVAL_MS,
   };
 }
 

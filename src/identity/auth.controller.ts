@@ -38,8 +38,8 @@ export class AuthController {
   @ApiOkResponse({ standardSchema: LoginResponseSchema })
   @ApiProblems(400, 401, 413)
   async login(@Body({ schema: LoginSchema }) body: LoginBody, @Res({ passthrough: true }) response: Response) {
-    const member = await this.auth.checkPassword(body.email, body.password);
-    const session = await this.auth.createSession(member.id);
+    const member = await this.auth.checkPassword(body.email, body.password, 'session');
+    const session = await this.auth.createSession(member);
     response.cookie(SESSION_COOKIE, session.secret, {
       httpOnly: true,
       sameSite: 'lax',
@@ -69,7 +69,7 @@ export class AuthController {
   @ApiCreatedResponse({ standardSchema: CreatedTokenSchema })
   @ApiProblems(400, 401, 413)
   async tokenWithPassword(@Body({ schema: CreateTokenWithPasswordSchema }) body: CreateTokenWithPasswordBody) {
-    const member: Member = await this.auth.checkPassword(body.email, body.password);
+    const member: Member = await this.auth.checkPassword(body.email, body.password, 'token');
     return this.auth.createToken(member, body.name, body.expiresInSeconds);
   }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
 import { InvalidCredentialsError, NotFoundError, UnauthenticatedError } from '../common/problem.js';
 import { hashSecret, newSecret } from '../common/secrets.js';
@@ -47,16 +48,35 @@ export function tokenView(token: AccessToken): TokenView {
 /** Credentials: passwords, sessions and personal access tokens. */
 @Injectable()
 export class AuthService {
-  constructor(@Inject(DataSource) private readonly db: DataSource) {}
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    @Inject(AuditService) private readonly audit: AuditService,
+  ) {}
 
-  /** The same answer, and about the same time, for an unknown email as for a wrong password. */
-  async checkPassword(email: string, password: string): Promise<Member> {
+  /**
+   * The same answer, and about the same time, for an unknown email as for a
+   * wrong password. A wrong password for a known member is audited in that
+   * member's org (an unknown email belongs to no org's log).
+   */
+  async checkPassword(email: string, password: string, purpose: 'session' | 'token'): Promise<Member> {
     const member = await this.db
       .getRepository(Member)
       .createQueryBuilder('m')
       .where('m.email = :email AND m.deactivated_at IS NULL', { email: email.toLowerCase() })
       .getOne();
     const ok = await verifyPassword(member?.passwordHash ?? DUMMY_PASSWORD_HASH, password);
+    if (member && !ok) {
+      await this.audit.recordNow({
+        orgId: member.orgId,
+        actor: { type: 'public', id: null, name: null },
+        action: 'auth.login',
+        resource: { type: 'Member', id: member.id },
+        outcome: 'denied',
+        reason: 'wrong password',
+        policy: null,
+        details: { email: member.email, for: purpose },
+      });
+    }
     if (!member || !ok) throw new InvalidCredentialsError();
     return member;
   }
@@ -66,18 +86,46 @@ export class AuthService {
     return rows.map((r) => r.team_id);
   }
 
-  async createSession(memberId: string): Promise<{ secret: string; expiresAt: Date }> {
+  async createSession(member: Member): Promise<{ secret: string; expiresAt: Date }> {
     const secret = newSecret('vtr_ses_');
     const expiresAt = new Date(Date.now() + SESSION_TTL_SECONDS * 1000);
-    await this.db.getRepository(Session).insert({ id: newId(), memberId, tokenHash: hashSecret(secret), expiresAt });
+    const id = newId();
+    await this.db.transaction(async (manager) => {
+      await manager.getRepository(Session).insert({ id, memberId: member.id, tokenHash: hashSecret(secret), expiresAt });
+      await this.audit.record(manager, {
+        orgId: member.orgId,
+        actor: { type: 'user', id: member.id, name: member.name },
+        action: 'auth.login',
+        resource: { type: 'Member', id: member.id },
+        policy: null,
+        details: { email: member.email, sessionId: id },
+      });
+    });
     return { secret, expiresAt };
   }
 
   async endSession(secret: string): Promise<void> {
-    await this.db.getRepository(Session).delete({ tokenHash: hashSecret(secret) });
+    await this.db.transaction(async (manager) => {
+      const ended: { id: string; member_id: string; org_id: string; name: string }[] = await manager.query(
+        // A CTE, so the driver answers rows (a bare DELETE answers [rows, count]).
+        `WITH ended AS (DELETE FROM sessions s USING members m WHERE s.token_hash = $1 AND m.id = s.member_id RETURNING s.id, s.member_id, m.org_id, m.name)
+         SELECT * FROM ended`,
+        [hashSecret(secret)],
+      );
+      for (const session of ended) {
+        await this.audit.record(manager, {
+          orgId: session.org_id,
+          actor: { type: 'user', id: session.member_id, name: session.name },
+          action: 'auth.logout',
+          resource: { type: 'Member', id: session.member_id },
+          policy: null,
+          details: { sessionId: session.id },
+        });
+      }
+    });
   }
 
-  async createToken(member: { id: string; orgId: string }, name: string, expiresInSeconds?: number) {
+  async createToken(member: { id: string; orgId: string; name: string }, name: string, expiresInSeconds?: number, via: 'password' | 'token' | 'session' = 'password') {
     const secret = newSecret(PAT_PREFIX);
     const token = this.db.getRepository(AccessToken).create({
       id: newId(),
@@ -89,7 +137,17 @@ export class AuthService {
       revokedAt: null,
       lastUsedAt: null,
     });
-    await this.db.getRepository(AccessToken).insert(token);
+    await this.db.transaction(async (manager) => {
+      await manager.getRepository(AccessToken).insert(token);
+      await this.audit.record(manager, {
+        orgId: member.orgId,
+        actor: { type: 'user', id: member.id, name: member.name },
+        action: 'token.create',
+        resource: { type: 'Token', id: token.id },
+        policy: null,
+        details: { name, expiresAt: token.expiresAt.toISOString(), via },
+      });
+    });
     return { id: token.id, name, token: secret, expiresAt: token.expiresAt.toISOString(), createdAt: token.createdAt.toISOString() };
   }
 
@@ -105,14 +163,17 @@ export class AuthService {
   }
 
   async revokeToken(actor: UserActor, id: string): Promise<void> {
-    const result = await this.db
-      .getRepository(AccessToken)
-      .createQueryBuilder()
-      .update()
-      .set({ revokedAt: () => 'COALESCE(revoked_at, now())' })
-      .where('id = :id AND member_id = :memberId', { id, memberId: actor.id })
-      .execute();
-    if (!result.affected) throw new NotFoundError('Token', id);
+    await this.db.transaction(async (manager: EntityManager) => {
+      const [token]: { name: string; revoked: boolean }[] = await manager.query(
+        `SELECT name, revoked_at IS NOT NULL AS revoked FROM access_tokens WHERE id = $1 AND member_id = $2 FOR UPDATE`,
+        [id, actor.id],
+      );
+      if (!token) throw new NotFoundError('Token', id);
+      // Revoking twice is not a second change.
+      if (token.revoked) return;
+      await manager.query(`UPDATE access_tokens SET revoked_at = now() WHERE id = $1`, [id]);
+      await this.audit.record(manager, { orgId: actor.orgId, actor, action: 'token.revoke', resource: { type: 'Token', id }, policy: null, details: { name: token.name } });
+    });
   }
 
   /** Resolves `Authorization: Bearer vtr_pat_…`; anything invalid, expired or revoked is 401. */

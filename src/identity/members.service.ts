@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { ConflictError, NotFoundError } from '../common/problem.js';
@@ -38,6 +39,7 @@ export class MembersService {
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(TeamsService) private readonly teams: TeamsService,
     @Inject(PolicyService) private readonly policy: PolicyService,
+    @Inject(AuditService) private readonly audit: AuditService,
   ) {}
 
   async list(actor: UserActor, limit: number, cursor: string | undefined, includeDeactivated: boolean): Promise<Page<MemberView>> {
@@ -81,6 +83,13 @@ export class MembersService {
         deactivatedAt: null,
       });
       await this.setTeams(manager, id, body.teamIds ?? []);
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'member.create',
+        resource: { type: 'Member', id },
+        details: { email: body.email.toLowerCase(), role: body.role, teamIds: body.teamIds ?? [] },
+      });
       return this.get(actor, id, manager);
     });
   }
@@ -89,7 +98,7 @@ export class MembersService {
     const passwordHash = body.password === undefined ? undefined : await hashPassword(body.password);
     return this.db.transaction(async (manager) => {
       const member = await this.lockActive(manager, actor, id);
-      await this.policy.assert(actor, 'update', 'Member', memberAttributes(member));
+      const decision = await this.policy.assert(actor, 'update', 'Member', memberAttributes(member));
       if (body.role !== undefined && body.role !== 'admin' && member.role === 'admin') await this.assertAnotherAdmin(manager, member);
       if (body.teamIds) await this.teams.assertTeamsInOrg(manager, actor.orgId, body.teamIds);
       const changes: Partial<Member> = {};
@@ -101,7 +110,21 @@ export class MembersService {
       if (body.teamIds) await this.setTeams(manager, id, body.teamIds);
       // A new password ends every browser session of that member.
       if (passwordHash !== undefined) await manager.getRepository(Session).delete({ memberId: id });
-      return this.get(actor, id, manager);
+      const updated = await this.get(actor, id, manager);
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'member.update',
+        resource: { type: 'Member', id },
+        policy: decision,
+        // Which fields changed, and role and team moves; never the password itself.
+        details: {
+          changed: Object.keys(body).sort(),
+          ...(body.role !== undefined && body.role !== member.role ? { role: { from: member.role, to: body.role } } : {}),
+          ...(body.teamIds ? { teamIds: { from: memberAttributes(member).teamIds, to: memberAttributes(updated).teamIds } } : {}),
+        },
+      });
+      return updated;
     });
   }
 
@@ -109,10 +132,10 @@ export class MembersService {
   async deactivate(actor: UserActor, id: string): Promise<void> {
     await this.db.transaction(async (manager) => {
       const member = await this.lockActive(manager, actor, id);
-      await this.policy.assert(actor, 'delete', 'Member', memberAttributes(member));
+      const decision = await this.policy.assert(actor, 'delete', 'Member', memberAttributes(member));
       if (member.role === 'admin') await this.assertAnotherAdmin(manager, member);
       await manager.getRepository(Member).update({ id }, { deactivatedAt: new Date() });
-      await manager
+      const revoked = await manager
         .getRepository(AccessToken)
         .createQueryBuilder()
         .update()
@@ -120,6 +143,14 @@ export class MembersService {
         .where('member_id = :id AND revoked_at IS NULL', { id })
         .execute();
       await manager.getRepository(Session).delete({ memberId: id });
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'member.delete',
+        resource: { type: 'Member', id },
+        policy: decision,
+        details: { email: member.email, tokensRevoked: revoked.affected ?? 0 },
+      });
     });
   }
 

@@ -2,6 +2,8 @@ import { Body, Controller, Inject, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../common/openapi.decorators.js';
 import { Authorize } from '../policy/authorize.decorator.js';
+import type { UserActor } from './actor.js';
+import { CurrentActor } from './current-actor.decorator.js';
 import { CreateOrgSchema, OrgSchema, type CreateOrgBody } from './identity.schemas.js';
 import { OrgsService } from './orgs.service.js';
 
@@ -16,7 +18,7 @@ export class OrgsController {
   @ApiOperation({ summary: 'Create an org and its first admin (installation admin only)' })
   @ApiCreatedResponse({ standardSchema: OrgSchema })
   @ApiProblems(400, 401, 403, 409, 413)
-  create(@Body({ schema: CreateOrgSchema }) body: CreateOrgBody) {
-    return this.orgs.create(body);
+  create(@CurrentActor() actor: UserActor, @Body({ schema: CreateOrgSchema }) body: CreateOrgBody) {
+    return this.orgs.create(actor, body);
   }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { AuditService, SYSTEM_ACTOR, type AuditEntry } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import { newId } from '../common/ids.js';
 import type { CreateOrgBody } from './identity.schemas.js';
@@ -27,12 +28,14 @@ export class OrgsService implements OnApplicationBootstrap {
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AuditService) private readonly audit: AuditService,
   ) {}
 
-  async create(body: CreateOrgBody) {
+  /** The new org's log starts with its creation, by the installation admin. */
+  async create(actor: AuditEntry['actor'], body: CreateOrgBody) {
     const passwordHash = await hashPassword(body.admin.password);
     return this.db.transaction(async (manager) => {
-      const { org, admin } = await this.insertOrgWithAdmin(manager, body.name, { ...body.admin, passwordHash }, false);
+      const { org, admin } = await this.insertOrgWithAdmin(manager, actor, body.name, { ...body.admin, passwordHash }, false);
       return { id: org.id, name: org.name, createdAt: org.createdAt.toISOString(), admin: memberView({ ...admin, teams: [] }) };
     });
   }
@@ -46,7 +49,7 @@ export class OrgsService implements OnApplicationBootstrap {
       await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('vitrine:bootstrap', 0))`);
       const [{ count }] = await manager.query('SELECT count(*)::int AS count FROM orgs');
       if (count > 0) return false;
-      await this.insertOrgWithAdmin(manager, DEFAULT_ORG, { email, name: 'Administrator', passwordHash: await hashPassword(password) }, true);
+      await this.insertOrgWithAdmin(manager, SYSTEM_ACTOR, DEFAULT_ORG, { email, name: 'Administrator', passwordHash: await hashPassword(password) }, true);
       return true;
     });
     if (!created) return;
@@ -56,6 +59,7 @@ export class OrgsService implements OnApplicationBootstrap {
 
   private async insertOrgWithAdmin(
     manager: EntityManager,
+    actor: AuditEntry['actor'],
     name: string,
     admin: { email: string; name: string; passwordHash: string },
     installationAdmin: boolean,
@@ -73,6 +77,13 @@ export class OrgsService implements OnApplicationBootstrap {
       deactivatedAt: null,
     });
     await manager.getRepository(Member).insert(member);
+    await this.audit.record(manager, {
+      orgId: org.id,
+      actor,
+      action: 'org.create',
+      resource: { type: 'Org', id: org.id },
+      details: { name, admin: { id: member.id, email: member.email } },
+    });
     return { org, admin: member };
   }
 }

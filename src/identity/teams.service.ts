@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { NotFoundError, ValidationFailedError } from '../common/problem.js';
@@ -23,6 +24,7 @@ export class TeamsService {
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(PolicyService) private readonly policy: PolicyService,
+    @Inject(AuditService) private readonly audit: AuditService,
   ) {}
 
   async list(actor: UserActor, limit: number, cursor?: string): Promise<Page<TeamView>> {
@@ -39,22 +41,53 @@ export class TeamsService {
   }
 
   async create(actor: UserActor, body: TeamBody): Promise<Team> {
-    const team = this.db.getRepository(Team).create({ id: newId(), orgId: actor.orgId, name: body.name });
-    return this.db.getRepository(Team).save(team);
+    return this.db.transaction(async (manager) => {
+      const team = manager.getRepository(Team).create({ id: newId(), orgId: actor.orgId, name: body.name });
+      await manager.getRepository(Team).save(team);
+      await this.audit.record(manager, { orgId: actor.orgId, actor, action: 'team.create', resource: { type: 'Team', id: team.id }, details: { name: team.name } });
+      return team;
+    });
   }
 
   async rename(actor: UserActor, id: string, body: TeamBody): Promise<Team> {
-    const team = await this.get(actor, id);
-    await this.policy.assert(actor, 'update', 'Team', teamAttributes(team));
-    team.name = body.name;
-    return this.db.getRepository(Team).save(team);
+    return this.db.transaction(async (manager) => {
+      const team = await this.lock(manager, actor, id);
+      const decision = await this.policy.assert(actor, 'update', 'Team', teamAttributes(team));
+      const from = team.name;
+      team.name = body.name;
+      await manager.getRepository(Team).save(team);
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'team.update',
+        resource: { type: 'Team', id },
+        policy: decision,
+        details: { name: { from, to: team.name } },
+      });
+      return team;
+    });
   }
 
   async remove(actor: UserActor, id: string): Promise<void> {
-    const team = await this.get(actor, id);
-    await this.policy.assert(actor, 'delete', 'Team', teamAttributes(team));
-    const result = await this.db.getRepository(Team).delete({ id, orgId: actor.orgId });
-    if (!result.affected) throw new NotFoundError('Team', id);
+    await this.db.transaction(async (manager) => {
+      const team = await this.lock(manager, actor, id);
+      const decision = await this.policy.assert(actor, 'delete', 'Team', teamAttributes(team));
+      await manager.getRepository(Team).delete({ id, orgId: actor.orgId });
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'team.delete',
+        resource: { type: 'Team', id },
+        policy: decision,
+        details: { name: team.name },
+      });
+    });
+  }
+
+  private async lock(manager: EntityManager, actor: UserActor, id: string): Promise<Team> {
+    const team = await manager.getRepository(Team).findOne({ where: { id, orgId: actor.orgId }, lock: { mode: 'pessimistic_write' } });
+    if (!team) throw new NotFoundError('Team', id);
+    return team;
   }
 
   /** Team ids named in a request must be teams of the caller's org. */

@@ -30,7 +30,7 @@ export class TokensController {
   @ApiCreatedResponse({ standardSchema: CreatedTokenSchema })
   @ApiProblems(400, 401, 413)
   create(@CurrentActor() actor: UserActor, @Body({ schema: CreateTokenSchema }) body: CreateTokenBody) {
-    return this.auth.createToken({ id: actor.id, orgId: actor.orgId }, body.name, body.expiresInSeconds);
+    return this.auth.createToken({ id: actor.id, orgId: actor.orgId, name: actor.name }, body.name, body.expiresInSeconds, actor.via);
   }
 
   @Delete(':id')

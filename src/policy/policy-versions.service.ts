@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { AuditService, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import { newId } from '../common/ids.js';
 import { AppError, NotFoundError } from '../common/problem.js';
@@ -39,6 +40,7 @@ export class PolicyVersionsService {
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(AuditService) private readonly audit: AuditService,
   ) {
     const file = path.join(config.policiesDir, 'default.yaml');
     this.defaultBundle = loadBundle(readFileSync(file, 'utf8'));
@@ -54,6 +56,14 @@ export class PolicyVersionsService {
       if (existing) return existing.versionId;
       const version = await this.insertVersion(manager, orgId, this.defaultBundle, null, null);
       await manager.getRepository(ActivePolicy).insert({ orgId, versionId: version.id, activatedAt: new Date(), activatedBy: null });
+      await this.audit.record(manager, {
+        orgId,
+        actor: SYSTEM_ACTOR,
+        action: 'policy.update',
+        resource: { type: 'Policy', id: String(version.version) },
+        policy: null,
+        details: { version: version.version, hash: version.hash, parentVersion: null, source: 'default bundle' },
+      });
       return version.id;
     });
   }
@@ -78,6 +88,13 @@ export class PolicyVersionsService {
       if (active.policyVersion!.hash === loaded.hash) return activeView(active);
       const version = await this.insertVersion(manager, actor.orgId, loaded, active.policyVersion!.version, actor.id);
       await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'policy.update',
+        resource: { type: 'Policy', id: String(version.version) },
+        details: { version: version.version, hash: version.hash, parentVersion: version.parentVersion, rules: loaded.bundle.rules.length },
+      });
       return activeView(await this.loadActive(manager, actor.orgId));
     });
   }
@@ -89,7 +106,15 @@ export class PolicyVersionsService {
       await this.lockOrg(manager, actor.orgId);
       const version = await manager.getRepository(PolicyVersion).findOneBy({ orgId: actor.orgId, version: versionNumber });
       if (!version) throw new NotFoundError('Policy version', String(versionNumber));
+      const previous = await this.loadActive(manager, actor.orgId);
       await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'policy.activate',
+        resource: { type: 'Policy', id: String(version.version) },
+        details: { version: version.version, hash: version.hash, previousVersion: previous.policyVersion!.version },
+      });
       return activeView(await this.loadActive(manager, actor.orgId));
     });
   }

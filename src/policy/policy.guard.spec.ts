@@ -15,7 +15,12 @@ class Routes {
 }
 
 const asserted: unknown[][] = [];
-const policy = { assert: async (...args: unknown[]) => void asserted.push(args) } as unknown as PolicyService;
+const policy = {
+  assert: async (...args: unknown[]) => {
+    asserted.push(args);
+    return { allowed: true, ruleId: 'admins-manage-everything', reason: 'Admins manage their org', version: '1' };
+  },
+} as unknown as PolicyService;
 const guard = new PolicyGuard(new Reflector(), policy);
 const actor = { id: 'm1', role: 'admin' };
 
@@ -23,7 +28,7 @@ function context(handler: keyof Routes, withActor = true): ExecutionContext {
   return {
     getHandler: () => Routes.prototype[handler],
     getClass: () => Routes,
-    switchToHttp: () => ({ getRequest: () => (withActor ? { actor } : {}) }),
+    switchToHttp: () => ({ getRequest: () => (withActor ? { actor, params: { id: 't1' } } : {}) }),
   } as unknown as ExecutionContext;
 }
 
@@ -42,7 +47,8 @@ describe('PolicyGuard', () => {
   it('asks the policy for the declared action and subject', async () => {
     asserted.length = 0;
     expect(await guard.canActivate(context('deleteTeam'))).toBe(true);
-    expect(asserted).toEqual([[actor, 'delete', 'Team']]);
+    // The route's :id names the resource, for the audit record of a denial.
+    expect(asserted).toEqual([[actor, 'delete', 'Team', undefined, 't1']]);
     expect(await guard.canActivate(context('mine'))).toBe(true);
     expect(asserted).toHaveLength(1);
   });

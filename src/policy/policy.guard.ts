@@ -1,6 +1,7 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { PolicyDeniedError, UnauthenticatedError } from '../common/problem.js';
+import { rememberDecision } from '../common/request-context.js';
 import type { RequestWithActor } from '../identity/actor.js';
 import { IS_PUBLIC_KEY } from '../identity/public.decorator.js';
 import { AUTHORIZE_KEY, type AuthorizeMetadata } from './authorize.decorator.js';
@@ -20,12 +21,16 @@ export class PolicyGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
-    const actor = context.switchToHttp().getRequest<RequestWithActor>().actor;
+    const request = context.switchToHttp().getRequest<RequestWithActor>();
+    const actor = request.actor;
     if (!actor) throw new UnauthenticatedError();
     const declared = this.reflector.getAllAndOverride<AuthorizeMetadata | undefined>(AUTHORIZE_KEY, targets);
     if (!declared) throw new PolicyDeniedError('This route declares no access rule, so it is denied', { version: null, ruleId: null });
     if ('self' in declared) return true;
-    await this.policy.assert(actor, declared.action, declared.subject);
+    const id = request.params?.id;
+    const decision = await this.policy.assert(actor, declared.action, declared.subject, undefined, typeof id === 'string' ? id : null);
+    // The change this request makes cites the rule that let it through.
+    rememberDecision({ version: decision.version, ruleId: decision.ruleId });
     return true;
   }
 }

@@ -1,11 +1,26 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
+import { AuditService } from '../audit/audit.service.js';
 import { PolicyDeniedError } from '../common/problem.js';
 import type { Actor } from '../identity/actor.js';
 import { loadBundle } from './bundle.js';
 import { CompiledPolicy, type Explanation, type PolicyActor } from './policy-engine.js';
 import { PolicyVersionsService } from './policy-versions.service.js';
 import type { Action, Decision, Subject } from './policy.types.js';
+
+/** How the audit log names a subject in its `resource.verb` actions. */
+export const AUDIT_NAMES: Record<Subject, string> = {
+  Run: 'run',
+  Artifact: 'artifact',
+  Share: 'share',
+  Skill: 'skill',
+  Tool: 'tool',
+  Member: 'member',
+  Team: 'team',
+  Policy: 'policy',
+  AuditEvent: 'audit',
+  Org: 'org',
+};
 
 export function policyActor(actor: Actor): PolicyActor {
   return { id: actor.id, orgId: actor.orgId, role: actor.role, teamIds: actor.teamIds };
@@ -20,7 +35,10 @@ export function policyActor(actor: Actor): PolicyActor {
 export class PolicyService {
   private readonly compiled = new LRUCache<string, CompiledPolicy>({ max: 1_000 });
 
-  constructor(@Inject(PolicyVersionsService) private readonly versions: PolicyVersionsService) {}
+  constructor(
+    @Inject(PolicyVersionsService) private readonly versions: PolicyVersionsService,
+    @Inject(AuditService) private readonly audit: AuditService,
+  ) {}
 
   /** The actor's org's active policy; the actor carries the active version id read with its credentials. */
   async policyFor(actor: Actor): Promise<CompiledPolicy> {
@@ -43,10 +61,26 @@ export class PolicyService {
     return policy.decide(policyActor(actor), action, subject, attributes);
   }
 
-  /** Throws 403 `policy_denied` carrying the deciding rule and its reason. */
-  async assert(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>): Promise<Decision> {
+  /**
+   * Throws 403 `policy_denied` carrying the deciding rule and its reason; the
+   * denial is audited on its own (the caller's transaction will roll back).
+   */
+  async assert(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>, resourceId?: string | null): Promise<Decision> {
     const decision = await this.decide(actor, action, subject, attributes);
-    if (!decision.allowed) throw new PolicyDeniedError(decision.reason, { version: decision.version, ruleId: decision.ruleId });
+    if (!decision.allowed) {
+      const policy = { version: decision.version, ruleId: decision.ruleId };
+      const id = resourceId ?? (typeof attributes?.id === 'string' ? attributes.id : null);
+      await this.audit.recordNow({
+        orgId: actor.orgId,
+        actor,
+        action: `${AUDIT_NAMES[subject]}.${action}`,
+        resource: { type: subject, id },
+        outcome: 'denied',
+        reason: decision.reason,
+        policy,
+      });
+      throw new PolicyDeniedError(decision.reason, policy);
+    }
     return decision;
   }
 

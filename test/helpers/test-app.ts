@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
@@ -40,6 +42,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     LOG_LEVEL: 'silent',
     VITRINE_ADMIN_EMAIL: ADMIN_EMAIL,
     VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    VITRINE_AUDIT_SIGNING_KEY_FILE: join(tmpdir(), 'vitrine-test', 'audit-signing-key.pem'),
     ...env,
   });
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true });

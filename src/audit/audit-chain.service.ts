@@ -1,0 +1,280 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
+import { decodeCursor, toPage } from '../common/pagination.js';
+import { z } from 'zod';
+import { AuditSigningKey } from './audit-signing-key.js';
+import { checkBlockEvents, checkpointMessage, checkSeal, eventHash, sealHash, type ChainProblem, type Seal } from './audit-seal.js';
+import { EVENT_COLUMNS, eventFromRow } from './audit.service.js';
+import type { VerifyView } from './audit.schemas.js';
+
+interface Snapshot {
+  xmax: string;
+  xip: string[];
+}
+
+interface BlockRow {
+  org_id: string;
+  block_no: string;
+  seq: string;
+  count: number;
+  seqs: string[];
+  hashes: Buffer;
+  xmax: string;
+  xip: string[];
+  seq_high: string;
+  prev_hash: Buffer | null;
+  hash: Buffer;
+  at: Date;
+  key_id: string;
+  signature: Buffer;
+}
+
+const BLOCK_COLUMNS = `b.org_id, b.block_no, b.seq, b.count, b.seqs::text[] AS seqs, b.hashes, b.snap_xmax::text AS xmax, b.snap_xip::text[] AS xip,
+  b.seq_high, b.prev_hash, b.hash, b.at, b.key_id, b.signature`;
+
+export function sealFromRow(row: BlockRow): Seal {
+  const hashes: string[] = [];
+  for (let i = 0; i < row.hashes.length; i += 32) hashes.push(row.hashes.subarray(i, i + 32).toString('hex'));
+  return {
+    orgId: row.org_id,
+    blockNo: Number(row.block_no),
+    seq: Number(row.seq),
+    count: row.count,
+    seqs: row.seqs.map(Number),
+    hashes,
+    xmax: row.xmax,
+    xip: row.xip,
+    seqHigh: Number(row.seq_high),
+    prevHash: row.prev_hash?.toString('hex') ?? null,
+    hash: row.hash.toString('hex'),
+    at: row.at.toISOString(),
+    keyId: row.key_id,
+    signature: row.signature.toString('base64'),
+  };
+}
+
+/** The events a block covers: finished after the previous block's snapshot and by this one's. */
+function coveredBy(previous: Snapshot | null, current: Snapshot, first: number): { where: string; params: unknown[] } {
+  return {
+    where: `((e.xid >= $${first}::xid8 AND e.xid < $${first + 2}::xid8) OR e.xid = ANY($${first + 1}::xid8[])) AND e.xid <> ALL($${first + 3}::xid8[])`,
+    params: [previous?.xmax ?? '0', previous?.xip ?? [], current.xmax, current.xip],
+  };
+}
+
+/** Events no block holds yet: not finished at the last block's snapshot. */
+export function notYetSealed(last: Snapshot | null, first = 1): { where: string; params: unknown[] } {
+  return { where: `(e.xid >= $${first}::xid8 OR e.xid = ANY($${first + 1}::xid8[]))`, params: [last?.xmax ?? '0', last?.xip ?? []] };
+}
+
+const SEAL_LOCK = `hashtextextended('vitrine:audit-seal', 0)`;
+
+/**
+ * Seals the log into signed, chained blocks, in the background and before
+ * every verify and export; one instance at a time seals (advisory lock).
+ */
+@Injectable()
+export class AuditChainService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Audit');
+  readonly key: AuditSigningKey;
+  private readonly publicKeys: Map<string, KeyObject>;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.key = AuditSigningKey.loadOrCreate(config.auditSigningKeyFile);
+    this.publicKeys = new Map([[this.key.keyId, createPublicKey(this.key.publicKeyPem)]]);
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      this.running = this.seal(false).catch((error: unknown) => this.logger.error(`sealing the audit log failed: ${String(error)}`));
+    }, this.config.auditSealIntervalMs);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /**
+   * Seals every org's finished, unsealed events into a new block each.
+   * `wait`: wait for another instance's sealing instead of skipping.
+   * Returns the snapshot it sealed up to (null when it skipped).
+   */
+  async seal(wait: boolean): Promise<Snapshot | null> {
+    return this.db.transaction(async (manager) => {
+      if (wait) await manager.query(`SELECT pg_advisory_xact_lock(${SEAL_LOCK})`);
+      else {
+        const [{ locked }] = await manager.query(`SELECT pg_try_advisory_xact_lock(${SEAL_LOCK}) AS locked`);
+        if (!locked) return null;
+      }
+      // The seq high-water mark first, then the snapshot: any seq at or below
+      // the mark was drawn by a transaction that already had its id then.
+      const [{ high }] = await manager.query(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS high FROM audit_events_seq`);
+      const [snapshot]: Snapshot[] = await manager.query(
+        `SELECT pg_snapshot_xmax(s)::text AS xmax, ARRAY(SELECT pg_snapshot_xip(s)::text) AS xip FROM pg_current_snapshot() s`,
+      );
+      const rows: { org_id: string; last: BlockRow | null; seq: string; hash: Buffer; xid: string; genuine: boolean }[] = await manager.query(
+        `WITH last AS (
+           SELECT o.id AS org_id, (SELECT b FROM audit_blocks b WHERE b.org_id = o.id ORDER BY b.block_no DESC LIMIT 1) AS b FROM orgs o
+         )
+         SELECT l.org_id, e.seq, e.hash, e.xid::text AS xid, xid(e.xid) = e.xmin AS genuine
+           FROM last l
+           JOIN LATERAL (
+             SELECT e.seq, e.hash, e.xid, e.xmin FROM audit_events e
+              WHERE e.org_id = l.org_id
+                AND ((e.xid >= COALESCE((l.b).snap_xmax, '0'::xid8) AND e.xid < $1::xid8) OR e.xid = ANY(COALESCE((l.b).snap_xip, '{}')))
+                AND e.xid <> ALL($2::xid8[])
+           ) e ON true
+          ORDER BY l.org_id, e.seq`,
+        [snapshot!.xmax, snapshot!.xip],
+      );
+      const byOrg = new Map<string, typeof rows>();
+      for (const row of rows) byOrg.set(row.org_id, [...(byOrg.get(row.org_id) ?? []), row]);
+      for (const [orgId, events] of byOrg) await this.sealOrg(manager, orgId, events, snapshot!, Number(high));
+      return snapshot!;
+    });
+  }
+
+  private async sealOrg(
+    manager: EntityManager,
+    orgId: string,
+    candidates: { seq: string; hash: Buffer; xid: string; genuine: boolean }[],
+    snapshot: Snapshot,
+    seqHigh: number,
+  ): Promise<void> {
+    const [lastRow]: BlockRow[] = await manager.query(`SELECT ${BLOCK_COLUMNS} FROM audit_blocks b WHERE b.org_id = $1 ORDER BY b.block_no DESC LIMIT 1`, [orgId]);
+    const last = lastRow ? sealFromRow(lastRow) : null;
+    const lastXip = new Set(last?.xip ?? []);
+    const accepted = candidates.filter((event) => {
+      const seq = Number(event.seq);
+      // A row whose xid column is not its inserting transaction, or a seq drawn
+      // before the last seal by a transaction that was not running then, was
+      // put there behind the seal's back: leave it out, and verify reports it.
+      const legitimate = event.genuine && (last === null || seq > last.seqHigh || lastXip.has(event.xid));
+      if (!legitimate) this.logger.warn(`audit: refusing to seal event seq ${seq} of org ${orgId}: it was inserted behind the seal`);
+      return legitimate;
+    });
+    if (accepted.length === 0) return;
+    const seqs = accepted.map((e) => Number(e.seq));
+    const body = {
+      orgId,
+      blockNo: (last?.blockNo ?? 0) + 1,
+      seq: Math.max(last?.seq ?? 0, ...seqs),
+      count: seqs.length,
+      seqs,
+      hashes: accepted.map((e) => e.hash.toString('hex')),
+      xmax: snapshot.xmax,
+      xip: snapshot.xip,
+      seqHigh,
+      prevHash: last?.hash ?? null,
+      at: new Date().toISOString(),
+    };
+    const hash = sealHash(body);
+    const signature = this.key.sign(checkpointMessage({ orgId, seq: body.seq, hash, at: body.at }));
+    await manager.query(
+      `INSERT INTO audit_blocks (org_id, block_no, seq, count, seqs, hashes, snap_xmax, snap_xip, seq_high, prev_hash, hash, at, key_id, signature)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      [
+        orgId,
+        body.blockNo,
+        body.seq,
+        body.count,
+        seqs,
+        Buffer.concat(accepted.map((e) => e.hash)),
+        body.xmax,
+        body.xip,
+        seqHigh,
+        body.prevHash === null ? null : Buffer.from(body.prevHash, 'hex'),
+        Buffer.from(hash, 'hex'),
+        body.at,
+        this.key.keyId,
+        signature,
+      ],
+    );
+  }
+
+  /** The org's sealed blocks, oldest first, a page at a time. */
+  async *seals(orgId: string, throughBlock = Number.MAX_SAFE_INTEGER, pageSize = 100): AsyncGenerator<Seal> {
+    let after = 0;
+    for (;;) {
+      const rows: BlockRow[] = await this.db.query(
+        `SELECT ${BLOCK_COLUMNS} FROM audit_blocks b WHERE b.org_id = $1 AND b.block_no > $2 AND b.block_no <= $3 ORDER BY b.block_no LIMIT $4`,
+        [orgId, after, throughBlock, pageSize],
+      );
+      for (const row of rows) yield sealFromRow(row);
+      if (rows.length < pageSize) return;
+      after = Number(rows[rows.length - 1]!.block_no);
+    }
+  }
+
+  async lastSeal(orgId: string): Promise<Seal | null> {
+    const [row]: BlockRow[] = await this.db.query(`SELECT ${BLOCK_COLUMNS} FROM audit_blocks b WHERE b.org_id = $1 ORDER BY b.block_no DESC LIMIT 1`, [orgId]);
+    return row ? sealFromRow(row) : null;
+  }
+
+  /**
+   * Seals what is pending, then recomputes the org's whole chain: every block's
+   * hash, link and signature, and every event against the block that sealed it.
+   */
+  async verify(orgId: string): Promise<VerifyView> {
+    const sealedAt = (await this.seal(true))!;
+    let checked = 0;
+    let blocks = 0;
+    let previous: Seal | null = null;
+    const fail = (problem: ChainProblem): VerifyView => ({
+      ok: false,
+      checked,
+      blocks,
+      head: previous ? { seq: previous.seq, hash: previous.hash } : null,
+      firstInvalid: problem,
+    });
+    for await (const seal of this.seals(orgId)) {
+      const problem = checkSeal(seal, previous, this.publicKeys);
+      if (problem) return fail(problem);
+      const covered = coveredBy(previous, seal, 2);
+      const rows = await this.db.query(`SELECT ${EVENT_COLUMNS} FROM audit_events e WHERE e.org_id = $1 AND ${covered.where} ORDER BY e.seq`, [
+        orgId,
+        ...covered.params,
+      ]);
+      const found = rows.map((row: Parameters<typeof eventFromRow>[0]) => {
+        const { hash, ...body } = eventFromRow(row);
+        return { seq: body.seq, hash, computed: eventHash(body) };
+      });
+      const eventProblem = checkBlockEvents(seal, found);
+      if (eventProblem) return fail(eventProblem);
+      checked += found.length;
+      blocks++;
+      previous = seal;
+    }
+    // Whatever had finished by the seal above and is still unsealed was refused by the sealer.
+    const pending = notYetSealed(previous, 2);
+    const [refused] = await this.db.query(
+      `SELECT e.seq FROM audit_events e WHERE e.org_id = $1 AND ${pending.where}
+          AND e.xid < $4::xid8 AND e.xid <> ALL($5::xid8[]) ORDER BY e.seq LIMIT 1`,
+      [orgId, ...pending.params, sealedAt.xmax, sealedAt.xip],
+    );
+    if (refused) return fail({ seq: Number(refused.seq), reason: 'inserted: written behind the seal, so no block holds it' });
+    return { ok: true, checked, blocks, head: previous ? { seq: previous.seq, hash: previous.hash } : null };
+  }
+
+  async checkpoints(orgId: string, limit: number, cursor?: string) {
+    const before = decodeCursor(cursor, z.number().int());
+    const rows: BlockRow[] = await this.db.query(
+      `SELECT ${BLOCK_COLUMNS} FROM audit_blocks b WHERE b.org_id = $1 AND ($2::bigint IS NULL OR b.block_no < $2) ORDER BY b.block_no DESC LIMIT $3`,
+      [orgId, before ?? null, limit + 1],
+    );
+    return toPage(
+      rows.map(sealFromRow),
+      limit,
+      (s) => ({ orgId: s.orgId, seq: s.seq, hash: s.hash, at: s.at, signature: s.signature, blockNo: s.blockNo, keyId: s.keyId }),
+      (s) => s.blockNo,
+    );
+  }
+}

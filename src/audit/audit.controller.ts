@@ -1,0 +1,122 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ApiProblems } from '../common/openapi.decorators.js';
+import { ListQuerySchema, PageSchema, type ListQuery } from '../common/pagination.js';
+import type { UserActor } from '../identity/actor.js';
+import { CurrentActor } from '../identity/current-actor.decorator.js';
+import { Authorize } from '../policy/authorize.decorator.js';
+import { AuditChainService, notYetSealed } from './audit-chain.service.js';
+import { csvExport, ndjsonExport } from './audit-export.js';
+import {
+  AuditEventSchema,
+  AuditExportQuerySchema,
+  AuditQuerySchema,
+  AuditShareSchema,
+  AuditSharesQuerySchema,
+  CheckpointSchema,
+  PublicKeySchema,
+  VerifySchema,
+  type AuditExportQuery,
+  type AuditQuery,
+} from './audit.schemas.js';
+import { AuditService } from './audit.service.js';
+import type { z } from 'zod';
+
+@ApiTags('audit')
+@ApiBearerAuth()
+@Authorize('read', 'AuditEvent')
+@Controller('api/v1/audit')
+export class AuditController {
+  constructor(
+    @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(AuditChainService) private readonly chain: AuditChainService,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: "Query the org's audit log, newest first; `from` inclusive, `to` exclusive" })
+  @ApiOkResponse({ standardSchema: PageSchema(AuditEventSchema) })
+  @ApiProblems(400, 401, 403)
+  list(@CurrentActor() actor: UserActor, @Query({ schema: AuditQuerySchema }) query: AuditQuery) {
+    const { limit, cursor, ...filters } = query;
+    return this.audit.list(actor.orgId, filters, limit, cursor);
+  }
+
+  @Get('export')
+  @ApiOperation({
+    summary: 'Stream every sealed event that matches, newest first',
+    description:
+      '`ndjson`: a header line `{"export": {...}}`, one AuditEvent per line, then one `{"seal": {...}}` line per sealed block, ' +
+      'oldest first, so `npm run audit:verify -- <file>` can check the file offline. `csv`: one row per event. ' +
+      'The export seals what is pending first and holds the events sealed by then.',
+  })
+  @ApiProduces('application/x-ndjson', 'text/csv')
+  @ApiOkResponse({ description: 'The export, streamed' })
+  @ApiProblems(400, 401, 403)
+  async export(@CurrentActor() actor: UserActor, @Query({ schema: AuditExportQuerySchema }) query: AuditExportQuery, @Res() response: Response): Promise<void> {
+    const { format, ...filters } = query;
+    await this.audit.recordNow({ orgId: actor.orgId, actor, action: 'audit.export', resource: { type: 'AuditEvent', id: null }, details: { format, filters } });
+    await this.chain.seal(true);
+    const last = await this.chain.lastSeal(actor.orgId);
+    const pending = notYetSealed(last);
+    const sealed = { where: `NOT ${pending.where}`, params: pending.params };
+    const events = last ? this.audit.stream(actor.orgId, filters, sealed) : (async function* () {})();
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    response.setHeader('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
+    response.setHeader('Content-Disposition', `attachment; filename="audit-${stamp}.${format}"`);
+    const body =
+      format === 'csv'
+        ? csvExport(events)
+        : ndjsonExport(
+            {
+              export: {
+                orgId: actor.orgId,
+                exportedAt: new Date().toISOString(),
+                filters,
+                complete: Object.keys(filters).length === 0,
+                blocks: last?.blockNo ?? 0,
+                keyId: this.chain.key.keyId,
+                publicKey: this.chain.key.publicKeyPem,
+              },
+            },
+            events,
+            this.chain.seals(actor.orgId, last?.blockNo ?? 0),
+          );
+    // Errors after the first byte can only cut the stream short; the verifier then fails on the truncated file.
+    await pipeline(Readable.from(body), response).catch(() => response.destroy());
+  }
+
+  @Get('verify')
+  @ApiOperation({ summary: "Recompute the org's chain; names the first invalid seq" })
+  @ApiOkResponse({ standardSchema: VerifySchema })
+  @ApiProblems(401, 403)
+  verify(@CurrentActor() actor: UserActor) {
+    return this.chain.verify(actor.orgId);
+  }
+
+  @Get('checkpoints')
+  @ApiOperation({ summary: 'Signed heads of the chain, newest first; keep them outside the database to check later' })
+  @ApiOkResponse({ standardSchema: PageSchema(CheckpointSchema) })
+  @ApiProblems(400, 401, 403)
+  checkpoints(@CurrentActor() actor: UserActor, @Query({ schema: ListQuerySchema }) query: ListQuery) {
+    return this.chain.checkpoints(actor.orgId, query.limit, query.cursor);
+  }
+
+  @Get('public-key')
+  @ApiOperation({ summary: 'The key that signs checkpoints' })
+  @ApiOkResponse({ standardSchema: PublicKeySchema })
+  @ApiProblems(401, 403)
+  publicKey() {
+    return { algorithm: 'Ed25519' as const, publicKey: this.chain.key.publicKeyPem, keyId: this.chain.key.keyId };
+  }
+
+  @Get('shares')
+  @ApiOperation({ summary: 'Who shared what: every share link, who made and revoked it, and how often it was viewed' })
+  @ApiOkResponse({ standardSchema: PageSchema(AuditShareSchema) })
+  @ApiProblems(400, 401, 403)
+  shares(@CurrentActor() actor: UserActor, @Query({ schema: AuditSharesQuerySchema }) query: z.infer<typeof AuditSharesQuerySchema>) {
+    return this.audit.shares(actor.orgId, query.limit, query.cursor, query.artifactId);
+  }
+}

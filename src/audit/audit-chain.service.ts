@@ -24,6 +24,7 @@ interface BlockRow {
   xmax: string;
   xip: string[];
   seq_high: string;
+  xid_bound: string;
   prev_hash: Buffer | null;
   hash: Buffer;
   at: Date;
@@ -32,7 +33,7 @@ interface BlockRow {
 }
 
 const BLOCK_COLUMNS = `b.org_id, b.block_no, b.seq, b.count, b.seqs::text[] AS seqs, b.hashes, b.snap_xmax::text AS xmax, b.snap_xip::text[] AS xip,
-  b.seq_high, b.prev_hash, b.hash, b.at, b.key_id, b.signature`;
+  b.seq_high, b.xid_bound::text AS xid_bound, b.prev_hash, b.hash, b.at, b.key_id, b.signature`;
 
 export function sealFromRow(row: BlockRow): Seal {
   const hashes: string[] = [];
@@ -47,6 +48,7 @@ export function sealFromRow(row: BlockRow): Seal {
     xmax: row.xmax,
     xip: row.xip,
     seqHigh: Number(row.seq_high),
+    xidBound: row.xid_bound,
     prevHash: row.prev_hash?.toString('hex') ?? null,
     hash: row.hash.toString('hex'),
     at: row.at.toISOString(),
@@ -114,30 +116,39 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
         const [{ locked }] = await manager.query(`SELECT pg_try_advisory_xact_lock(${SEAL_LOCK}) AS locked`);
         if (!locked) return null;
       }
-      // The seq high-water mark first, then the snapshot: any seq at or below
-      // the mark was drawn by a transaction that already had its id then.
+      // The seq high-water mark first, then this transaction's own id: any seq
+      // at or below the mark was drawn by a transaction that had its id already
+      // (audit_next_seq takes the id first), so an id below ours.
       const [{ high }] = await manager.query(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS high FROM audit_events_seq`);
+      const [{ bound }] = await manager.query(`SELECT pg_current_xact_id()::text AS bound`);
       const [snapshot]: Snapshot[] = await manager.query(
         `SELECT pg_snapshot_xmax(s)::text AS xmax, ARRAY(SELECT pg_snapshot_xip(s)::text) AS xip FROM pg_current_snapshot() s`,
       );
-      const rows: { org_id: string; last: BlockRow | null; seq: string; hash: Buffer; xid: string; genuine: boolean }[] = await manager.query(
-        `WITH last AS (
-           SELECT o.id AS org_id, (SELECT b FROM audit_blocks b WHERE b.org_id = o.id ORDER BY b.block_no DESC LIMIT 1) AS b FROM orgs o
+      // Only the last block's snapshot is needed here; its event lists can be large.
+      const rows: { org_id: string; seq: string; hash: Buffer; xid: string; genuine: boolean }[] = await manager.query(
+        `WITH last AS MATERIALIZED (
+           SELECT o.id AS org_id, b.snap_xmax, b.snap_xip
+             FROM orgs o
+             LEFT JOIN LATERAL (SELECT snap_xmax, snap_xip FROM audit_blocks b WHERE b.org_id = o.id ORDER BY b.block_no DESC LIMIT 1) b ON true
          )
          SELECT l.org_id, e.seq, e.hash, e.xid::text AS xid, xid(e.xid) = e.xmin AS genuine
            FROM last l
            JOIN LATERAL (
              SELECT e.seq, e.hash, e.xid, e.xmin FROM audit_events e
               WHERE e.org_id = l.org_id
-                AND ((e.xid >= COALESCE((l.b).snap_xmax, '0'::xid8) AND e.xid < $1::xid8) OR e.xid = ANY(COALESCE((l.b).snap_xip, '{}')))
+                AND ((e.xid >= COALESCE(l.snap_xmax, '0'::xid8) AND e.xid < $1::xid8) OR e.xid = ANY(COALESCE(l.snap_xip, '{}')))
                 AND e.xid <> ALL($2::xid8[])
            ) e ON true
           ORDER BY l.org_id, e.seq`,
         [snapshot!.xmax, snapshot!.xip],
       );
       const byOrg = new Map<string, typeof rows>();
-      for (const row of rows) byOrg.set(row.org_id, [...(byOrg.get(row.org_id) ?? []), row]);
-      for (const [orgId, events] of byOrg) await this.sealOrg(manager, orgId, events, snapshot!, Number(high));
+      for (const row of rows) {
+        const events = byOrg.get(row.org_id);
+        if (events) events.push(row);
+        else byOrg.set(row.org_id, [row]);
+      }
+      for (const [orgId, events] of byOrg) await this.sealOrg(manager, orgId, events, snapshot!, { seqHigh: Number(high), xidBound: bound });
       return snapshot!;
     });
   }
@@ -147,17 +158,15 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
     orgId: string,
     candidates: { seq: string; hash: Buffer; xid: string; genuine: boolean }[],
     snapshot: Snapshot,
-    seqHigh: number,
+    marks: { seqHigh: number; xidBound: string },
   ): Promise<void> {
-    const [lastRow]: BlockRow[] = await manager.query(`SELECT ${BLOCK_COLUMNS} FROM audit_blocks b WHERE b.org_id = $1 ORDER BY b.block_no DESC LIMIT 1`, [orgId]);
-    const last = lastRow ? sealFromRow(lastRow) : null;
-    const lastXip = new Set(last?.xip ?? []);
+    const last = await this.lastHead(orgId, manager);
     const accepted = candidates.filter((event) => {
       const seq = Number(event.seq);
       // A row whose xid column is not its inserting transaction, or a seq drawn
-      // before the last seal by a transaction that was not running then, was
-      // put there behind the seal's back: leave it out, and verify reports it.
-      const legitimate = event.genuine && (last === null || seq > last.seqHigh || lastXip.has(event.xid));
+      // before the last seal by a transaction that began after it, was put
+      // there behind the seal's back: leave it out, and verify reports it.
+      const legitimate = event.genuine && (last === null || seq > last.seqHigh || BigInt(event.xid) < BigInt(last.xidBound));
       if (!legitimate) this.logger.warn(`audit: refusing to seal event seq ${seq} of org ${orgId}: it was inserted behind the seal`);
       return legitimate;
     });
@@ -166,21 +175,21 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
     const body = {
       orgId,
       blockNo: (last?.blockNo ?? 0) + 1,
-      seq: Math.max(last?.seq ?? 0, ...seqs),
+      seq: seqs.reduce((max, seq) => Math.max(max, seq), last?.seq ?? 0),
       count: seqs.length,
       seqs,
       hashes: accepted.map((e) => e.hash.toString('hex')),
       xmax: snapshot.xmax,
       xip: snapshot.xip,
-      seqHigh,
+      ...marks,
       prevHash: last?.hash ?? null,
       at: new Date().toISOString(),
     };
     const hash = sealHash(body);
     const signature = this.key.sign(checkpointMessage({ orgId, seq: body.seq, hash, at: body.at }));
     await manager.query(
-      `INSERT INTO audit_blocks (org_id, block_no, seq, count, seqs, hashes, snap_xmax, snap_xip, seq_high, prev_hash, hash, at, key_id, signature)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      `INSERT INTO audit_blocks (org_id, block_no, seq, count, seqs, hashes, snap_xmax, snap_xip, seq_high, xid_bound, prev_hash, hash, at, key_id, signature)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
       [
         orgId,
         body.blockNo,
@@ -190,7 +199,8 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
         Buffer.concat(accepted.map((e) => e.hash)),
         body.xmax,
         body.xip,
-        seqHigh,
+        marks.seqHigh,
+        marks.xidBound,
         body.prevHash === null ? null : Buffer.from(body.prevHash, 'hex'),
         Buffer.from(hash, 'hex'),
         body.at,
@@ -214,9 +224,15 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
-  async lastSeal(orgId: string): Promise<Seal | null> {
-    const [row]: BlockRow[] = await this.db.query(`SELECT ${BLOCK_COLUMNS} FROM audit_blocks b WHERE b.org_id = $1 ORDER BY b.block_no DESC LIMIT 1`, [orgId]);
-    return row ? sealFromRow(row) : null;
+  /** The newest block without its event lists (they can be large): what sealing, export and verify need of it. */
+  async lastHead(orgId: string, manager: EntityManager = this.db.manager): Promise<Omit<Seal, 'seqs' | 'hashes'> | null> {
+    const [row]: BlockRow[] = await manager.query(
+      `SELECT ${BLOCK_COLUMNS.replace("b.seqs::text[] AS seqs, b.hashes, ", '')} FROM audit_blocks b WHERE b.org_id = $1 ORDER BY b.block_no DESC LIMIT 1`,
+      [orgId],
+    );
+    if (!row) return null;
+    const { seqs: _seqs, hashes: _hashes, ...head } = sealFromRow({ ...row, seqs: [], hashes: Buffer.alloc(0) });
+    return head;
   }
 
   /**

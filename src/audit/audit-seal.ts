@@ -22,8 +22,15 @@ export interface Seal {
   /** The sealer's snapshot: transactions below `xmax` and not in `xip` had finished. */
   xmax: string;
   xip: string[];
-  /** The audit sequence's high-water mark, read just before the snapshot. */
+  /** The audit sequence's high-water mark, read before the snapshot. */
   seqHigh: number;
+  /**
+   * The sealer's own transaction id, taken after `seqHigh` was read: a
+   * transaction that drew a seq at or below `seqHigh` had its id already, so
+   * an id below this bound. A later event with such a seq and a higher id was
+   * written behind the seal.
+   */
+  xidBound: string;
   prevHash: string | null;
   hash: string;
   at: string;
@@ -73,6 +80,7 @@ export function sealHash(seal: Omit<Seal, 'hash' | 'keyId' | 'signature'>): stri
       xmax: seal.xmax,
       xip: seal.xip,
       seqHigh: seal.seqHigh,
+      xidBound: seal.xidBound,
       prevHash: seal.prevHash,
       at: seal.at,
     })!,

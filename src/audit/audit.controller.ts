@@ -59,7 +59,7 @@ export class AuditController {
     const { format, ...filters } = query;
     await this.audit.recordNow({ orgId: actor.orgId, actor, action: 'audit.export', resource: { type: 'AuditEvent', id: null }, details: { format, filters } });
     await this.chain.seal(true);
-    const last = await this.chain.lastSeal(actor.orgId);
+    const last = await this.chain.lastHead(actor.orgId);
     const pending = notYetSealed(last);
     const sealed = { where: `NOT ${pending.where}`, params: pending.params };
     const events = last ? this.audit.stream(actor.orgId, filters, sealed) : (async function* () {})();

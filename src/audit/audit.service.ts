@@ -3,6 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { newId } from '../common/ids.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { currentRequestContext } from '../common/request-context.js';
+import { queryPrepared } from '../database/prepared.js';
 import type { Actor } from '../identity/actor.js';
 import { canonicalEventPrefix, storable, type AuditActor, type AuditEvent, type AuditEventBody } from './audit-event.js';
 import { AuditCursorSchema, type AuditFilters } from './audit.schemas.js';
@@ -29,8 +30,8 @@ export interface AuditEntry {
 export const SYSTEM_ACTOR: AuditActor = { type: 'system', id: null, name: 'Vitrine' };
 
 export function auditActor(actor: Actor | AuditActor): AuditActor {
-  if ('orgId' in actor) return { type: 'user', id: actor.id, name: actor.name };
-  return actor;
+  if (!('orgId' in actor)) return actor;
+  return { type: actor.type, id: actor.id, name: actor.name };
 }
 
 interface EventRow {
@@ -107,7 +108,7 @@ export class AuditService {
       context: { ip: context.ip, userAgent: context.userAgent, requestId: context.requestId },
       details: entry.details ?? {},
     });
-    await manager.query(INSERT_EVENT, [
+    await queryPrepared(manager, 'vitrine_audit_insert', INSERT_EVENT, [
       event.id,
       event.orgId,
       event.at,

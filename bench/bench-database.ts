@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { DataSource } from 'typeorm';
+import { createDataSource } from '../src/database/data-source.js';
+import { startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
+
+export interface BenchDatabase {
+  url: string;
+  dataSource: DataSource;
+  /** A raw node-postgres pool on the same database, for the baselines. */
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh, migrated database for one benchmark run: on DATABASE_URL's server
+ * when set, else on an embedded PostgreSQL in a temporary directory.
+ */
+export async function benchDatabase(poolSize = 40): Promise<BenchDatabase> {
+  const name = `vitrine_bench_${process.pid}`;
+  let serverUrl = process.env.DATABASE_URL;
+  let stopServer = async () => undefined;
+  if (!serverUrl) {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'vitrine-bench-'));
+    const embedded = await startEmbeddedPostgres({ dataDir, database: 'postgres' });
+    serverUrl = embedded.url;
+    stopServer = async () => {
+      await embedded.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    };
+  }
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const dataSource = createDataSource(url.toString(), { poolSize, applicationName: 'vitrine-bench' });
+  await dataSource.initialize();
+  await dataSource.runMigrations({ transaction: 'each' });
+  const pool = new pg.Pool({ connectionString: url.toString(), max: poolSize });
+  return {
+    url: url.toString(),
+    dataSource,
+    pool,
+    close: async () => {
+      await pool.end();
+      await dataSource.destroy();
+      const cleanup = new pg.Client({ connectionString: serverUrl });
+      await cleanup.connect();
+      await cleanup.query(`DROP DATABASE IF EXISTS ${name}`);
+      await cleanup.end();
+      await stopServer();
+    },
+  };
+}
+
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs `worker` on `concurrency` loops for `seconds`; returns operations/s and per-operation latency (ms) percentiles. */
+export async function load(concurrency: number, seconds: number, worker: () => Promise<unknown>) {
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        await worker();
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / elapsed, count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}

@@ -11,6 +11,8 @@ import { IdentityModule } from './identity/identity.module.js';
 import { OpsModule } from './ops/ops.module.js';
 import { PolicyGuard } from './policy/policy.guard.js';
 import { PolicyModule } from './policy/policy.module.js';
+import { RunsModule } from './runs/runs.module.js';
+import { SkillsModule } from './skills/skills.module.js';
 
 @Module({})
 export class AppModule {
@@ -18,7 +20,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), LoggerModule.forRoot(loggerParams(config)), DatabaseModule, AuditModule, PolicyModule, IdentityModule, OpsModule],
+      imports: [ConfigModule.forRoot(config), LoggerModule.forRoot(loggerParams(config)), DatabaseModule, AuditModule, PolicyModule, IdentityModule, SkillsModule, RunsModule, OpsModule],
       // Order matters: authenticate first, then decide.
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

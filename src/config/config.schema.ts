@@ -32,6 +32,7 @@ export const EnvSchema = z.object({
   VITRINE_BODY_LIMIT: z.preprocess(emptyToUndefined, z.string().regex(/^\d+(b|kb|mb)$/i).default('6mb')),
   VITRINE_AUDIT_SIGNING_KEY_FILE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
   VITRINE_AUDIT_SEAL_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(3_600_000).default(1000)),
+  VITRINE_STALL_SWEEP_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(60_000).default(1000)),
 });
 
 export interface AppConfig {
@@ -49,6 +50,8 @@ export interface AppConfig {
   /** PEM (PKCS#8) Ed25519 private key that signs audit checkpoints; unset: generated in the data dir. */
   auditSigningKeyFile: string;
   auditSealIntervalMs: number;
+  /** How often running nodes are checked for silence (stall detection). */
+  stallSweepIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -89,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bodyLimit: e.VITRINE_BODY_LIMIT,
     auditSigningKeyFile: path.resolve(e.VITRINE_AUDIT_SIGNING_KEY_FILE ?? path.join(e.VITRINE_DATA_DIR, 'audit-signing-key.pem')),
     auditSealIntervalMs: e.VITRINE_AUDIT_SEAL_INTERVAL_MS,
+    stallSweepIntervalMs: e.VITRINE_STALL_SWEEP_INTERVAL_MS,
   };
 }
 

@@ -18,7 +18,23 @@ export interface UserActor {
   policyVersionId: string | null;
 }
 
-export type Actor = UserActor;
+/** A run's reporter token: an agent that may report to that run and keep its artifacts current. */
+export interface AgentActor {
+  type: 'agent';
+  /** The run's id: the agent is known by the run it reports to. */
+  id: string;
+  runId: string;
+  orgId: string;
+  name: string;
+  role: 'reporter';
+  teamIds: string[];
+  installationAdmin: false;
+  via: 'reporter';
+  credentialId: string;
+  policyVersionId: string | null;
+}
+
+export type Actor = UserActor | AgentActor;
 
 export interface RequestWithActor extends Request {
   actor?: Actor;

@@ -5,13 +5,14 @@ import { newId } from '../common/ids.js';
 import { InvalidCredentialsError, NotFoundError, UnauthenticatedError } from '../common/problem.js';
 import { hashSecret, newSecret } from '../common/secrets.js';
 import { AccessToken } from './access-token.entity.js';
-import type { UserActor } from './actor.js';
+import type { AgentActor, UserActor } from './actor.js';
 import { Member, type Role } from './member.entity.js';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from './passwords.js';
 import { Session } from './session.entity.js';
 import type { TokenView } from './identity.schemas.js';
 
 export const PAT_PREFIX = 'vtr_pat_';
+export const REPORTER_PREFIX = 'vtr_run_';
 export const SESSION_COOKIE = 'vitrine_session';
 export const SESSION_TTL_SECONDS = 12 * 3600;
 const DEFAULT_TOKEN_TTL_SECONDS = 90 * 24 * 3600;
@@ -176,8 +177,36 @@ export class AuthService {
     });
   }
 
-  /** Resolves `Authorization: Bearer vtr_pat_…`; anything invalid, expired or revoked is 401. */
-  async actorForToken(secret: string): Promise<UserActor> {
+  /** A run's reporter token: valid while the run goes on, and for a grace period after it ends. */
+  async actorForReporterToken(secret: string): Promise<AgentActor> {
+    const rows: { id: string; org_id: string; title: string; reporter_expires_at: Date | null; policy_version_id: string | null }[] = await this.db.query(
+      `SELECT r.id, r.org_id, r.title, r.reporter_expires_at,
+              (SELECT ap.version_id FROM active_policies ap WHERE ap.org_id = r.org_id) AS policy_version_id
+         FROM runs r WHERE r.reporter_token_hash = $1`,
+      [hashSecret(secret)],
+    );
+    const row = rows[0];
+    if (!row || (row.reporter_expires_at && row.reporter_expires_at.getTime() <= Date.now())) {
+      throw new UnauthenticatedError('The reporter token is unknown, or its run ended too long ago');
+    }
+    return {
+      type: 'agent',
+      id: row.id,
+      runId: row.id,
+      orgId: row.org_id,
+      name: `reporter of run "${row.title}"`,
+      role: 'reporter',
+      teamIds: [],
+      installationAdmin: false,
+      via: 'reporter',
+      credentialId: row.id,
+      policyVersionId: row.policy_version_id,
+    };
+  }
+
+  /** Resolves `Authorization: Bearer vtr_pat_…` (or a reporter token); anything invalid, expired or revoked is 401. */
+  async actorForToken(secret: string): Promise<UserActor | AgentActor> {
+    if (secret.startsWith(REPORTER_PREFIX)) return this.actorForReporterToken(secret);
     if (!secret.startsWith(PAT_PREFIX)) throw new UnauthenticatedError('The bearer token is not a Vitrine token');
     const rows: ActorRow[] = await this.db.query(
       `SELECT t.id AS credential_id, t.expires_at, t.revoked_at, ${ACTOR_COLUMNS}

@@ -22,7 +22,7 @@ const policy = {
   },
 } as unknown as PolicyService;
 const guard = new PolicyGuard(new Reflector(), policy);
-const actor = { id: 'm1', role: 'admin' };
+const actor = { type: 'user', id: 'm1', role: 'admin' };
 
 function context(handler: keyof Routes, withActor = true): ExecutionContext {
   return {
@@ -51,5 +51,11 @@ describe('PolicyGuard', () => {
     expect(asserted).toEqual([[actor, 'delete', 'Team', undefined, 't1']]);
     expect(await guard.canActivate(context('mine'))).toBe(true);
     expect(asserted).toHaveLength(1);
+  });
+
+  it('keeps a run\'s reporter token out of self-service routes', async () => {
+    const reporter = { type: 'agent', id: 'run-1', role: 'reporter' };
+    const ctx = { ...context('mine'), switchToHttp: () => ({ getRequest: () => ({ actor: reporter }) }) } as unknown as ExecutionContext;
+    await expect(guard.canActivate(ctx)).rejects.toBeInstanceOf(PolicyDeniedError);
   });
 });

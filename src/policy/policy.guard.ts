@@ -26,7 +26,11 @@ export class PolicyGuard implements CanActivate {
     if (!actor) throw new UnauthenticatedError();
     const declared = this.reflector.getAllAndOverride<AuthorizeMetadata | undefined>(AUTHORIZE_KEY, targets);
     if (!declared) throw new PolicyDeniedError('This route declares no access rule, so it is denied', { version: null, ruleId: null });
-    if ('self' in declared) return true;
+    if ('self' in declared) {
+      // Self-service is about a member's own identity; a run's reporter token has none.
+      if (actor.type !== 'user') throw new PolicyDeniedError('A reporter token reports to its run; it has no account of its own', { version: null, ruleId: null });
+      return true;
+    }
     const id = request.params?.id;
     const decision = await this.policy.assert(actor, declared.action, declared.subject, undefined, typeof id === 'string' ? id : null);
     // The change this request makes cites the rule that let it through.

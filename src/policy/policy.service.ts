@@ -23,7 +23,9 @@ export const AUDIT_NAMES: Record<Subject, string> = {
 };
 
 export function policyActor(actor: Actor): PolicyActor {
-  return { id: actor.id, orgId: actor.orgId, role: actor.role, teamIds: actor.teamIds };
+  return actor.type === 'agent'
+    ? { id: actor.id, orgId: actor.orgId, role: actor.role, teamIds: actor.teamIds, runId: actor.runId }
+    : { id: actor.id, orgId: actor.orgId, role: actor.role, teamIds: actor.teamIds };
 }
 
 /**

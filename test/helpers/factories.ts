@@ -50,3 +50,22 @@ export function expectProblem(res: { status: number; headers: Record<string, str
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   expect(res.body).toEqual(expect.objectContaining({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String), requestId: expect.any(String) }));
 }
+
+/** A tool and a skill that uses it, so runs have something to name. */
+export async function createSkill(t: TestApp, token: string, name = `skill-${randomBytes(3).toString('hex')}`, version = '1.0.0', risk: 'low' | 'medium' | 'high' = 'low') {
+  const tool = `tool-${randomBytes(3).toString('hex')}`;
+  expect((await t.http(token).post('/api/v1/tools').send({ name: tool, description: 'a tool', risk })).status).toBe(201);
+  const res = await t.http(token).post('/api/v1/skills').send({ name, version, description: 'a skill', tools: [tool] });
+  expect(res.status).toBe(201);
+  return res.body as { id: string; name: string; version: string };
+}
+
+/** A run of `nodes` (key → dependencies) on one skill. */
+export async function createRun(t: TestApp, token: string, skill: string, nodes: Record<string, string[]>, extra: Record<string, unknown> = {}) {
+  const res = await t
+    .http(token)
+    .post('/api/v1/runs')
+    .send({ title: 'a run', nodes: Object.entries(nodes).map(([key, dependsOn]) => ({ key, skill, dependsOn })), ...extra });
+  expect(res.status).toBe(201);
+  return res.body as { id: string; reporterToken: string; lastSeq: number; nodes: { key: string; status: string }[] };
+}

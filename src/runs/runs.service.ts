@@ -1,0 +1,189 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service.js';
+import { newId } from '../common/ids.js';
+import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
+import { AppError, NotFoundError } from '../common/problem.js';
+import { hashSecret, newSecret } from '../common/secrets.js';
+import type { Actor, UserActor } from '../identity/actor.js';
+import { REPORTER_PREFIX } from '../identity/auth.service.js';
+import { IdSchema } from '../identity/identity.schemas.js';
+import { TeamsService } from '../identity/teams.service.js';
+import { PolicyService } from '../policy/policy.service.js';
+import type { Action } from '../policy/policy.types.js';
+import { SkillsService } from '../skills/skills.service.js';
+import { assertDag } from './dag.js';
+import { RunNode } from './run-node.entity.js';
+import { Run } from './run.entity.js';
+import type { CreateRunBody, NodeView, RunEventView, RunListQuery, RunView } from './runs.schemas.js';
+
+export function nodeView(node: RunNode): NodeView {
+  const view: NodeView = {
+    key: node.key,
+    title: node.title,
+    skill: node.skill,
+    dependsOn: node.dependsOn,
+    status: node.status,
+    reason: node.reason,
+    percent: node.percent,
+    message: node.message,
+    stalled: node.stalled,
+    startedAt: node.startedAt?.toISOString() ?? null,
+    endedAt: node.endedAt?.toISOString() ?? null,
+  };
+  if (node.output !== null && node.output !== undefined) view.output = node.output;
+  if (node.error) view.error = node.error;
+  return view;
+}
+
+export function runView(run: Run): RunView {
+  return {
+    id: run.id,
+    title: run.title,
+    status: run.status,
+    teamId: run.teamId,
+    labels: run.labels,
+    staleAfterSeconds: run.staleAfterSeconds,
+    createdBy: run.createdBy,
+    createdAt: run.createdAt.toISOString(),
+    updatedAt: run.updatedAt.toISOString(),
+    endedAt: run.endedAt?.toISOString() ?? null,
+    lastSeq: Number(run.lastSeq),
+    nodes: [...(run.nodes ?? [])].sort((a, b) => a.position - b.position).map(nodeView),
+  };
+}
+
+/** What policy conditions on a Run may name. */
+export function runAttributes(run: Pick<Run, 'id' | 'orgId' | 'teamId' | 'createdBy' | 'status' | 'labels' | 'title'>): Record<string, unknown> {
+  return { id: run.id, orgId: run.orgId, teamId: run.teamId, createdBy: run.createdBy, status: run.status, labels: run.labels, title: run.title };
+}
+
+/** DAG runs of the caller's org: creation, reading, listing; their events come through RunIngestService. */
+@Injectable()
+export class RunsService {
+  /** Who may report to a run depends on attributes that never change (creator, team), so checks need not reread the row each time. */
+  private readonly attributes = new LRUCache<string, Record<string, unknown>>({ max: 10_000, ttl: 10_000 });
+
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    @Inject(PolicyService) private readonly policy: PolicyService,
+    @Inject(SkillsService) private readonly skills: SkillsService,
+    @Inject(TeamsService) private readonly teams: TeamsService,
+    @Inject(AuditService) private readonly audit: AuditService,
+  ) {}
+
+  async create(actor: UserActor, body: CreateRunBody): Promise<RunView & { reporterToken: string }> {
+    assertDag(body.nodes);
+    // Resolve each distinct skill once: `name` to its latest version, `name@version` exactly.
+    const refs = [...new Set(body.nodes.map((n) => n.skill))];
+    const resolved = new Map(
+      await Promise.all(
+        refs.map(async (ref) => {
+          const [name, version] = ref.split('@') as [string, string | undefined];
+          return [ref, await this.skills.resolve(actor.orgId, name, version)] as const;
+        }),
+      ),
+    );
+    const unknown = body.nodes.flatMap((n, i) => (resolved.get(n.skill) ? [] : [{ path: `nodes.${i}.skill`, message: `no skill "${n.skill}" in this org` }]));
+    if (unknown.length) throw new AppError(400, 'unknown_skill', 'Unknown skill', `Node "${body.nodes[Number(unknown[0]!.path.split('.')[1])]!.key}" names a skill this org does not have`, unknown);
+
+    const token = newSecret(REPORTER_PREFIX);
+    const id = newId();
+    const run = await this.db.transaction(async (manager) => {
+      if (body.teamId) await this.teams.assertTeamsInOrg(manager, actor.orgId, [body.teamId], 'teamId');
+      const decision = await this.policy.assert(actor, 'create', 'Run', { orgId: actor.orgId, teamId: body.teamId ?? null, createdBy: actor.id, labels: body.labels ?? {}, title: body.title, status: 'pending' });
+      await manager.getRepository(Run).insert({
+        id,
+        orgId: actor.orgId,
+        title: body.title,
+        teamId: body.teamId ?? null,
+        labels: body.labels ?? {},
+        status: 'pending',
+        staleAfterSeconds: body.staleAfterSeconds,
+        lastSeq: '0',
+        reporterTokenHash: hashSecret(token),
+        reporterExpiresAt: null,
+        createdBy: actor.id,
+        endedAt: null,
+      });
+      // One multi-row insert for up to 2,000 nodes.
+      await manager.query(
+        `INSERT INTO run_nodes (run_id, key, position, title, skill_id, skill, depends_on, status)
+         SELECT $1, u.key, u.ord - 1, u.title, u.skill_id, u.skill, ARRAY(SELECT jsonb_array_elements_text(u.depends_on)), 'pending'
+           FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::jsonb[]) WITH ORDINALITY AS u(key, title, skill_id, skill, depends_on, ord)`,
+        [
+          id,
+          body.nodes.map((n) => n.key),
+          body.nodes.map((n) => n.title ?? n.key),
+          body.nodes.map((n) => resolved.get(n.skill)!.id),
+          body.nodes.map((n) => `${resolved.get(n.skill)!.name}@${resolved.get(n.skill)!.version}`),
+          body.nodes.map((n) => JSON.stringify(n.dependsOn ?? [])),
+        ],
+      );
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'run.create',
+        resource: { type: 'Run', id },
+        policy: decision,
+        details: { title: body.title, teamId: body.teamId ?? null, nodes: body.nodes.length, skills: [...new Set([...resolved.values()].map((s) => `${s!.name}@${s!.version}`))].sort() },
+      });
+      return manager.getRepository(Run).findOneOrFail({ where: { id }, relations: { nodes: true } });
+    });
+    return { ...runView(run), reporterToken: token };
+  }
+
+  /** The run, checked against policy for `action`; another org's run is 404. */
+  async load(actor: Actor, id: string, action: Action): Promise<Run> {
+    const run = await this.db.getRepository(Run).findOne({ where: { id, orgId: actor.orgId }, relations: { nodes: true } });
+    if (!run) throw new NotFoundError('Run', id);
+    await this.policy.assert(actor, action, 'Run', runAttributes(run));
+    return run;
+  }
+
+  /** The instance-level check for reporting, with the run's attributes cached briefly. */
+  async assertCanReport(actor: Actor, id: string): Promise<void> {
+    let attributes = this.attributes.get(id);
+    if (!attributes || attributes.orgId !== actor.orgId) {
+      const run = await this.db.getRepository(Run).findOne({ select: { id: true, orgId: true, teamId: true, createdBy: true, status: true, labels: true, title: true }, where: { id, orgId: actor.orgId } });
+      if (!run) throw new NotFoundError('Run', id);
+      attributes = runAttributes(run);
+      this.attributes.set(id, attributes);
+    }
+    await this.policy.assert(actor, 'report', 'Run', attributes);
+  }
+
+  /** Newest first, keyset on id (UUIDv7 ids are time-ordered); runs the caller may not read are left out. */
+  async list(actor: Actor, query: RunListQuery): Promise<Page<RunView>> {
+    const before = decodeCursor(query.cursor, IdSchema);
+    const qb = this.db.getRepository(Run).createQueryBuilder('r').where('r.org_id = :orgId', { orgId: actor.orgId }).orderBy('r.id', 'DESC').limit(query.limit + 1);
+    if (query.status) qb.andWhere('r.status = :status', { status: query.status });
+    if (query.teamId) qb.andWhere('r.team_id = :teamId', { teamId: query.teamId });
+    (query.label ?? []).forEach((label, i) => {
+      const at = label.indexOf(':');
+      qb.andWhere(`r.labels @> :label${i}::jsonb`, { [`label${i}`]: JSON.stringify({ [label.slice(0, at)]: label.slice(at + 1) }) });
+    });
+    if (before) qb.andWhere('r.id < :before', { before });
+    const rows = await qb.getMany();
+    const more = rows.length > query.limit;
+    const page = rows.slice(0, query.limit);
+    const nodes = page.length ? await this.db.getRepository(RunNode).find({ where: page.map((r) => ({ runId: r.id })) }) : [];
+    for (const run of page) run.nodes = nodes.filter((n) => n.runId === run.id);
+    const visible: Run[] = [];
+    for (const run of page) if ((await this.policy.decide(actor, 'read', 'Run', runAttributes(run))).allowed) visible.push(run);
+    return { items: visible.map(runView), nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null };
+  }
+
+  /** Events after `after`, in seq order; `nextCursor` is the last seq returned, as a string. */
+  async events(actor: Actor, id: string, after: number, limit: number): Promise<{ items: RunEventView[]; nextCursor: string | null }> {
+    await this.load(actor, id, 'read');
+    const rows: { seq: string; id: string; at: Date; node: string; type: string; data: Record<string, unknown> }[] = await this.db.query(
+      `SELECT seq, id, at, node, type, data FROM run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [id, after, limit + 1],
+    );
+    const more = rows.length > limit;
+    const items = rows.slice(0, limit).map((r) => ({ seq: Number(r.seq), id: r.id, at: r.at.toISOString(), node: r.node, type: r.type, ...r.data }));
+    return { items, nextCursor: more ? String(items[items.length - 1]!.seq) : null };
+  }
+}

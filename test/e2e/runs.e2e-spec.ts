@@ -1,0 +1,267 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Reporter } from '../../src/reporter/reporter.js';
+import { auditRows } from '../helpers/audit.js';
+import { adminToken, createMember, createOrg, createRun, createSkill, createTeam, expectProblem, type TestMember } from '../helpers/factories.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let admin: string;
+let member: TestMember;
+let skill: string;
+
+beforeAll(async () => {
+  t = await createTestApp({ VITRINE_STALL_SWEEP_INTERVAL_MS: '200' });
+  admin = await adminToken(t);
+  member = await createMember(t, admin, 'member');
+  skill = (await createSkill(t, admin, 'build')).name;
+});
+afterAll(() => t.close());
+
+const post = (token: string, runId: string, events: Record<string, unknown>[]) => t.http(token).post(`/api/v1/runs/${runId}/events`).send({ events });
+const getRun = async (runId: string) => (await t.http(admin).get(`/api/v1/runs/${runId}`)).body;
+const statuses = async (runId: string) => Object.fromEntries((await getRun(runId)).nodes.map((n: { key: string; status: string }) => [n.key, n.status]));
+async function replay(runId: string, after = 0, limit = 1000) {
+  const items: { seq: number; type: string; node: string; id: string }[] = [];
+  let cursor: string | null = String(after);
+  while (cursor !== null) {
+    const res = await t.http(admin).get(`/api/v1/runs/${runId}/events`).query({ after: cursor, limit });
+    expect(res.status).toBe(200);
+    items.push(...res.body.items);
+    cursor = res.body.nextCursor;
+  }
+  return items;
+}
+
+describe('creating a run', () => {
+  it('validates the DAG, resolves skills to exact versions and issues a reporter token', async () => {
+    await createSkill(t, admin, 'lint', '1.0.0');
+    await createSkill(t, admin, 'lint', '1.1.0');
+    const res = await t
+      .http(member.token)
+      .post('/api/v1/runs')
+      .send({ title: 'release 4.2', labels: { repo: 'vitrine' }, nodes: [{ key: 'a', skill: 'lint' }, { key: 'b', skill: 'lint@1.0.0', dependsOn: ['a'], title: 'Lint again' }] });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual(
+      expect.objectContaining({ title: 'release 4.2', status: 'pending', teamId: null, labels: { repo: 'vitrine' }, createdBy: member.id, lastSeq: 0, reporterToken: expect.stringMatching(/^vtr_run_/) }),
+    );
+    expect(res.body.nodes.map((n: { key: string; skill: string; title: string }) => [n.key, n.skill, n.title])).toEqual([
+      ['a', 'lint@1.1.0', 'a'],
+      ['b', 'lint@1.0.0', 'Lint again'],
+    ]);
+    expect((await t.http(member.token).get(`/api/v1/runs/${res.body.id}`)).body.reporterToken).toBeUndefined();
+    const [event] = (await auditRows(t, (await t.http(admin).get('/api/v1/me')).body.orgId)).filter((r) => r.resource_id === res.body.id);
+    expect(event).toEqual(expect.objectContaining({ action: 'run.create', actor_id: member.id }));
+  });
+
+  it.each([
+    ['a cycle, naming it', [{ key: 'a', dependsOn: ['c'] }, { key: 'b', dependsOn: ['a'] }, { key: 'c', dependsOn: ['b'] }], 'dag_cycle', /a -> b -> c -> a|c -> a -> b -> c|b -> c -> a -> b/],
+    ['a node that depends on itself', [{ key: 'a', dependsOn: ['a'] }], 'dag_cycle', /a -> a/],
+    ['an unknown dependency', [{ key: 'a', dependsOn: ['zz'] }], 'unknown_dependency', /"zz"/],
+    ['a duplicate key', [{ key: 'a' }, { key: 'a' }], 'duplicate_node', /"a"/],
+  ])('refuses %s', async (_name, nodes, code, detail) => {
+    const res = await t.http(member.token).post('/api/v1/runs').send({ title: 'bad', nodes: nodes.map((n) => ({ skill, ...n })) });
+    expectProblem(res, 400, code);
+    expect(res.body.detail).toMatch(detail);
+  });
+
+  it('refuses unknown skills and versions, too many nodes, and another org\'s team, creating nothing', async () => {
+    const before = (await t.http(admin).get('/api/v1/runs').query({ limit: 500 })).body.items.length;
+    const unknown = await t.http(member.token).post('/api/v1/runs').send({ title: 'x', nodes: [{ key: 'a', skill }, { key: 'b', skill: `${skill}@9.0.0` }] });
+    expectProblem(unknown, 400, 'unknown_skill');
+    expect(unknown.body.errors).toEqual([{ path: 'nodes.1.skill', message: `no skill "${skill}@9.0.0" in this org` }]);
+    const huge = await t.http(member.token).post('/api/v1/runs').send({ title: 'x', nodes: Array.from({ length: 2001 }, (_, i) => ({ key: `n${i}`, skill })) });
+    expectProblem(huge, 400, 'validation_failed');
+    const other = await createOrg(t, admin);
+    const foreign = await createTeam(t, other.adminToken);
+    expectProblem(await t.http(member.token).post('/api/v1/runs').send({ title: 'x', teamId: foreign.id, nodes: [{ key: 'a', skill }] }), 400, 'validation_failed');
+    expect((await t.http(admin).get('/api/v1/runs').query({ limit: 500 })).body.items.length).toBe(before);
+  });
+
+  it('takes 2,000 nodes', async () => {
+    const nodes = Array.from({ length: 2000 }, (_, i) => ({ key: `n${i}`, skill, dependsOn: i ? [`n${i - 1}`] : [] }));
+    const res = await t.http(member.token).post('/api/v1/runs').send({ title: 'big', nodes });
+    expect(res.status).toBe(201);
+    expect(res.body.nodes).toHaveLength(2000);
+  });
+});
+
+describe('reporting events', () => {
+  it('runs a DAG to success, in order, with contiguous seqs', async () => {
+    const run = await createRun(t, member.token, skill, { a: [], b: ['a'] });
+    const res = await post(run.reporterToken, run.id, [
+      { node: 'a', type: 'started' },
+      { node: 'a', type: 'progress', percent: 50, message: 'halfway' },
+      { node: 'a', type: 'log', message: 'compiled', level: 'info' },
+      { node: 'a', type: 'succeeded', output: { artifact: 'dist.tgz' } },
+      { node: 'b', type: 'started' },
+      { node: 'b', type: 'succeeded' },
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ accepted: 6, duplicates: 0, lastSeq: 6 });
+    const body = await getRun(run.id);
+    expect(body.status).toBe('succeeded');
+    expect(body.nodes[0]).toEqual(expect.objectContaining({ key: 'a', status: 'succeeded', percent: 100, message: 'halfway', output: { artifact: 'dist.tgz' } }));
+    expect((await replay(run.id)).map((e) => `${e.seq}:${e.node}:${e.type}`)).toEqual(['1:a:started', '2:a:progress', '3:a:log', '4:a:succeeded', '5:b:started', '6:b:succeeded']);
+  });
+
+  it('applies none of a batch with one illegal event, naming its index', async () => {
+    const run = await createRun(t, member.token, skill, { a: [], b: ['a'] });
+    const early = await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }, { node: 'b', type: 'started' }]);
+    expectProblem(early, 409, 'dependencies_not_met');
+    expect(early.body.detail).toMatch(/^events\[1\]/);
+    const unknown = await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }, { node: 'zz', type: 'started' }]);
+    expectProblem(unknown, 400, 'unknown_node');
+    expect(unknown.body.errors).toEqual([{ path: 'events.1.node', message: 'no node "zz" in this run' }]);
+    const shape = await post(run.reporterToken, run.id, [{ node: 'a', type: 'failed' }, { node: 'a', type: 'progress', percent: 140, output: 1 }]);
+    expectProblem(shape, 400, 'validation_failed');
+    expect(shape.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['events.0.error', 'events.1.output', 'events.1.percent']);
+    expect(await statuses(run.id)).toEqual({ a: 'pending', b: 'pending' });
+    expect((await getRun(run.id)).lastSeq).toBe(0);
+    expect(await replay(run.id)).toEqual([]);
+  });
+
+  it('refuses events for an ended node, and for an ended run first', async () => {
+    const run = await createRun(t, member.token, skill, { a: [], b: [] });
+    await post(run.reporterToken, run.id, [{ node: 'a', type: 'succeeded' }]);
+    expectProblem(await post(run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 10 }]), 409, 'node_terminal');
+    await post(run.reporterToken, run.id, [{ node: 'b', type: 'succeeded' }]);
+    expectProblem(await post(run.reporterToken, run.id, [{ node: 'a', type: 'log', message: 'late' }]), 409, 'run_terminal');
+  });
+
+  it('skips everything downstream of a failure and fails the run', async () => {
+    const run = await createRun(t, member.token, skill, { a: [], b: ['a'], c: ['b'], d: [] });
+    await post(run.reporterToken, run.id, [{ node: 'a', type: 'failed', error: { message: 'compiler crashed', code: 'E_CRASH' } }]);
+    const mid = await getRun(run.id);
+    expect(await statuses(run.id)).toEqual({ a: 'failed', b: 'skipped', c: 'skipped', d: 'pending' });
+    expect(mid.nodes.find((n: { key: string }) => n.key === 'c').reason).toBe('upstream_failed');
+    expect(mid.status).toBe('running');
+    await post(run.reporterToken, run.id, [{ node: 'd', type: 'succeeded' }]);
+    expect((await getRun(run.id)).status).toBe('failed');
+    expect((await replay(run.id)).map((e) => `${e.node}:${e.type}`)).toEqual(['a:failed', 'b:skipped', 'c:skipped', 'd:succeeded']);
+  });
+
+  it('applies the same events once when they are posted twice', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const events = [
+      { id: '0195f0a0-7b7e-7000-8000-000000000001', node: 'a', type: 'started' },
+      { id: '0195f0a0-7b7e-7000-8000-000000000002', node: 'a', type: 'progress', percent: 30 },
+    ];
+    expect((await post(run.reporterToken, run.id, events)).body).toEqual({ accepted: 2, duplicates: 0, lastSeq: 2 });
+    expect((await post(run.reporterToken, run.id, events)).body).toEqual({ accepted: 0, duplicates: 2, lastSeq: 2 });
+    const mixed = await post(run.reporterToken, run.id, [...events, { id: '0195f0a0-7b7e-7000-8000-000000000003', node: 'a', type: 'progress', percent: 60 }]);
+    expect(mixed.body).toEqual({ accepted: 1, duplicates: 2, lastSeq: 3 });
+    expect(await replay(run.id)).toHaveLength(3);
+  });
+
+  it('gives 20 concurrent reporters contiguous seqs, losing nothing', async () => {
+    const nodes = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`n${i}`, [] as string[]]));
+    const run = await createRun(t, member.token, skill, nodes);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const answers = [];
+        for (let j = 0; j < 5; j++) answers.push(await post(run.reporterToken, run.id, [{ node: `n${i}`, type: 'progress', percent: j * 10 }, { node: `n${i}`, type: 'log', message: `step ${j}` }]));
+        return answers;
+      }),
+    );
+    expect(results.flat().every((r) => r.status === 200)).toBe(true);
+    const events = await replay(run.id, 0, 37);
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    for (let i = 0; i < 20; i++) {
+      const mine = events.filter((e) => e.node === `n${i}`).map((e) => e.type);
+      expect(mine).toEqual(Array.from({ length: 5 }, () => ['progress', 'log']).flat());
+    }
+    expect((await getRun(run.id)).lastSeq).toBe(200);
+  });
+
+  it('keeps a reporter token to its own run, and out of account routes', async () => {
+    const mine = await createRun(t, member.token, skill, { a: [] });
+    const other = await createRun(t, member.token, skill, { a: [] });
+    expectProblem(await post(mine.reporterToken, other.id, [{ node: 'a', type: 'started' }]), 403, 'policy_denied');
+    expect((await t.http(mine.reporterToken).get(`/api/v1/runs/${mine.id}`)).status).toBe(200);
+    expectProblem(await t.http(mine.reporterToken).get(`/api/v1/runs/${other.id}`), 403, 'policy_denied');
+    expectProblem(await t.http(mine.reporterToken).get('/api/v1/me'), 403, 'policy_denied');
+    expectProblem(await t.http(mine.reporterToken).post('/api/v1/runs').send({ title: 'x', nodes: [{ key: 'a', skill }] }), 403, 'policy_denied');
+    const viewer = await createMember(t, admin, 'viewer');
+    expectProblem(await post(viewer.token, mine.id, [{ node: 'a', type: 'started' }]), 403, 'policy_denied');
+    expect((await post(member.token, mine.id, [{ node: 'a', type: 'started' }])).status).toBe(200);
+  });
+
+  it('refuses an output over 64 KiB', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const res = await post(run.reporterToken, run.id, [{ node: 'a', type: 'succeeded', output: { blob: 'x'.repeat(70_000) } }]);
+    expectProblem(res, 400, 'validation_failed');
+    expect(res.body.errors).toEqual([{ path: 'events.0.output', message: 'must be at most 64 KiB of JSON' }]);
+  });
+});
+
+describe('cancel', () => {
+  it('ends unfinished nodes cancelled and refuses later events', async () => {
+    const run = await createRun(t, member.token, skill, { a: [], b: ['a'], c: [] });
+    await post(run.reporterToken, run.id, [{ node: 'c', type: 'succeeded' }, { node: 'a', type: 'started' }]);
+    const res = await t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`);
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('cancelled');
+    expect(await statuses(run.id)).toEqual({ a: 'cancelled', b: 'cancelled', c: 'succeeded' });
+    expectProblem(await post(run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 1 }]), 409, 'run_terminal');
+    expectProblem(await t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`), 409, 'run_terminal');
+  });
+});
+
+describe('stalls', () => {
+  it('marks a silent running node stalled within staleAfterSeconds + 5 s, once, and clears it on its next event', async () => {
+    const run = await createRun(t, member.token, skill, { a: [], b: [] }, { staleAfterSeconds: 5 });
+    await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }]);
+    const started = Date.now();
+    let node: { stalled: boolean } | undefined;
+    while (Date.now() - started < 10_000) {
+      node = (await getRun(run.id)).nodes.find((n: { key: string }) => n.key === 'a');
+      if (node?.stalled) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(node?.stalled).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_500);
+    await new Promise((r) => setTimeout(r, 600));
+    const stalledEvents = (await replay(run.id)).filter((e) => e.type === 'stalled');
+    expect(stalledEvents.map((e) => e.node)).toEqual(['a']);
+    await post(run.reporterToken, run.id, [{ node: 'a', type: 'heartbeat' }]);
+    expect((await getRun(run.id)).nodes.find((n: { key: string }) => n.key === 'a').stalled).toBe(false);
+  }, 20_000);
+});
+
+describe('listing', () => {
+  it('filters by status, team and labels, newest first', async () => {
+    const team = await createTeam(t, admin);
+    const a = await createRun(t, member.token, skill, { a: [] }, { teamId: team.id, labels: { env: 'prod', repo: 'x' } });
+    const b = await createRun(t, member.token, skill, { a: [] }, { labels: { env: 'dev' } });
+    await post(b.reporterToken, b.id, [{ node: 'a', type: 'started' }]);
+    const ids = async (query: Record<string, string | string[]>) => (await t.http(member.token).get('/api/v1/runs').query(query)).body.items.map((r: { id: string }) => r.id);
+    expect(await ids({ teamId: team.id })).toEqual([a.id]);
+    expect(await ids({ label: 'env:prod' })).toEqual([a.id]);
+    expect(await ids({ label: ['env:prod', 'repo:x'] })).toEqual([a.id]);
+    expect((await ids({ status: 'running' })).includes(b.id)).toBe(true);
+    expect((await ids({ status: 'running' })).includes(a.id)).toBe(false);
+    const all = await ids({ limit: '500' });
+    expect(all.indexOf(b.id)).toBeLessThan(all.indexOf(a.id));
+    expectProblem(await t.http(member.token).get('/api/v1/runs').query({ status: 'sleeping' }), 400, 'validation_failed');
+  });
+});
+
+describe('the Reporter client against the real service', () => {
+  it('batches, reports a DAG to success, and replays as sent', async () => {
+    const run = await createRun(t, member.token, skill, { fetch: [], build: ['fetch'] });
+    const url = `http://127.0.0.1:${(t.server.address() as AddressInfo).port}`;
+    const reporter = new Reporter({ url, token: run.reporterToken, runId: run.id, batchSize: 3 });
+    reporter.started('fetch');
+    reporter.progress('fetch', 50, 'halfway');
+    reporter.succeeded('fetch', { files: 12 });
+    reporter.started('build');
+    reporter.log('build', 'compiling', 'debug');
+    reporter.succeeded('build');
+    const totals = await reporter.close();
+    expect(totals).toEqual({ accepted: 6, duplicates: 0, lastSeq: 6 });
+    expect((await getRun(run.id)).status).toBe('succeeded');
+    expect((await replay(run.id)).map((e) => `${e.node}:${e.type}`)).toEqual(['fetch:started', 'fetch:progress', 'fetch:succeeded', 'build:started', 'build:log', 'build:succeeded']);
+  });
+});

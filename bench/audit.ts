@@ -1,7 +1,7 @@
 /**
  * Audit log benchmark, every figure beside its baseline from the same run:
  *
- *   npm run bench:audit [-- --rows 1000000] [--verify-events 200000] [--seconds 4]
+ *   npm run bench:audit [-- --rows 1000000] [--verify-events 200000] [--seconds 4] [--only writes|verify|queries]
  *
  * 1. Audited actions/s: a change plus its audit event in one transaction
  *    (AuditService.record, hashed, sealed in the background as in production)
@@ -271,9 +271,10 @@ async function main() {
     const config = loadConfig({ DATABASE_URL: bench.url, VITRINE_AUDIT_SIGNING_KEY_FILE: path.join(tmpdir(), 'vitrine-bench-audit-key.pem'), VITRINE_AUDIT_SEAL_INTERVAL_MS: '1000' });
     const audit = new AuditService(bench.dataSource);
     const chain = new AuditChainService(bench.dataSource, config);
-    await writes(bench.dataSource, bench.pool, audit, chain);
-    await verify(bench.dataSource, chain);
-    await queries(bench.dataSource, audit);
+    const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+    if (!only || only === 'writes') await writes(bench.dataSource, bench.pool, audit, chain);
+    if (!only || only === 'verify') await verify(bench.dataSource, chain);
+    if (!only || only === 'queries') await queries(bench.dataSource, audit);
   } finally {
     await bench.close();
   }

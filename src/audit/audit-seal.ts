@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, hash as oneShotHash, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { canonicalEvent, type AuditEvent } from './audit-event.js';
 import { verifySignature } from './audit-signing-key.js';
@@ -54,7 +54,8 @@ export interface ChainProblem {
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
 export function eventHash(event: Omit<AuditEvent, 'hash'>): string {
-  return sha256(canonicalEvent(event));
+  // The one-shot hash skips a Hash object per event: verify runs this for every event.
+  return oneShotHash('sha256', canonicalEvent(event), 'hex');
 }
 
 /** One digest over the block's (seq, hash) pairs, in order. */

@@ -77,3 +77,29 @@ export function storable<T>(value: T): T {
   if (typeof value === 'number' && !Number.isFinite(value)) return null as T;
   return value;
 }
+
+/**
+ * An event's fields in the order of the audit_events columns from `id` to
+ * `details`: what the insert binds and what a CSV row holds.
+ */
+export function eventColumns(e: Omit<AuditEventBody, 'seq'>): unknown[] {
+  return [
+    e.id,
+    e.orgId,
+    e.at,
+    e.actor.type,
+    e.actor.id,
+    e.actor.name,
+    e.action,
+    e.resource.type,
+    e.resource.id,
+    e.outcome,
+    e.reason,
+    e.policy?.version ?? null,
+    e.policy?.ruleId ?? null,
+    e.context.ip,
+    e.context.userAgent,
+    e.context.requestId,
+    e.details,
+  ];
+}

@@ -1,5 +1,5 @@
 import { stringify } from 'csv-stringify';
-import type { AuditEvent } from './audit-event.js';
+import { eventColumns, type AuditEvent } from './audit-event.js';
 import type { Seal } from './audit-seal.js';
 import type { AuditFilters } from './audit.schemas.js';
 
@@ -20,6 +20,7 @@ export interface ExportHeader {
 export const CSV_COLUMNS = [
   'seq',
   'id',
+  'org_id',
   'at',
   'actor_type',
   'actor_id',
@@ -50,26 +51,9 @@ export async function* csvExport(events: AsyncIterable<AuditEvent>): AsyncGenera
   const stringifier = stringify({ header: true, columns: [...CSV_COLUMNS] });
   const rows = (async function* () {
     for await (const e of events) {
-      yield [
-        e.seq,
-        e.id,
-        e.at,
-        e.actor.type,
-        e.actor.id,
-        e.actor.name,
-        e.action,
-        e.resource.type,
-        e.resource.id,
-        e.outcome,
-        e.reason,
-        e.policy?.version ?? null,
-        e.policy?.ruleId ?? null,
-        e.context.ip,
-        e.context.userAgent,
-        e.context.requestId,
-        JSON.stringify(e.details),
-        e.hash,
-      ];
+      const columns = eventColumns(e);
+      columns[columns.length - 1] = JSON.stringify(e.details);
+      yield [e.seq, ...columns, e.hash];
     }
   })();
   // Feed rows as the reader pulls, so a slow client holds back the database reads.

@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { currentRequestContext } from '../common/request-context.js';
 import { queryPrepared } from '../database/prepared.js';
 import type { Actor } from '../identity/actor.js';
-import { canonicalEventPrefix, storable, type AuditActor, type AuditEvent, type AuditEventBody } from './audit-event.js';
+import { canonicalEventPrefix, eventColumns, storable, type AuditActor, type AuditEvent, type AuditEventBody } from './audit-event.js';
 import { AuditCursorSchema, type AuditFilters } from './audit.schemas.js';
 
 /** A further condition in SQL, its parameters numbered from $1. */
@@ -108,26 +108,7 @@ export class AuditService {
       context: { ip: context.ip, userAgent: context.userAgent, requestId: context.requestId },
       details: entry.details ?? {},
     });
-    await queryPrepared(manager, 'vitrine_audit_insert', INSERT_EVENT, [
-      event.id,
-      event.orgId,
-      event.at,
-      event.actor.type,
-      event.actor.id,
-      event.actor.name,
-      event.action,
-      event.resource.type,
-      event.resource.id,
-      event.outcome,
-      event.reason,
-      event.policy?.version ?? null,
-      event.policy?.ruleId ?? null,
-      event.context.ip,
-      event.context.userAgent,
-      event.context.requestId,
-      event.details,
-      canonicalEventPrefix(event),
-    ]);
+    await queryPrepared(manager, 'vitrine_audit_insert', INSERT_EVENT, [...eventColumns(event), canonicalEventPrefix(event)]);
   }
 
   /** For events that are not part of a change (denials, failed logins): their own statement, committed at once. */

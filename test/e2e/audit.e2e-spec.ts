@@ -454,7 +454,7 @@ describe('export', () => {
     const { text, type } = await download({ format: 'csv', action: 'member.create' });
     expect(type).toMatch(/^text\/csv/);
     const rows = text.trim().split('\n');
-    expect(rows[0]).toBe('seq,id,at,actor_type,actor_id,actor_name,action,resource_type,resource_id,outcome,reason,policy_version,policy_rule_id,ip,user_agent,request_id,details,hash');
+    expect(rows[0]).toBe('seq,id,org_id,at,actor_type,actor_id,actor_name,action,resource_type,resource_id,outcome,reason,policy_version,policy_rule_id,ip,user_agent,request_id,details,hash');
     expect(rows.length).toBeGreaterThan(1);
     expect(rows.slice(1).every((r) => r.includes(',member.create,'))).toBe(true);
   });

@@ -1,44 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawnService, startService, type Started } from '../helpers/service-process.js';
 
-// `npm start` on a machine with no PostgreSQL server: the built service
-// (`npm test` builds first), on its embedded PostgreSQL, as a user runs it.
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const main = path.join(root, 'dist/src/main.js');
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  url: string;
-}
-
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...extra };
-  for (const key of ['DATABASE_URL', 'VITRINE_ADMIN_EMAIL', 'VITRINE_ADMIN_PASSWORD', 'NODE_OPTIONS']) delete env[key];
-  return env;
-}
-
-async function start(dataDir: string): Promise<Started> {
-  const child = spawn(process.execPath, [main], { env: cleanEnv({ VITRINE_DATA_DIR: dataDir, PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const url = /Vitrine is running at (http:\/\/\S+)/.exec(output)?.[1];
-    if (url) {
-      const ready = await fetch(`${url}/readyz`).catch(() => undefined);
-      if (ready?.status === 200) return { child, output: () => output, url };
-    }
-    if (child.exitCode !== null) throw new Error(`vitrine exited early:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`not ready within 30 s:\n${output}`);
-}
+// `npm start` on a machine with no PostgreSQL server: the built service, on
+// its embedded PostgreSQL, as a user runs it.
+const start = (dataDir: string) => startService({ VITRINE_DATA_DIR: dataDir, PORT: '0' });
 
 function stop(started: Started, signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
   return new Promise((resolve) => {
@@ -108,11 +76,9 @@ describe('npm start on the embedded PostgreSQL', () => {
   });
 
   it('refuses to start on invalid configuration, naming the variable', async () => {
-    const child = spawn(process.execPath, [main], { env: cleanEnv({ PORT: 'eighty', VITRINE_DATA_DIR: dataDir }), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const { child, output } = spawnService({ PORT: 'eighty', VITRINE_DATA_DIR: dataDir });
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(1);
-    expect(stderr).toMatch(/PORT/);
+    expect(output()).toMatch(/PORT/);
   });
 });

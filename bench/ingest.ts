@@ -1,0 +1,334 @@
+/**
+ * Run event ingest benchmark: events/s made durable, every figure beside its
+ * baseline from the same run, on the same database:
+ *
+ *   npm run bench:ingest [-- --seconds 3]
+ *
+ * For batches of 1 and of 100 progress events, with 1, 8 and 32 concurrent
+ * reporters, --seconds per cell:
+ *
+ * - raw pg: the same rows inserted with node-postgres into a copy of
+ *   run_events, autocommit (no HTTP, no Nest, no run state): one single-row
+ *   INSERT per event for batch 1, one `unnest` INSERT of 100 rows for batch 100.
+ * - service: RunIngestService.ingest called in-process, each reporter on its
+ *   own run: the group-committed transaction without HTTP, auth or validation.
+ * - HTTP, own run: POST /api/v1/runs/{id}/events, each reporter on its own run.
+ * - HTTP, one run: every reporter on ONE run (different nodes), the hot run
+ *   whose concurrent requests the service folds into one transaction.
+ *
+ * Latency is per request (per statement for raw pg); a 200 is only sent once
+ * the transaction committed, so the HTTP p99 is the commit p99 a reporter sees.
+ * The service runs in this process, as the tests start it, so the load
+ * generator shares its event loop. Each cell ends with "cpu N%/M%": this
+ * process's CPU in % of one core, then the whole machine's busy time in % of
+ * all cores (from /proc/stat), so a cell limited by CPU, or a machine shared
+ * with other work, shows as such.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type pg from 'pg';
+import { DataSource } from 'typeorm';
+import { configureApp } from '../src/app.js';
+import { AppModule } from '../src/app.module.js';
+import { newId } from '../src/common/ids.js';
+import { loadConfig } from '../src/config/config.schema.js';
+import { RunIngestService } from '../src/runs/run-ingest.service.js';
+import type { IncomingEvent } from '../src/runs/runs.schemas.js';
+import { benchDatabase, load } from './bench-database.js';
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const SECONDS = arg('seconds', 3);
+const CONCURRENCY = [1, 8, 32];
+const BATCHES = [1, 100];
+// 32 nodes per run, so up to 32 reporters of one run each report on a node of their own.
+const NODES = 32;
+const ADMIN_EMAIL = 'bench@bench.local';
+const ADMIN_PASSWORD = 'bench-password-123';
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+interface Cell {
+  eventsPerSecond: number;
+  p50: number;
+  p99: number;
+  /** This process's CPU over the cell, in % of one core. */
+  cpu: number;
+  /** The machine's busy time over the cell, in % of all cores (NaN where /proc/stat is missing). */
+  machine: number;
+  errors: number;
+  firstError?: string;
+}
+
+/** Busy and total jiffies over all cores, from the first line of /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  try {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    const ticks = fields.map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    return { busy: total - ticks[3]! - (ticks[4] ?? 0), total };
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
+}
+
+/** Runs `worker` under load(), counting failures instead of throwing so one bad request does not abandon the other loops mid-cell. */
+async function measure(concurrency: number, batch: number, worker: () => Promise<unknown>): Promise<Cell> {
+  let errors = 0;
+  let firstError: string | undefined;
+  const cpu0 = process.cpuUsage();
+  const ticks0 = machineTicks();
+  const t0 = performance.now();
+  const r = await load(concurrency, SECONDS, async () => {
+    try {
+      await worker();
+    } catch (error) {
+      errors++;
+      firstError ??= error instanceof Error ? error.message : String(error);
+    }
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const ticks1 = machineTicks();
+  const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
+  const ok = r.count ? (r.count - errors) / r.count : 0;
+  return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine: ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * 100, errors, firstError };
+}
+
+/** A minimal JSON client on node:http: keep-alive sockets, no parsing on the hot path beyond the status. */
+class Client {
+  readonly agent: http.Agent;
+  constructor(
+    private readonly port: number,
+    maxSockets: number,
+  ) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets });
+  }
+
+  request(method: string, urlPath: string, body: unknown, token?: string): Promise<{ status: number; text: string }> {
+    const payload = Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          method,
+          path: urlPath,
+          agent: this.agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': payload.length,
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  async expect<T>(status: number, method: string, urlPath: string, body: unknown, token?: string): Promise<T> {
+    const res = await this.request(method, urlPath, body, token);
+    if (res.status !== status) throw new Error(`${method} ${urlPath}: ${res.status} ${res.text.slice(0, 300)}`);
+    return JSON.parse(res.text) as T;
+  }
+
+  close() {
+    this.agent.destroy();
+  }
+}
+
+/** Progress events for one node, shaped as a reporter sends them (client-side v7 ids as idempotency keys). */
+function progressEvents(node: string, count: number, counter: { n: number }): IncomingEvent[] {
+  return Array.from({ length: count }, () => {
+    const i = counter.n++;
+    return { id: newId(), node, type: 'progress' as const, percent: i % 101, message: `step ${i}` };
+  });
+}
+
+async function main() {
+  // Other work on the machine skews every figure here; the load average says whether there was any.
+  const load1 = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+  console.log(`ingest bench: Node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} cores, ${SECONDS} s per cell; load average ${load1()}`);
+  const bench = await benchDatabase();
+  let app: NestExpressApplication | undefined;
+  try {
+    const [{ server_version: version }] = await bench.dataSource.query('SHOW server_version');
+    const [{ synchronous_commit: sync }] = await bench.dataSource.query('SHOW synchronous_commit');
+    const [{ fsync }] = await bench.dataSource.query('SHOW fsync');
+    console.log(`PostgreSQL ${version} (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'}), fsync=${fsync}, synchronous_commit=${sync}`);
+
+    // The real service, started as test/helpers/test-app.ts does, on the bench database.
+    const config = loadConfig({
+      DATABASE_URL: bench.url,
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      VITRINE_ADMIN_EMAIL: ADMIN_EMAIL,
+      VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      VITRINE_AUDIT_SIGNING_KEY_FILE: path.join(tmpdir(), 'vitrine-bench-audit-key.pem'),
+    });
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true });
+    configureApp(app);
+    await app.listen(0, '127.0.0.1');
+    const port = (app.getHttpServer().address() as { port: number }).port;
+    const ingest = app.get(RunIngestService);
+    const servicePool = (app.get(DataSource).options as { poolSize?: number }).poolSize;
+    console.log(`service: in this process on 127.0.0.1:${port}, database pool ${servicePool}; raw pg pool 40`);
+
+    const setup = new Client(port, 4);
+    const { token } = await setup.expect<{ token: string }>(201, 'POST', '/api/v1/auth/token', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD, name: 'ingest bench' });
+    await setup.expect(201, 'POST', '/api/v1/tools', { name: 'bench-tool', description: 'bench', risk: 'low' }, token);
+    await setup.expect(201, 'POST', '/api/v1/skills', { name: 'bench-skill', version: '1.0.0', description: 'bench', tools: ['bench-tool'] }, token);
+    const nodes = Array.from({ length: NODES }, (_, i) => ({ key: `n${i}`, skill: 'bench-skill' }));
+    // A fresh run per use, so no cell reports into a run an earlier one grew;
+    // a week before stalling, so the stall sweeper stays out of later cells.
+    const newRun = async () => {
+      const run = await setup.expect<{ id: string; reporterToken: string }>(201, 'POST', '/api/v1/runs', { title: 'ingest bench', staleAfterSeconds: 7 * 24 * 3600, nodes }, token);
+      return { ...run, path: `/api/v1/runs/${run.id}/events` };
+    };
+    await bench.dataSource.query(`CREATE TABLE bench_raw_events (LIKE run_events INCLUDING ALL)`);
+    const counter = { n: 0 };
+
+    /** raw pg: batch 1 = one single-row INSERT per event; batch 100 = one unnest INSERT of 100 rows. Both prepared, as the service's statements are. */
+    const raw = (pool: pg.Pool, batch: number) => {
+      const runId = newId();
+      let seq = 0;
+      return async () => {
+        const events = progressEvents('n0', batch, counter);
+        const first = seq + 1;
+        seq += batch;
+        const at = new Date().toISOString();
+        if (batch === 1) {
+          const e = events[0]!;
+          await pool.query({
+            name: 'bench_raw_single',
+            text: `INSERT INTO bench_raw_events (run_id, seq, id, at, node, type, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+            values: [runId, first, e.id, at, e.node, e.type, JSON.stringify({ percent: e.percent, message: e.message })],
+          });
+        } else {
+          await pool.query({
+            name: 'bench_raw_unnest',
+            text: `INSERT INTO bench_raw_events (run_id, seq, id, at, node, type, data)
+                   SELECT $1, $2::bigint + u.ord - 1, u.id, u.at, u.node, u.type, u.data
+                     FROM unnest($3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[]) WITH ORDINALITY AS u(id, at, node, type, data, ord)`,
+            values: [runId, first, events.map((e) => e.id), events.map(() => at), events.map((e) => e.node), events.map((e) => e.type), events.map((e) => JSON.stringify({ percent: e.percent, message: e.message }))],
+          });
+        }
+      };
+    };
+
+    /**
+     * load() gives its loops no index, so reporters are handed out from an idle
+     * list: with as many reporters as loops, each loop holds one reporter for
+     * the duration of its request, and no reporter ever has two in flight.
+     */
+    const perReporter = <T>(reporters: T[], call: (r: T) => Promise<unknown>) => {
+      const idle = [...reporters];
+      return async () => {
+        const r = idle.pop()!;
+        try {
+          await call(r);
+        } finally {
+          idle.push(r);
+        }
+      };
+    };
+
+    const service = async (concurrency: number, batch: number) => {
+      const runs = await Promise.all(Array.from({ length: concurrency }, newRun));
+      const [{ org_id: orgId }] = await bench.dataSource.query(`SELECT org_id FROM runs WHERE id = $1`, [runs[0]!.id]);
+      const reporters = runs.map((r) => ({ runId: r.id, orgId: orgId as string }));
+      return measure(concurrency, batch, perReporter(reporters, (r) => ingest.ingest(r.orgId, r.runId, progressEvents('n0', batch, counter))));
+    };
+
+    const overHttp = async (concurrency: number, batch: number, shared: boolean) => {
+      const client = new Client(port, concurrency);
+      try {
+        const runs = shared ? [await newRun()] : await Promise.all(Array.from({ length: concurrency }, newRun));
+        // On the shared run, reporter i reports on node n<i>; on its own run, on n0.
+        const reporters = Array.from({ length: concurrency }, (_, i) => ({ run: runs[shared ? 0 : i]!, node: shared ? `n${i % NODES}` : 'n0' }));
+        return await measure(
+          concurrency,
+          batch,
+          perReporter(reporters, async (r) => {
+            const res = await client.request('POST', r.run.path, { events: progressEvents(r.node, batch, counter) }, r.run.reporterToken);
+            if (res.status !== 200) throw new Error(`${res.status} ${res.text.slice(0, 300)}`);
+          }),
+        );
+      } finally {
+        client.close();
+      }
+    };
+    // Warm-up, not reported: JIT, pool connections, prepared statements on them.
+    {
+      const client = new Client(port, 32);
+      const run = await newRun();
+      let i = 0;
+      const warm = () => client.request('POST', run.path, { events: progressEvents(`n${i++ % NODES}`, 10, counter) }, run.reporterToken);
+      await load(32, 1, warm);
+      await load(32, 0.5, raw(bench.pool, 1));
+      await load(32, 0.5, raw(bench.pool, 100));
+      client.close();
+    }
+
+    const results: { batch: number; concurrency: number; kind: string; cell: Cell }[] = [];
+    const cell = (c: Cell) => {
+      const base = `${fmt(c.eventsPerSecond).padStart(7)}/s ${c.p50.toFixed(1).padStart(5)} ${c.p99.toFixed(1).padStart(6)} ms cpu ${fmt(c.cpu).padStart(3)}%/${fmt(c.machine).padStart(3)}%`;
+      return c.errors ? `${base} ERR×${c.errors}` : base;
+    };
+    const blank = '(same as own run)';
+    for (const batch of BATCHES) {
+      console.log(`\nbatch of ${batch} event${batch === 1 ? '' : 's'} per request (${batch === 1 ? 'raw pg: single-row INSERT per event' : 'raw pg: one unnest INSERT of 100 rows'}); events/s, p50 and p99 per request in ms, cpu this process/machine`);
+      console.log(`   reporters | ${'raw pg, autocommit'.padEnd(40)} | ${'service, own run (no HTTP)'.padEnd(40)} | ${'HTTP, own run each'.padEnd(40)} | HTTP, all on one run`);
+      for (const concurrency of CONCURRENCY) {
+        const row: Record<string, Cell> = {
+          raw: await measure(concurrency, batch, raw(bench.pool, batch)),
+          service: await service(concurrency, batch),
+          own: await overHttp(concurrency, batch, false),
+        };
+        if (concurrency > 1) row.shared = await overHttp(concurrency, batch, true);
+        for (const [kind, c] of Object.entries(row)) results.push({ batch, concurrency, kind, cell: c });
+        console.log(`   ${String(concurrency).padStart(9)} | ${cell(row.raw!)} | ${cell(row.service!)} | ${cell(row.own!)} | ${row.shared ? cell(row.shared) : blank}`);
+        for (const [kind, c] of Object.entries(row)) if (c.firstError) console.log(`             ${kind}: ${c.errors} failed, first: ${c.firstError}`);
+      }
+    }
+
+    // Goals, against the HTTP figures (durable through the API).
+    const httpCells = results.filter((r) => r.kind === 'own' || r.kind === 'shared');
+    const label = (r: (typeof results)[number]) => `${r.concurrency} reporter${r.concurrency === 1 ? '' : 's'}, ${r.kind === 'shared' ? 'one run' : 'own runs'}`;
+    const best = (batch: number) => httpCells.filter((r) => r.batch === batch).reduce((a, b) => (b.cell.eventsPerSecond > a.cell.eventsPerSecond ? b : a));
+    const rawBest = (batch: number) => Math.max(...results.filter((r) => r.batch === batch && r.kind === 'raw').map((r) => r.cell.eventsPerSecond));
+    const verdict = (ok: boolean) => (ok ? 'MET' : 'NOT MET');
+    console.log(`\ngoals (HTTP, durable; load average now ${load1()}):`);
+    for (const [batch, goal] of [
+      [100, 50_000],
+      [1, 5_000],
+    ] as const) {
+      const b = best(batch);
+      console.log(
+        `   >= ${fmt(goal)} events/s with ${batch === 1 ? 'single-event POSTs' : '100-event batches'}: best ${fmt(b.cell.eventsPerSecond)}/s (${label(b)}, p99 ${b.cell.p99.toFixed(1)} ms) → ${verdict(b.cell.eventsPerSecond >= goal)}; raw pg best ${fmt(rawBest(batch))}/s`,
+      );
+    }
+    const worst = httpCells.reduce((a, b) => (b.cell.p99 > a.cell.p99 ? b : a));
+    const within = httpCells.filter((r) => r.cell.p99 <= 10);
+    console.log(
+      `   commit p99 <= 10 ms: ${within.length} of ${httpCells.length} HTTP cells; worst ${worst.cell.p99.toFixed(1)} ms (batch ${worst.batch}, ${label(worst)}) → ${verdict(within.length === httpCells.length)}`,
+    );
+  } finally {
+    await app?.close();
+    await bench.close();
+  }
+}
+
+await main();

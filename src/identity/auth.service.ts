@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
@@ -177,8 +178,18 @@ export class AuthService {
     });
   }
 
+  /**
+   * Agents post often; their token's run is looked up at most every few
+   * seconds. A reporter token only ever ends (an hour after its run), so a
+   * cached answer is at worst a few seconds late.
+   */
+  private readonly reporters = new LRUCache<string, { actor: AgentActor; expiresAt: number | null }>({ max: 10_000, ttl: 5_000 });
+
   /** A run's reporter token: valid while the run goes on, and for a grace period after it ends. */
   async actorForReporterToken(secret: string): Promise<AgentActor> {
+    const key = hashSecret(secret).toString('base64');
+    const cached = this.reporters.get(key);
+    if (cached && (cached.expiresAt === null || cached.expiresAt > Date.now())) return cached.actor;
     const rows: { id: string; org_id: string; title: string; reporter_expires_at: Date | null; policy_version_id: string | null }[] = await this.db.query(
       `SELECT r.id, r.org_id, r.title, r.reporter_expires_at,
               (SELECT ap.version_id FROM active_policies ap WHERE ap.org_id = r.org_id) AS policy_version_id
@@ -189,7 +200,7 @@ export class AuthService {
     if (!row || (row.reporter_expires_at && row.reporter_expires_at.getTime() <= Date.now())) {
       throw new UnauthenticatedError('The reporter token is unknown, or its run ended too long ago');
     }
-    return {
+    const actor: AgentActor = {
       type: 'agent',
       id: row.id,
       runId: row.id,
@@ -202,6 +213,8 @@ export class AuthService {
       credentialId: row.id,
       policyVersionId: row.policy_version_id,
     };
+    this.reporters.set(key, { actor, expiresAt: row.reporter_expires_at?.getTime() ?? null });
+    return actor;
   }
 
   /** Resolves `Authorization: Bearer vtr_pat_…` (or a reporter token); anything invalid, expired or revoked is 401. */

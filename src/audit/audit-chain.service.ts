@@ -6,8 +6,9 @@ import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import { decodeCursor, toPage } from '../common/pagination.js';
 import { z } from 'zod';
 import { AuditSigningKey } from './audit-signing-key.js';
-import { checkBlockEvents, checkpointMessage, checkSeal, eventHash, sealHash, type ChainProblem, type Seal } from './audit-seal.js';
-import type { AuditEvent } from './audit-event.js';
+import { checkBlockEvents, checkpointMessage, checkSeal, sealHash, type ChainProblem, type Seal } from './audit-seal.js';
+import { VERIFY_ROW } from './audit-verify-rows.js';
+import { VerifyWorker } from './verify-worker-client.js';
 import type { VerifyView } from './audit.schemas.js';
 
 interface Snapshot {
@@ -71,40 +72,6 @@ export function notYetSealed(last: Snapshot | null, first = 1): { where: string;
   return { where: `(e.xid >= $${first}::xid8 OR e.xid = ANY($${first + 1}::xid8[]))`, params: [last?.xmax ?? '0', last?.xip ?? []] };
 }
 
-// Every column as the text its hash was computed over (the time exactly as
-// toISOString writes it), joined into one field per row: decoding one field
-// instead of nineteen is most of what makes verify fast. \x1f separates
-// fields, \x1e stands for NULL; neither can occur in stored text we hash
-// (a row holding them fails its hash check anyway).
-const VERIFY_ROW = `concat_ws(E'\\x1f', e.seq, e.id, e.org_id, to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-  e.actor_type, COALESCE(e.actor_id, E'\\x1e'), COALESCE(e.actor_name, E'\\x1e'), e.action, e.resource_type, COALESCE(e.resource_id, E'\\x1e'),
-  e.outcome, COALESCE(e.reason, E'\\x1e'), COALESCE(e.policy_version, E'\\x1e'), COALESCE(e.policy_rule_id, E'\\x1e'),
-  COALESCE(e.ip, E'\\x1e'), COALESCE(e.user_agent, E'\\x1e'), COALESCE(e.request_id, E'\\x1e'), encode(e.hash, 'hex'), e.details::text)`;
-
-/** Splits a VERIFY_ROW: details last, so a separator inside its JSON cannot shift the other fields. */
-function eventFromText(row: string): { event: Omit<AuditEvent, 'hash'>; hash: string } {
-  const f: (string | null)[] = row.split('\x1f', 18).map((v) => (v === '\x1e' ? null : v));
-  let at = -1;
-  for (let i = 0; i < 18; i++) at = row.indexOf('\x1f', at + 1);
-  return {
-    hash: f[17]!,
-    event: {
-      seq: Number(f[0]),
-      id: f[1]!,
-      orgId: f[2]!,
-      at: f[3]!,
-      actor: { type: f[4] as AuditEvent['actor']['type'], id: f[5] ?? null, name: f[6] ?? null },
-      action: f[7]!,
-      resource: { type: f[8]!, id: f[9] ?? null },
-      outcome: f[10] as AuditEvent['outcome'],
-      reason: f[11] ?? null,
-      policy: f[12] === null ? null : { version: f[12]!, ruleId: f[13] ?? null },
-      context: { ip: f[14] ?? null, userAgent: f[15] ?? null, requestId: f[16] ?? null },
-      details: JSON.parse(row.slice(at + 1)) as Record<string, unknown>,
-    },
-  };
-}
-
 const SEAL_LOCK = `hashtextextended('vitrine:audit-seal', 0)`;
 
 /**
@@ -118,6 +85,7 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
   private readonly publicKeys: Map<string, KeyObject>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
+  private readonly worker = new VerifyWorker();
 
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
@@ -137,6 +105,7 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+    await this.worker.close();
   }
 
   /**
@@ -328,22 +297,20 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
         const hi = i + chunk >= seal.seqs.length ? String(Number.MAX_SAFE_INTEGER) : String(seal.seqs[i + chunk - 1]);
         ranges.push([lo, hi]);
       }
-      const fetch = ([lo, hi]: [string, string]) =>
-        client.query<string[]>({
+      const fetch = async ([lo, hi]: [string, string]) => {
+        const { rows } = await client.query<string[]>({
           text: `SELECT ${VERIFY_ROW} FROM audit_events e WHERE e.org_id = $1 AND ${covered.where} AND e.seq BETWEEN $6 AND $7 ORDER BY e.seq`,
           values: [orgId, ...covered.params, lo, hi],
           rowMode: 'array',
         });
+        return rows.map((r) => r[0]!);
+      };
+      // Hashing happens on a worker thread: a verify of a long log never blocks this
+      // thread's event loop (the API stays responsive), and the next chunk is read meanwhile.
+      const hashed: Promise<{ seqs: number[]; stored: string[]; computed: string[] }>[] = [];
+      for (const range of ranges) hashed.push(this.worker.hash(await fetch(range)));
       const found: { seq: number; hash: string; computed: string }[] = [];
-      let next = fetch(ranges[0]!);
-      for (let i = 0; i < ranges.length; i++) {
-        const { rows } = await next;
-        if (i + 1 < ranges.length) next = fetch(ranges[i + 1]!);
-        for (const [text] of rows) {
-          const { event, hash } = eventFromText(text!);
-          found.push({ seq: event.seq, hash, computed: eventHash(event) });
-        }
-      }
+      for (const part of await Promise.all(hashed)) part.seqs.forEach((seq, i) => found.push({ seq, hash: part.stored[i]!, computed: part.computed[i]! }));
       return found;
     } finally {
       await runner.release();

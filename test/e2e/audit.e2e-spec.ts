@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import canonicalize from 'canonicalize';
-import { canonicalEventPrefix } from '../../src/audit/audit-event.js';
-import { AuditService } from '../../src/audit/audit.service.js';
+import { canonicalEvent, canonicalEventPrefix } from '../../src/audit/audit-event.js';
+import { AuditService, EVENT_COLUMNS, eventFromRow } from '../../src/audit/audit.service.js';
 import { verifyExport } from '../../src/audit/export-verifier.js';
 import { auditRows, lastSeq, tamper } from '../helpers/audit.js';
 import { adminToken, createMember, createOrg, createTeam, expectProblem, tokenFor, type TestMember } from '../helpers/factories.js';
@@ -196,21 +196,10 @@ describe('tamper evidence', () => {
   it('names an altered event even when its hash was recomputed to match', async () => {
     const org = await orgWithEvents();
     const target = org.rows[1]!;
-    const [row] = await t.db.query(`SELECT * FROM audit_events WHERE seq = $1`, [target.seq]);
-    const forged = {
-      id: row.id,
-      orgId: row.org_id,
-      at: row.at.toISOString(),
-      actor: { type: row.actor_type, id: row.actor_id, name: 'Someone else' },
-      action: row.action,
-      resource: { type: row.resource_type, id: row.resource_id },
-      outcome: row.outcome,
-      reason: row.reason,
-      policy: row.policy_version === null ? null : { version: row.policy_version, ruleId: row.policy_rule_id },
-      context: { ip: row.ip, userAgent: row.user_agent, requestId: row.request_id },
-      details: row.details,
-    };
-    const hash = createHash('sha256').update(`${canonicalEventPrefix(forged)}${target.seq}}`).digest();
+    const [row] = await t.db.query(`SELECT ${EVENT_COLUMNS} FROM audit_events e WHERE seq = $1`, [target.seq]);
+    const { hash: _stored, ...event } = eventFromRow(row);
+    const forged = { ...event, actor: { ...event.actor, name: 'Someone else' } };
+    const hash = createHash('sha256').update(canonicalEvent(forged)).digest();
     await tamper(t, `UPDATE audit_events SET actor_name = 'Someone else', hash = $2 WHERE seq = $1`, [target.seq, hash]);
     const res = await t.http(org.adminToken).get('/api/v1/audit/verify');
     expect(res.body.firstInvalid).toEqual({ seq: target.seq, reason: expect.stringMatching(/differs from the one block \d+ sealed/) });

@@ -20,6 +20,7 @@ import { AuditChainService } from '../src/audit/audit-chain.service.js';
 import { AuditService } from '../src/audit/audit.service.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { newId } from '../src/common/ids.js';
+import { queryRows } from '../src/database/query-rows.js';
 import { benchDatabase, load, percentile } from './bench-database.js';
 
 const arg = (name: string, fallback: number) => {
@@ -96,7 +97,7 @@ async function writes(db: DataSource, pool: import('pg').Pool, audit: AuditServi
     const e = entry(org, i);
     return db.transaction(async (manager) => {
       await manager.query('INSERT INTO bench_changes VALUES ($1, $2, $3)', [e.resource.id, org, `team ${i}`]);
-      const [head] = await manager.query('WITH h AS (UPDATE bench_heads SET seq = seq + 1 WHERE org_id = $1 RETURNING seq, hash) SELECT * FROM h', [org]);
+      const [head] = await queryRows<{ seq: string; hash: Buffer }>(manager, 'UPDATE bench_heads SET seq = seq + 1 WHERE org_id = $1 RETURNING seq, hash', [org]);
       const body = { id: newId(), orgId: org, at: new Date().toISOString(), actor: e.actor, action: e.action, resource: e.resource, outcome: 'allowed' as const, reason: null, policy: e.policy, context: { ip: null, userAgent: null, requestId: null }, details: { ...e.details, prevHash: head.hash.toString('hex') } };
       const hash = createHash('sha256').update(`${canonicalEventPrefix(body)}${head.seq}}`).digest();
       await manager.query(

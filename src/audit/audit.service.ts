@@ -3,7 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { newId } from '../common/ids.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { currentRequestContext } from '../common/request-context.js';
-import { queryPrepared } from '../database/prepared.js';
+import { queryRows } from '../database/query-rows.js';
 import type { Actor } from '../identity/actor.js';
 import { canonicalEventPrefix, eventColumns, storable, type AuditActor, type AuditEvent, type AuditEventBody } from './audit-event.js';
 import { AuditCursorSchema, type AuditFilters } from './audit.schemas.js';
@@ -108,7 +108,7 @@ export class AuditService {
       context: { ip: context.ip, userAgent: context.userAgent, requestId: context.requestId },
       details: entry.details ?? {},
     });
-    await queryPrepared(manager, 'vitrine_audit_insert', INSERT_EVENT, [...eventColumns(event), canonicalEventPrefix(event)]);
+    await queryRows(manager, INSERT_EVENT, [...eventColumns(event), canonicalEventPrefix(event)], 'vitrine_audit_insert');
   }
 
   /** For events that are not part of a change (denials, failed logins): their own statement, committed at once. */

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
+import { queryRows } from '../database/query-rows.js';
 import { newId } from '../common/ids.js';
 import { InvalidCredentialsError, NotFoundError, UnauthenticatedError } from '../common/problem.js';
 import { hashSecret, newSecret } from '../common/secrets.js';
@@ -108,10 +109,9 @@ export class AuthService {
 
   async endSession(secret: string): Promise<void> {
     await this.db.transaction(async (manager) => {
-      const ended: { id: string; member_id: string; org_id: string; name: string }[] = await manager.query(
-        // A CTE, so the driver answers rows (a bare DELETE answers [rows, count]).
-        `WITH ended AS (DELETE FROM sessions s USING members m WHERE s.token_hash = $1 AND m.id = s.member_id RETURNING s.id, s.member_id, m.org_id, m.name)
-         SELECT * FROM ended`,
+      const ended = await queryRows<{ id: string; member_id: string; org_id: string; name: string }>(
+        manager,
+        `DELETE FROM sessions s USING members m WHERE s.token_hash = $1 AND m.id = s.member_id RETURNING s.id, s.member_id, m.org_id, m.name`,
         [hashSecret(secret)],
       );
       for (const session of ended) {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { NotFoundError } from '../common/problem.js';
-import { queryPrepared } from '../database/prepared.js';
+import { queryRows } from '../database/query-rows.js';
 import type { Actor } from '../identity/actor.js';
 import { RunEventsBus } from './run-events.bus.js';
 import { RunState, TERMINAL_RUN, type NewEvent, type NodeState } from './run-state.js';
@@ -84,11 +84,11 @@ export class RunIngestService {
     let committed: { state: RunState; firstSeq: number; lastSeq: number; status: RunStatus } | undefined;
     await this.db.transaction(async (manager) => {
       // Lock first; what follows reads with a snapshot taken after the lock, so it sees the previous writer's commit.
-      const [run]: { status: RunStatus; last_seq: string; stale_after_seconds: number }[] = await queryPrepared(
+      const [run]: { status: RunStatus; last_seq: string; stale_after_seconds: number }[] = await queryRows(
         manager,
-        'vitrine_run_lock',
         `SELECT status, last_seq, stale_after_seconds FROM runs WHERE id = $1 AND org_id = $2 FOR UPDATE`,
         [runId, orgId],
+        'vitrine_run_lock',
       );
       if (!run) throw new NotFoundError('Run', runId);
       const ids = jobs.flatMap((job) => (job.kind === 'events' ? job.events.flatMap((e) => (e.id ? [e.id] : [])) : []));
@@ -133,9 +133,8 @@ export class RunIngestService {
       nodes: [string, string[], NodeState['status'], string | null, number | null, string | null, boolean, string | null, string | null][];
       seen: string[];
       stale: string[];
-    }[] = await queryPrepared(
+    }[] = await queryRows(
       manager,
-      'vitrine_run_state',
       `SELECT
          (SELECT COALESCE(json_agg(json_build_array(n.key, n.depends_on, n.status, n.reason, n.percent, n.message, n.stalled,
                    to_char(n.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
@@ -146,6 +145,7 @@ export class RunIngestService {
                 WHERE n.run_id = $1 AND n.key = ANY($3::text[]) AND n.status = 'running' AND NOT n.stalled
                   AND n.last_event_at < now() - make_interval(secs => r.stale_after_seconds)) AS stale`,
       [runId, ids, stallKeys],
+      'vitrine_run_state',
     );
     const nodes = new Map<string, NodeState>(
       row!.nodes.map(([key, dependsOn, status, reason, percent, message, stalled, startedAt, endedAt]) => [

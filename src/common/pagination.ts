@@ -1,3 +1,4 @@
+import type { ObjectLiteral, Repository } from 'typeorm';
 import { z } from 'zod';
 import { ValidationFailedError } from './problem.js';
 
@@ -34,3 +35,20 @@ export function toPage<R, T>(rows: R[], limit: number, view: (row: R) => T, key:
 }
 
 export const PageSchema = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+/**
+ * One page of an org's rows in id order (UUIDv7 ids: creation order), keyset
+ * on the id: for the plain lists of an org's things (teams, tools).
+ */
+export async function orgPageById<E extends ObjectLiteral & { id: string }, T>(
+  repository: Repository<E>,
+  orgId: string,
+  limit: number,
+  cursor: string | undefined,
+  view: (row: E) => T,
+): Promise<Page<T>> {
+  const after = decodeCursor(cursor, z.uuid());
+  const qb = repository.createQueryBuilder('r').where('r.org_id = :orgId', { orgId }).orderBy('r.id').limit(limit + 1);
+  if (after) qb.andWhere('r.id > :after', { after });
+  return toPage(await qb.getMany(), limit, view, (row) => row.id);
+}

@@ -2,11 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
-import { decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { orgPageById, type Page } from '../common/pagination.js';
 import { NotFoundError, ValidationFailedError } from '../common/problem.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { UserActor } from './actor.js';
-import { IdSchema, type TeamBody, type TeamView } from './identity.schemas.js';
+import type { TeamBody, TeamView } from './identity.schemas.js';
 import { Team } from './team.entity.js';
 
 export function teamView(team: Team): TeamView {
@@ -28,10 +28,7 @@ export class TeamsService {
   ) {}
 
   async list(actor: UserActor, limit: number, cursor?: string): Promise<Page<TeamView>> {
-    const after = decodeCursor(cursor, IdSchema);
-    const qb = this.db.getRepository(Team).createQueryBuilder('t').where('t.org_id = :orgId', { orgId: actor.orgId }).orderBy('t.id').limit(limit + 1);
-    if (after) qb.andWhere('t.id > :after', { after });
-    return toPage(await qb.getMany(), limit, teamView, (t) => t.id);
+    return orgPageById(this.db.getRepository(Team), actor.orgId, limit, cursor, teamView);
   }
 
   async get(actor: UserActor, id: string): Promise<Team> {

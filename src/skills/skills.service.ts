@@ -3,7 +3,7 @@ import semver from 'semver';
 import { DataSource, In } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
-import { decodeCursor, toPage, type Page } from '../common/pagination.js';
+import { decodeCursor, orgPageById, toPage, type Page } from '../common/pagination.js';
 import { AppError, ConflictError, NotFoundError } from '../common/problem.js';
 import type { UserActor } from '../identity/actor.js';
 import { IdSchema } from '../identity/identity.schemas.js';
@@ -59,10 +59,7 @@ export class SkillsService {
   }
 
   async listTools(actor: UserActor, limit: number, cursor?: string): Promise<Page<ToolView>> {
-    const after = decodeCursor(cursor, IdSchema);
-    const qb = this.db.getRepository(Tool).createQueryBuilder('t').where('t.org_id = :orgId', { orgId: actor.orgId }).orderBy('t.id').limit(limit + 1);
-    if (after) qb.andWhere('t.id > :after', { after });
-    return toPage(await qb.getMany(), limit, toolView, (t) => t.id);
+    return orgPageById(this.db.getRepository(Tool), actor.orgId, limit, cursor, toolView);
   }
 
   /** A name+version is immutable: posting it again is 409 `conflict`. */

@@ -111,8 +111,8 @@ export class RunIngestService {
       const firstSeq = Number(run.last_seq) + 1;
       const lastSeq = Number(run.last_seq) + state.events.length;
       if (state.events.length || state.changed.size) await this.write(manager, runId, state, firstSeq, run.status);
-      for (const job of jobs) {
-        if (job.kind === 'cancel' && outcomes[jobs.indexOf(job)]!.ok) {
+      for (const [i, job] of jobs.entries()) {
+        if (job.kind === 'cancel' && outcomes[i]!.ok) {
           await this.audit.record(manager, { orgId, actor: job.actor, action: 'run.cancel', resource: { type: 'Run', id: runId }, details: { lastSeq } });
         }
       }

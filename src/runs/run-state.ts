@@ -167,6 +167,8 @@ export class RunState {
     }
     this.write(next);
     this.pending.push({ id: event.id ?? newId(), at, node: node.key, type: event.type, data });
+    // The run's status follows its nodes' statuses; most events (progress, log, heartbeat) change none.
+    if (next.status === node.status) return;
     if (next.status === 'failed' || next.status === 'skipped') this.skipDownstream(node.key, next.status === 'failed' ? 'upstream_failed' : 'upstream_skipped', now);
     this.derive();
   }

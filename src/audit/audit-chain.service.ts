@@ -16,13 +16,14 @@ interface Snapshot {
   xip: string[];
 }
 
-interface BlockRow {
+/** A block without its event lists (those can be large): what sealing, export and checkpoints need. */
+type SealHead = Omit<Seal, 'seqs' | 'hashes'>;
+
+interface HeadRow {
   org_id: string;
   block_no: string;
   seq: string;
   count: number;
-  seqs: string[];
-  hashes: Buffer;
   xmax: string;
   xip: string[];
   seq_high: string;
@@ -34,19 +35,21 @@ interface BlockRow {
   signature: Buffer;
 }
 
-const BLOCK_COLUMNS = `b.org_id, b.block_no, b.seq, b.count, b.seqs::text[] AS seqs, b.hashes, b.snap_xmax::text AS xmax, b.snap_xip::text[] AS xip,
-  b.seq_high, b.xid_bound::text AS xid_bound, b.prev_hash, b.hash, b.at, b.key_id, b.signature`;
+interface BlockRow extends HeadRow {
+  seqs: string[];
+  hashes: Buffer;
+}
 
-export function sealFromRow(row: BlockRow): Seal {
-  const hashes: string[] = [];
-  for (let i = 0; i < row.hashes.length; i += 32) hashes.push(row.hashes.subarray(i, i + 32).toString('hex'));
+const HEAD_COLUMNS = `b.org_id, b.block_no, b.seq, b.count, b.snap_xmax::text AS xmax, b.snap_xip::text[] AS xip,
+  b.seq_high, b.xid_bound::text AS xid_bound, b.prev_hash, b.hash, b.at, b.key_id, b.signature`;
+const BLOCK_COLUMNS = `${HEAD_COLUMNS}, b.seqs::text[] AS seqs, b.hashes`;
+
+function headFromRow(row: HeadRow): SealHead {
   return {
     orgId: row.org_id,
     blockNo: Number(row.block_no),
     seq: Number(row.seq),
     count: row.count,
-    seqs: row.seqs.map(Number),
-    hashes,
     xmax: row.xmax,
     xip: row.xip,
     seqHigh: Number(row.seq_high),
@@ -57,6 +60,12 @@ export function sealFromRow(row: BlockRow): Seal {
     keyId: row.key_id,
     signature: row.signature.toString('base64'),
   };
+}
+
+function sealFromRow(row: BlockRow): Seal {
+  const hashes: string[] = [];
+  for (let i = 0; i < row.hashes.length; i += 32) hashes.push(row.hashes.subarray(i, i + 32).toString('hex'));
+  return { ...headFromRow(row), seqs: row.seqs.map(Number), hashes };
 }
 
 /** The events a block covers: finished after the previous block's snapshot and by this one's. */
@@ -152,7 +161,16 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
         if (events) events.push(row);
         else byOrg.set(row.org_id, [row]);
       }
-      for (const [orgId, events] of byOrg) await this.sealOrg(manager, orgId, events, snapshot!, { seqHigh: Number(high), xidBound: bound });
+      if (byOrg.size === 0) return snapshot!;
+      // The newest block of every org with something to seal, in one query.
+      const heads: HeadRow[] = await manager.query(
+        `SELECT DISTINCT ON (b.org_id) ${HEAD_COLUMNS} FROM audit_blocks b WHERE b.org_id = ANY($1::uuid[]) ORDER BY b.org_id, b.block_no DESC`,
+        [[...byOrg.keys()]],
+      );
+      const lastOf = new Map(heads.map((row) => [row.org_id, headFromRow(row)]));
+      for (const [orgId, events] of byOrg) {
+        await this.sealOrg(manager, orgId, lastOf.get(orgId) ?? null, events, snapshot!, { seqHigh: Number(high), xidBound: bound });
+      }
       return snapshot!;
     });
   }
@@ -160,11 +178,11 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
   private async sealOrg(
     manager: EntityManager,
     orgId: string,
+    last: SealHead | null,
     candidates: { seq: string; hash: Buffer; xid: string; genuine: boolean }[],
     snapshot: Snapshot,
     marks: { seqHigh: number; xidBound: string },
   ): Promise<void> {
-    const last = await this.lastHead(orgId, manager);
     const accepted = candidates.filter((event) => {
       const seq = Number(event.seq);
       // A row whose xid column is not its inserting transaction, or a seq drawn
@@ -228,15 +246,10 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
-  /** The newest block without its event lists (they can be large): what sealing, export and verify need of it. */
-  async lastHead(orgId: string, manager: EntityManager = this.db.manager): Promise<Omit<Seal, 'seqs' | 'hashes'> | null> {
-    const [row]: BlockRow[] = await manager.query(
-      `SELECT ${BLOCK_COLUMNS.replace("b.seqs::text[] AS seqs, b.hashes, ", '')} FROM audit_blocks b WHERE b.org_id = $1 ORDER BY b.block_no DESC LIMIT 1`,
-      [orgId],
-    );
-    if (!row) return null;
-    const { seqs: _seqs, hashes: _hashes, ...head } = sealFromRow({ ...row, seqs: [], hashes: Buffer.alloc(0) });
-    return head;
+  /** The org's newest block, without its event lists. */
+  async lastHead(orgId: string): Promise<SealHead | null> {
+    const [row]: HeadRow[] = await this.db.query(`SELECT ${HEAD_COLUMNS} FROM audit_blocks b WHERE b.org_id = $1 ORDER BY b.block_no DESC LIMIT 1`, [orgId]);
+    return row ? headFromRow(row) : null;
   }
 
   /**
@@ -319,12 +332,12 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
 
   async checkpoints(orgId: string, limit: number, cursor?: string) {
     const before = decodeCursor(cursor, z.number().int());
-    const rows: BlockRow[] = await this.db.query(
-      `SELECT ${BLOCK_COLUMNS} FROM audit_blocks b WHERE b.org_id = $1 AND ($2::bigint IS NULL OR b.block_no < $2) ORDER BY b.block_no DESC LIMIT $3`,
+    const rows: HeadRow[] = await this.db.query(
+      `SELECT ${HEAD_COLUMNS} FROM audit_blocks b WHERE b.org_id = $1 AND ($2::bigint IS NULL OR b.block_no < $2) ORDER BY b.block_no DESC LIMIT $3`,
       [orgId, before ?? null, limit + 1],
     );
     return toPage(
-      rows.map(sealFromRow),
+      rows.map(headFromRow),
       limit,
       (s) => ({ orgId: s.orgId, seq: s.seq, hash: s.hash, at: s.at, signature: s.signature, blockNo: s.blockNo, keyId: s.keyId }),
       (s) => s.blockNo,

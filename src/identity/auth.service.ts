@@ -37,6 +37,9 @@ const ACTOR_COLUMNS = `m.id, m.org_id, m.email, m.name, m.role, m.installation_a
   COALESCE((SELECT array_agg(mt.team_id ORDER BY mt.team_id) FROM member_teams mt WHERE mt.member_id = m.id), '{}') AS team_ids,
   (SELECT ap.version_id FROM active_policies ap WHERE ap.org_id = m.org_id) AS policy_version_id`;
 
+/** A member as the audit log names them, for changes made before a request actor exists (login, token by password). */
+const memberActor = (member: { id: string; name: string }) => ({ type: 'user' as const, id: member.id, name: member.name });
+
 export function tokenView(token: AccessToken): TokenView {
   return {
     id: token.id,
@@ -97,7 +100,7 @@ export class AuthService {
       await manager.getRepository(Session).insert({ id, memberId: member.id, tokenHash: hashSecret(secret), expiresAt });
       await this.audit.record(manager, {
         orgId: member.orgId,
-        actor: { type: 'user', id: member.id, name: member.name },
+        actor: memberActor(member),
         action: 'auth.login',
         resource: { type: 'Member', id: member.id },
         policy: null,
@@ -117,7 +120,7 @@ export class AuthService {
       for (const session of ended) {
         await this.audit.record(manager, {
           orgId: session.org_id,
-          actor: { type: 'user', id: session.member_id, name: session.name },
+          actor: memberActor({ id: session.member_id, name: session.name }),
           action: 'auth.logout',
           resource: { type: 'Member', id: session.member_id },
           policy: null,
@@ -143,7 +146,7 @@ export class AuthService {
       await manager.getRepository(AccessToken).insert(token);
       await this.audit.record(manager, {
         orgId: member.orgId,
-        actor: { type: 'user', id: member.id, name: member.name },
+        actor: memberActor(member),
         action: 'token.create',
         resource: { type: 'Token', id: token.id },
         policy: null,

@@ -86,7 +86,8 @@ export class RunsService {
       ),
     );
     const unknown = body.nodes.flatMap((n, i) => (resolved.get(n.skill) ? [] : [{ path: `nodes.${i}.skill`, message: `no skill "${n.skill}" in this org` }]));
-    if (unknown.length) throw new AppError(400, 'unknown_skill', 'Unknown skill', `Node "${body.nodes[Number(unknown[0]!.path.split('.')[1])]!.key}" names a skill this org does not have`, unknown);
+    const first = body.nodes.find((n) => !resolved.get(n.skill));
+    if (first) throw new AppError(400, 'unknown_skill', 'Unknown skill', `Node "${first.key}" names a skill this org does not have`, unknown);
 
     const token = newSecret(REPORTER_PREFIX);
     const id = newId();

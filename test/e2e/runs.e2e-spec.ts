@@ -1,6 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { NotFoundError } from '../../src/common/problem.js';
 import { Reporter } from '../../src/reporter/reporter.js';
+import { RunIngestService } from '../../src/runs/run-ingest.service.js';
 import { auditRows } from '../helpers/audit.js';
 import { adminToken, createMember, createOrg, createRun, createSkill, createTeam, expectProblem, type TestMember } from '../helpers/factories.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -185,6 +188,17 @@ describe('reporting events', () => {
     const viewer = await createMember(t, admin, 'viewer');
     expectProblem(await post(viewer.token, mine.id, [{ node: 'a', type: 'started' }]), 403, 'policy_denied');
     expect((await post(member.token, mine.id, [{ node: 'a', type: 'started' }])).status).toBe(200);
+  });
+
+  it("has the writer itself refuse a run that is unknown or another org's", async () => {
+    // The HTTP route checks first; the writer is also what the stall sweep calls, so it checks again.
+    const ingest = t.app.get(RunIngestService);
+    const orgId = (await t.http(admin).get('/api/v1/me')).body.orgId;
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const other = await createOrg(t, admin);
+    await expect(ingest.ingest(orgId, randomUUID(), [{ node: 'a', type: 'started' }])).rejects.toBeInstanceOf(NotFoundError);
+    await expect(ingest.ingest(other.id, run.id, [{ node: 'a', type: 'started' }])).rejects.toBeInstanceOf(NotFoundError);
+    expect((await getRun(run.id)).lastSeq).toBe(0);
   });
 
   it('refuses an output over 64 KiB', async () => {

@@ -21,17 +21,12 @@ import { AuditService } from '../src/audit/audit.service.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { newId } from '../src/common/ids.js';
 import { queryRows } from '../src/database/query-rows.js';
-import { benchDatabase, load, percentile } from './bench-database.js';
+import { benchDatabase, fmt, load, numberArg, percentile } from './harness.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const ROWS = arg('rows', 1_000_000);
-const VERIFY_EVENTS = arg('verify-events', 200_000);
-const SECONDS = arg('seconds', 4);
+const ROWS = numberArg('rows', 1_000_000);
+const VERIFY_EVENTS = numberArg('verify-events', 200_000);
+const SECONDS = numberArg('seconds', 4);
 const CONCURRENCY = [1, 8, 32];
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 const ACTIONS = ['member.create', 'member.update', 'team.create', 'run.create', 'artifact.publish', 'artifact.remix', 'share.view', 'share.revoke', 'policy.update', 'auth.login'];
 const TYPES = ['Member', 'Team', 'Run', 'Artifact', 'Share', 'Policy', 'Token', 'Skill'];

@@ -39,20 +39,15 @@ import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
 import type { IncomingEvent } from '../src/runs/runs.schemas.js';
-import { benchDatabase, load } from './bench-database.js';
+import { benchDatabase, fmt, load, numberArg } from './harness.js';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const SECONDS = arg('seconds', 3);
+const SECONDS = numberArg('seconds', 3);
 const CONCURRENCY = [1, 8, 32];
 const BATCHES = [1, 100];
 // 32 nodes per run, so up to 32 reporters of one run each report on a node of their own.
 const NODES = 32;
 const ADMIN_EMAIL = 'bench@bench.local';
 const ADMIN_PASSWORD = 'bench-password-123';
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 interface Cell {
   eventsPerSecond: number;

@@ -80,3 +80,12 @@ export async function load(concurrency: number, seconds: number, worker: () => P
   latencies.sort((a, b) => a - b);
   return { perSecond: latencies.length / elapsed, count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
+
+/** `--name value` from the command line, as a number. */
+export function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** A whole number with thousands separators, as the tables print figures. */
+export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

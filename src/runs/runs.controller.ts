@@ -66,9 +66,9 @@ export class RunsController {
   @ApiOkResponse({ standardSchema: RunSchema })
   @ApiProblems(400, 401, 403, 404, 409)
   async cancel(@CurrentActor() actor: Actor, @Param('id', { schema: IdSchema }) id: string) {
-    await this.runs.load(actor, id, 'update');
+    await this.runs.assertCan(actor, id, 'update');
     await this.ingest.cancel(actor, id);
-    return runView(await this.runs.load(actor, id, 'read'));
+    return runView(await this.runs.find(actor, id));
   }
 
   @Post(':id/events')
@@ -81,7 +81,7 @@ export class RunsController {
   @ApiOkResponse({ standardSchema: IngestResultSchema })
   @ApiProblems(400, 401, 403, 404, 409, 413)
   async report(@CurrentActor() actor: Actor, @Param('id', { schema: IdSchema }) id: string, @Body({ schema: IngestSchema }) body: IngestBody) {
-    await this.runs.assertCanReport(actor, id);
+    await this.runs.assertCan(actor, id, 'report');
     return this.ingest.ingest(actor.orgId, id, body.events);
   }
 

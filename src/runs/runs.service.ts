@@ -137,14 +137,20 @@ export class RunsService {
 
   /** The run, checked against policy for `action`; another org's run is 404. */
   async load(actor: Actor, id: string, action: Action): Promise<Run> {
-    const run = await this.db.getRepository(Run).findOne({ where: { id, orgId: actor.orgId }, relations: { nodes: true } });
-    if (!run) throw new NotFoundError('Run', id);
+    const run = await this.find(actor, id);
     await this.policy.assert(actor, action, 'Run', runAttributes(run));
     return run;
   }
 
-  /** The instance-level check for reporting, with the run's attributes cached briefly. */
-  async assertCanReport(actor: Actor, id: string): Promise<void> {
+  /** The run with its nodes, for a caller already checked against policy. */
+  async find(actor: Actor, id: string): Promise<Run> {
+    const run = await this.db.getRepository(Run).findOne({ where: { id, orgId: actor.orgId }, relations: { nodes: true } });
+    if (!run) throw new NotFoundError('Run', id);
+    return run;
+  }
+
+  /** The instance-level check for a change (report, cancel), without loading the nodes; the run's attributes are cached briefly. */
+  async assertCan(actor: Actor, id: string, action: Action): Promise<void> {
     let attributes = this.attributes.get(id);
     if (!attributes || attributes.orgId !== actor.orgId) {
       const run = await this.db.getRepository(Run).findOne({ select: { id: true, orgId: true, teamId: true, createdBy: true, status: true, labels: true, title: true }, where: { id, orgId: actor.orgId } });
@@ -152,7 +158,7 @@ export class RunsService {
       attributes = runAttributes(run);
       this.attributes.set(id, attributes);
     }
-    await this.policy.assert(actor, 'report', 'Run', attributes);
+    await this.policy.assert(actor, action, 'Run', attributes);
   }
 
   /** Newest first, keyset on id (UUIDv7 ids are time-ordered); runs the caller may not read are left out. */

@@ -93,9 +93,6 @@ export function checkpointMessage(checkpoint: Omit<Checkpoint, 'signature'>): st
   return canonicalize({ orgId: checkpoint.orgId, seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at })!;
 }
 
-export function checkpointOf(seal: Seal): Checkpoint {
-  return { orgId: seal.orgId, seq: seal.seq, hash: seal.hash, at: seal.at, signature: seal.signature };
-}
 
 /** Checks a block on its own and against the block before it (null for the first). */
 export function checkSeal(seal: Seal, previous: Seal | null, publicKeys: ReadonlyMap<string, KeyObject>): ChainProblem | null {

@@ -8,8 +8,6 @@ export const MAX_EVENTS = 1_000;
 export const MAX_OUTPUT_BYTES = 64 * 1024;
 export const EVENT_TYPES = ['started', 'progress', 'log', 'heartbeat', 'succeeded', 'failed', 'skipped'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
-/** Events Vitrine writes itself: a node skipped because of its upstream, cancelled, or stalled. */
-export const SYSTEM_EVENT_TYPES = ['skipped', 'cancelled', 'stalled'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 export const NodeKeySchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'must be 1–100 letters, digits, ".", "_" or "-"');

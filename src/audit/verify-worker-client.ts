@@ -13,41 +13,42 @@ function workerUrl(): URL {
 
 /** One long-lived worker thread, started on first use, that recomputes event hashes for verify. */
 export class VerifyWorker {
-  private worker: Worker | undefined;
-  private readonly waiting = new Map<number, { resolve(value: Hashed): void; reject(error: unknown): void }>();
+  private worker: { thread: Worker; waiting: Map<number, { resolve(value: Hashed): void; reject(error: unknown): void }> } | undefined;
   private nextId = 0;
 
   hash(rows: string[]): Promise<Hashed> {
-    const worker = this.start();
+    const { thread, waiting } = this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, rows });
+      waiting.set(id, { resolve, reject });
+      thread.postMessage({ id, rows });
     });
   }
 
   async close(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
-    if (worker) await worker.terminate();
+    if (worker) await worker.thread.terminate();
   }
 
-  private start(): Worker {
+  private start() {
     if (this.worker) return this.worker;
-    const worker = new Worker(workerUrl());
+    const thread = new Worker(workerUrl());
     // An idle worker must not keep the process alive.
-    worker.unref();
-    worker.on('message', ({ id, ...hashed }: Hashed & { id: number }) => {
-      this.waiting.get(id)?.resolve(hashed);
-      this.waiting.delete(id);
+    thread.unref();
+    // Calls wait on the thread they were sent to: a dying thread fails only its own.
+    const worker = { thread, waiting: new Map<number, { resolve(value: Hashed): void; reject(error: unknown): void }>() };
+    thread.on('message', ({ id, ...hashed }: Hashed & { id: number }) => {
+      worker.waiting.get(id)?.resolve(hashed);
+      worker.waiting.delete(id);
     });
     const fail = (error: unknown) => {
-      for (const pending of this.waiting.values()) pending.reject(error);
-      this.waiting.clear();
+      for (const pending of worker.waiting.values()) pending.reject(error);
+      worker.waiting.clear();
       if (this.worker === worker) this.worker = undefined;
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the verify worker exited (${code})`)));
+    thread.on('error', fail);
+    thread.on('exit', (code) => fail(new Error(`the verify worker exited (${code})`)));
     this.worker = worker;
     return worker;
   }

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
+import { ArtifactsModule } from './artifacts/artifacts.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { loggerParams } from './common/logging.js';
 import { ConfigModule } from './config/config.module.js';
@@ -12,6 +13,7 @@ import { OpsModule } from './ops/ops.module.js';
 import { PolicyGuard } from './policy/policy.guard.js';
 import { PolicyModule } from './policy/policy.module.js';
 import { RunsModule } from './runs/runs.module.js';
+import { SharingModule } from './sharing/sharing.module.js';
 import { SkillsModule } from './skills/skills.module.js';
 
 @Module({})
@@ -20,7 +22,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), LoggerModule.forRoot(loggerParams(config)), DatabaseModule, AuditModule, PolicyModule, IdentityModule, SkillsModule, RunsModule, OpsModule],
+      imports: [ConfigModule.forRoot(config), LoggerModule.forRoot(loggerParams(config)), DatabaseModule, AuditModule, PolicyModule, IdentityModule, SkillsModule, RunsModule, ArtifactsModule, SharingModule, OpsModule],
       // Order matters: authenticate first, then decide.
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -2,7 +2,6 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query } from
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../common/openapi.decorators.js';
 import { decodeCursor, encodeCursor, ListQuerySchema, PageSchema, type ListQuery } from '../common/pagination.js';
-import { ValidationFailedError } from '../common/problem.js';
 import type { UserActor } from '../identity/actor.js';
 import { CurrentActor } from '../identity/current-actor.decorator.js';
 import { memberAttributes, MembersService } from '../identity/members.service.js';
@@ -10,6 +9,7 @@ import { teamAttributes, TeamsService } from '../identity/teams.service.js';
 import { z } from 'zod';
 import { Authorize } from './authorize.decorator.js';
 import { CompiledPolicy } from './policy-engine.js';
+import { PolicyResources } from './policy-resources.js';
 import { parseBundle, PolicyVersionsService } from './policy-versions.service.js';
 import {
   ActivePolicySchema,
@@ -32,7 +32,11 @@ export class PoliciesController {
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(MembersService) private readonly members: MembersService,
     @Inject(TeamsService) private readonly teams: TeamsService,
-  ) {}
+    @Inject(PolicyResources) private readonly resources: PolicyResources,
+  ) {
+    resources.registerAttributes('Member', async (actor, id) => memberAttributes(await this.members.get(actor, id)));
+    resources.registerAttributes('Team', async (actor, id) => teamAttributes(await this.teams.get(actor, id)));
+  }
 
   @Get()
   @Authorize('read', 'Policy')
@@ -62,8 +66,17 @@ export class PoliciesController {
   async put(@CurrentActor() actor: UserActor, @Query({ schema: PutPolicyQuerySchema }) query: z.infer<typeof PutPolicyQuerySchema>, @Body() body: unknown) {
     const loaded = parseBundle(body);
     if (query.dryRun) {
-      // Share links arrive with the sharing issue; until then none can be affected.
-      return { dryRun: true as const, valid: true as const, hash: loaded.hash, rules: loaded.bundle.rules.length, wouldDeny: [] };
+      const draft = new CompiledPolicy('draft', loaded.bundle);
+      const wouldDeny = [];
+      for (const share of await this.resources.validShares(actor.orgId)) {
+        if (!share.actor) {
+          wouldDeny.push({ shareId: share.shareId, artifactId: share.artifactId, ruleId: null, reason: 'The member who made this link is no longer in the org' });
+          continue;
+        }
+        const decision = draft.decide(share.actor, 'publish', 'Artifact', share.attributes);
+        if (!decision.allowed) wouldDeny.push({ shareId: share.shareId, artifactId: share.artifactId, ruleId: decision.ruleId, reason: decision.reason });
+      }
+      return { dryRun: true as const, valid: true as const, hash: loaded.hash, rules: loaded.bundle.rules.length, wouldDeny };
     }
     return this.versions.put(actor, loaded);
   }
@@ -97,7 +110,7 @@ export class PoliciesController {
   @ApiProblems(400, 401, 403, 404, 413)
   async explain(@CurrentActor() actor: UserActor, @Body({ schema: ExplainSchema }) body: ExplainBody) {
     const target = body.actorId ? await this.memberAsActor(actor, body.actorId) : policyActor(actor);
-    let attributes = 'attributes' in body.resource ? body.resource.attributes : await this.attributesOf(actor, body.resource.type, body.resource.id);
+    let attributes = 'attributes' in body.resource ? body.resource.attributes : await this.resources.attributesOf(actor, body.resource.type, body.resource.id);
     if (body.share) attributes = { ...attributes, share: body.share };
     const draft = body.source ? new CompiledPolicy('draft', parseBundle(body.source).bundle) : undefined;
     const explanation = await this.policy.explain(actor, target, body.action, body.resource.type, attributes, draft);
@@ -115,14 +128,4 @@ export class PoliciesController {
     return { id: member.id, orgId: member.orgId, role: member.role, teamIds: memberAttributes(member).teamIds as string[] };
   }
 
-  private async attributesOf(actor: UserActor, type: string, id: string): Promise<Record<string, unknown>> {
-    switch (type) {
-      case 'Member':
-        return memberAttributes(await this.members.get(actor, id));
-      case 'Team':
-        return teamAttributes(await this.teams.get(actor, id));
-      default:
-        throw new ValidationFailedError([{ path: 'resource.id', message: `looking up a ${type} by id is not available yet; pass resource.attributes` }]);
-    }
-  }
 }

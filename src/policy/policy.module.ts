@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { IdentityModule } from '../identity/identity.module.js';
 import { PoliciesController } from './policies.controller.js';
+import { PolicyResources } from './policy-resources.js';
 import { PolicyVersionsService } from './policy-versions.service.js';
 import { PolicyGuard } from './policy.guard.js';
 import { PolicyService } from './policy.service.js';
@@ -9,7 +10,7 @@ import { PolicyService } from './policy.service.js';
 @Module({
   imports: [IdentityModule],
   controllers: [PoliciesController],
-  providers: [PolicyService, PolicyVersionsService, PolicyGuard],
-  exports: [PolicyService, PolicyGuard],
+  providers: [PolicyService, PolicyVersionsService, PolicyGuard, PolicyResources],
+  exports: [PolicyService, PolicyGuard, PolicyResources],
 })
 export class PolicyModule {}

@@ -26,6 +26,7 @@ export const SUBJECT_ATTRIBUTES: Record<Subject, readonly string[]> = {
     'classification',
     'labels',
     'containsSecrets',
+    'private',
     'publishedByLink',
     'sameOrg',
     'remixedFrom',

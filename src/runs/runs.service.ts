@@ -10,6 +10,7 @@ import type { Actor, UserActor } from '../identity/actor.js';
 import { REPORTER_PREFIX } from '../identity/auth.service.js';
 import { IdSchema } from '../identity/identity.schemas.js';
 import { TeamsService } from '../identity/teams.service.js';
+import { PolicyResources } from '../policy/policy-resources.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { Action } from '../policy/policy.types.js';
 import { SkillsService } from '../skills/skills.service.js';
@@ -71,7 +72,14 @@ export class RunsService {
     @Inject(SkillsService) private readonly skills: SkillsService,
     @Inject(TeamsService) private readonly teams: TeamsService,
     @Inject(AuditService) private readonly audit: AuditService,
-  ) {}
+    @Inject(PolicyResources) resources: PolicyResources,
+  ) {
+    resources.registerAttributes('Run', async (actor, id) => {
+      const run = await this.db.getRepository(Run).findOneBy({ id, orgId: actor.orgId });
+      if (!run) throw new NotFoundError('Run', id);
+      return runAttributes(run);
+    });
+  }
 
   async create(actor: UserActor, body: CreateRunBody): Promise<RunView & { reporterToken: string }> {
     assertDag(body.nodes);

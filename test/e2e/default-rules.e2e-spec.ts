@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type request from 'supertest';
-import { adminToken, createMember, createRun, createSkill, createTeam, type TestMember } from '../helpers/factories.js';
+import { adminToken, createArtifact, createMember, createOrg, createRun, createShare, createSkill, createTeam, FAKE_SECRET, type TestMember } from '../helpers/factories.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
-// The default bundle's rules on runs, skills, tools and the audit log, each
-// allowed and denied through the real API, with explain predicting the outcome.
+// The default bundle's rules, each allowed and denied through the real API,
+// with explain predicting the outcome.
 let t: TestApp;
 let admin: string;
 let adminId: string;
@@ -15,6 +15,8 @@ let viewer: TestMember;
 let auditor: TestMember;
 let teamId: string;
 let skill: string;
+let otherOrg: { id: string; adminToken: string; adminId: string };
+let otherViewer: TestMember;
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -27,6 +29,8 @@ beforeAll(async () => {
   viewer = await createMember(t, admin, 'viewer');
   auditor = await createMember(t, admin, 'auditor');
   skill = (await createSkill(t, admin, 'rules-skill')).name;
+  otherOrg = await createOrg(t, admin);
+  otherViewer = await createMember(t, otherOrg.adminToken, 'viewer');
 });
 afterAll(() => t.close());
 
@@ -34,10 +38,12 @@ interface Case {
   rule: string;
   name: string;
   actor: () => TestMember | { id: string; token: string };
-  action: 'read' | 'create' | 'update' | 'report';
-  /** Makes the run (or nothing) the request is about; returns the real request and the attributes explain is asked about. */
-  request: (token: string) => Promise<{ send: () => request.Test; type: 'Run' | 'Skill' | 'Tool' | 'AuditEvent'; attributes: Record<string, unknown> }>;
+  action: 'read' | 'create' | 'update' | 'delete' | 'report' | 'publish' | 'remix';
+  /** Makes what the request is about; returns the real request and what explain is asked about. */
+  request: (token: string) => Promise<{ send: () => request.Test; type: 'Run' | 'Skill' | 'Tool' | 'AuditEvent' | 'Artifact' | 'Share'; attributes: Record<string, unknown>; share?: Record<string, unknown> }>;
   allowed: boolean;
+  /** Whose explain to ask: an admin of the actor's org (default: this org's). */
+  explainAs?: () => string;
 }
 
 const runOf = async (owner: TestMember | string, extra: Record<string, unknown> = {}) => {
@@ -50,6 +56,58 @@ const cancel = async (owner: TestMember | string, extra: Record<string, unknown>
   const { run, attributes } = await runOf(owner, extra);
   return (token: string) => ({ send: () => t.http(token).post(`/api/v1/runs/${run.id}/cancel`), type: 'Run' as const, attributes });
 };
+
+/** What policy sees of an artifact, read back through the API. */
+const artifactAttributes = async (id: string) => {
+  const a = (await t.http(admin).get(`/api/v1/artifacts/${id}`)).body;
+  const orgId = (await t.http(admin).get('/api/v1/me')).body.orgId;
+  return { id: a.id, orgId, teamId: a.teamId, ownerId: a.ownerId, runId: a.runId, kind: a.kind, title: a.title, classification: a.classification, labels: a.labels, containsSecrets: a.containsSecrets, private: a.private };
+};
+const artifactOf = async (owner: TestMember | string, extra: Record<string, unknown> = {}) => {
+  const artifact = await createArtifact(t, typeof owner === 'string' ? owner : owner.token, extra);
+  return { artifact, attributes: { ...(await artifactAttributes(artifact.id)), sameOrg: true, publishedByLink: false } };
+};
+const update = (owner: () => TestMember, ofTeam = false) => async (tok: string) => {
+  const { artifact, attributes } = await artifactOf(owner(), ofTeam ? { teamId } : {});
+  return { send: () => t.http(tok).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: 'edited' }), type: 'Artifact' as const, attributes };
+};
+const publish = (artifactExtra: Record<string, unknown>, share: { audience: string; expiresInSeconds?: number }) => async (tok: string) => {
+  const { artifact, attributes } = await artifactOf(member, artifactExtra);
+  return {
+    send: () => t.http(tok).post(`/api/v1/artifacts/${artifact.id}/shares`).send(share),
+    type: 'Artifact' as const,
+    attributes,
+    share: { audience: share.audience, expiresInSeconds: share.expiresInSeconds ?? null, pinned: false },
+  };
+};
+const remix = (owner: () => TestMember, extra: Record<string, unknown> = {}) => async (tok: string) => {
+  const { artifact, attributes } = await artifactOf(owner(), extra);
+  return { send: () => t.http(tok).post(`/api/v1/artifacts/${artifact.id}/remix`).send({}), type: 'Artifact' as const, attributes };
+};
+const remixByLink = async (tok: string) => {
+  const { artifact, attributes } = await artifactOf(member);
+  const share = await createShare(t, member.token, artifact.id);
+  return { send: () => t.http(tok).post(`/api/v1/shares/${share.token}/remix`).send({}), type: 'Artifact' as const, attributes: { ...attributes, sameOrg: false, publishedByLink: true } };
+};
+const revoke = (makerOf: () => TestMember) => async (tok: string) => {
+  const maker = makerOf();
+  const { artifact } = await artifactOf(maker);
+  const share = await createShare(t, maker.token, artifact.id);
+  const attributes = { id: share.id, artifactId: artifact.id, audience: 'link', createdBy: maker.id, revision: null, expiresAt: share.expiresAt };
+  return { send: () => t.http(tok).delete(`/api/v1/shares/${share.id}`), type: 'Share' as const, attributes };
+};
+const readPrivateRemix = async (tok: string) => {
+  const source = await createArtifact(t, member.token);
+  const copy = (await t.http(outsider.token).post(`/api/v1/artifacts/${source.id}/remix`).send({})).body;
+  return { send: () => t.http(tok).get(`/api/v1/artifacts/${copy.id}`), type: 'Artifact' as const, attributes: { ...(await artifactAttributes(copy.id)), sameOrg: true, publishedByLink: false } };
+};
+const listShares = async (tok: string) => {
+  const { artifact } = await artifactOf(member);
+  const share = await createShare(t, member.token, artifact.id);
+  const attributes = { id: share.id, artifactId: artifact.id, audience: 'link', createdBy: member.id, revision: null, expiresAt: share.expiresAt };
+  return { send: () => t.http(tok).get(`/api/v1/artifacts/${artifact.id}/shares`), type: 'Share' as const, attributes };
+};
+const oneDay = 86_400;
 
 const cases: Case[] = [
   { rule: 'admins-manage-runs', name: 'an admin cancels a run someone else started', actor: () => ({ id: adminId, token: admin }), action: 'update', allowed: true, request: async (tok) => (await cancel(member))(tok) },
@@ -88,13 +146,51 @@ const cases: Case[] = [
   { rule: 'org-reads-skills', name: "an auditor sees the org's skills", actor: () => auditor, action: 'read', allowed: true, request: async (tok) => ({ send: () => t.http(tok).get('/api/v1/skills'), type: 'Skill', attributes: {} }) },
   { rule: 'admins-and-auditors-read-audit', name: 'an auditor reads the audit log', actor: () => auditor, action: 'read', allowed: true, request: async (tok) => ({ send: () => t.http(tok).get('/api/v1/audit'), type: 'AuditEvent', attributes: {} }) },
   { rule: 'admins-and-auditors-read-audit', name: 'a member cannot read the audit log', actor: () => member, action: 'read', allowed: false, request: async (tok) => ({ send: () => t.http(tok).get('/api/v1/audit'), type: 'AuditEvent', attributes: {} }) },
+  // Artifacts
+  { rule: 'members-create-artifacts', name: 'a member writes an artifact', actor: () => member, action: 'create', allowed: true, request: async (tok) => ({ send: () => t.http(tok).post('/api/v1/artifacts').send({ title: 'x', kind: 'explainer', content: { format: 'markdown', body: 'x' } }), type: 'Artifact', attributes: {} }) },
+  { rule: 'members-create-artifacts', name: 'a viewer cannot write an artifact', actor: () => viewer, action: 'create', allowed: false, request: async (tok) => ({ send: () => t.http(tok).post('/api/v1/artifacts').send({ title: 'x', kind: 'explainer', content: { format: 'markdown', body: 'x' } }), type: 'Artifact', attributes: {} }) },
+  { rule: 'admins-manage-artifacts', name: "an admin updates a member's artifact", actor: () => ({ id: adminId, token: admin }), action: 'update', allowed: true, request: update(() => member) },
+  { rule: 'admins-manage-artifacts', name: 'a viewer cannot update an artifact', actor: () => viewer, action: 'update', allowed: false, request: update(() => member) },
+  { rule: 'members-update-own-artifacts', name: 'a member updates their own artifact', actor: () => member, action: 'update', allowed: true, request: update(() => member) },
+  { rule: 'members-update-own-artifacts', name: "a member cannot update another member's artifact", actor: () => outsider, action: 'update', allowed: false, request: update(() => member) },
+  { rule: 'members-update-team-artifacts', name: "a member updates their team's artifact", actor: () => teammate, action: 'update', allowed: true, request: update(() => member, true) },
+  { rule: 'members-update-team-artifacts', name: "a member outside the team cannot update the team's artifact", actor: () => outsider, action: 'update', allowed: false, request: update(() => member, true) },
+  { rule: 'org-reads-artifacts', name: "a viewer reads the org's artifact", actor: () => viewer, action: 'read', allowed: true, request: async (tok) => { const { artifact, attributes } = await artifactOf(member); return { send: () => t.http(tok).get(`/api/v1/artifacts/${artifact.id}`), type: 'Artifact', attributes }; } },
+  { rule: 'remixes-stay-private', name: "a viewer cannot read a member's private remix", actor: () => viewer, action: 'read', allowed: false, request: readPrivateRemix },
+  { rule: 'remixes-stay-private', name: 'an admin reads a private remix', actor: () => ({ id: adminId, token: admin }), action: 'read', allowed: true, request: readPrivateRemix },
+  // Publishing
+  { rule: 'links-must-expire', name: 'a member publishes a link that expires in a day', actor: () => member, action: 'publish', allowed: true, request: publish({}, { audience: 'link', expiresInSeconds: oneDay }) },
+  { rule: 'links-must-expire', name: 'a member cannot publish a link that never expires', actor: () => member, action: 'publish', allowed: false, request: publish({}, { audience: 'link' }) },
+  { rule: 'links-expire-within-30-days', name: 'a link may last 30 days', actor: () => member, action: 'publish', allowed: true, request: publish({}, { audience: 'link', expiresInSeconds: 30 * oneDay }) },
+  { rule: 'links-expire-within-30-days', name: 'a link may not last 31 days', actor: () => member, action: 'publish', allowed: false, request: publish({}, { audience: 'link', expiresInSeconds: 31 * oneDay }) },
+  { rule: 'confidential-stays-in-team-or-org', name: 'a confidential artifact is shared with the org', actor: () => member, action: 'publish', allowed: true, request: publish({ classification: 'confidential' }, { audience: 'org' }) },
+  { rule: 'confidential-stays-in-team-or-org', name: 'a confidential artifact is never shared by link', actor: () => member, action: 'publish', allowed: false, request: publish({ classification: 'confidential' }, { audience: 'link', expiresInSeconds: oneDay }) },
+  { rule: 'restricted-never-leaves', name: 'a public artifact is shared by link', actor: () => member, action: 'publish', allowed: true, request: publish({ classification: 'public' }, { audience: 'link', expiresInSeconds: oneDay }) },
+  { rule: 'restricted-never-leaves', name: 'a restricted artifact is never published, even to the org', actor: () => member, action: 'publish', allowed: false, request: publish({ classification: 'restricted' }, { audience: 'org' }) },
+  { rule: 'no-links-with-secrets', name: 'content with a credential may go to the org', actor: () => member, action: 'publish', allowed: true, request: publish({ content: { format: 'markdown', body: FAKE_SECRET } }, { audience: 'org' }) },
+  { rule: 'no-links-with-secrets', name: 'content with a credential never goes out by link', actor: () => member, action: 'publish', allowed: false, request: publish({ content: { format: 'markdown', body: FAKE_SECRET } }, { audience: 'link', expiresInSeconds: oneDay }) },
+  { rule: 'admins-manage-shares', name: "an admin revokes a member's link", actor: () => ({ id: adminId, token: admin }), action: 'delete', allowed: true, request: revoke(() => member) },
+  { rule: 'admins-manage-shares', name: 'a viewer cannot revoke a link', actor: () => viewer, action: 'delete', allowed: false, request: revoke(() => member) },
+  { rule: 'auditors-read-shares', name: "an auditor sees an artifact's links", actor: () => auditor, action: 'read', allowed: true, request: listShares },
+  { rule: 'auditors-read-shares', name: "a viewer does not see an artifact's links", actor: () => viewer, action: 'read', allowed: false, request: listShares },
+  { rule: 'members-own-their-shares', name: 'a member revokes their own link', actor: () => member, action: 'delete', allowed: true, request: revoke(() => member) },
+  { rule: 'members-own-their-shares', name: "a member cannot revoke another member's link", actor: () => outsider, action: 'delete', allowed: false, request: revoke(() => member) },
+  // Remixing
+  { rule: 'members-remix-org-artifacts', name: "a member remixes another member's artifact", actor: () => outsider, action: 'remix', allowed: true, request: remix(() => member) },
+  { rule: 'members-remix-org-artifacts', name: 'a viewer cannot remix', actor: () => viewer, action: 'remix', allowed: false, request: remix(() => member) },
+  { rule: 'restricted-never-leaves', name: 'a restricted artifact is never remixed', actor: () => outsider, action: 'remix', allowed: false, request: remix(() => member, { classification: 'restricted' }) },
+  { rule: 'members-remix-link-published', name: "another org's admin remixes a link-published artifact", actor: () => ({ id: otherOrg.adminId, token: otherOrg.adminToken }), action: 'remix', allowed: true, request: remixByLink, explainAs: () => otherOrg.adminToken },
+  { rule: 'members-remix-link-published', name: "another org's viewer cannot remix through the link", actor: () => otherViewer, action: 'remix', allowed: false, request: remixByLink, explainAs: () => otherOrg.adminToken },
 ];
 
 describe('default rules through the API', () => {
   it.each(cases.map((c) => [c.rule, c.name, c] as const))('%s: %s', async (_rule, _name, c) => {
     const actor = c.actor();
-    const { send, type, attributes } = await c.request(actor.token);
-    const explained = await t.http(admin).post('/api/v1/policies/explain').send({ actorId: actor.id, action: c.action, resource: { type, attributes } });
+    const { send, type, attributes, share } = await c.request(actor.token);
+    const explained = await t
+      .http(c.explainAs?.() ?? admin)
+      .post('/api/v1/policies/explain')
+      .send({ actorId: actor.id, action: c.action, resource: { type, attributes }, ...(share && { share }) });
     expect(explained.status).toBe(200);
     const real = await send();
     // Allowed: a 2xx. Denied: a 403 naming the rule explain names.
@@ -113,5 +209,18 @@ describe('default rules through the API', () => {
     expect(denied.status).toBe(403);
     expect(denied.body.policy.ruleId).toBeNull();
     expect((await t.http(mine.reporterToken).get('/api/v1/skills')).status).toBe(403);
+  });
+
+  // reporter-updates-its-artifacts: explain takes a member as actorId, so the reporter token's cases sit outside the table.
+  it("lets a run's reporter token update its run's artifacts and no other", async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const other = await createRun(t, member.token, skill, { a: [] });
+    const mine = await createArtifact(t, member.token, { runId: run.id });
+    const theirs = await createArtifact(t, member.token, { runId: other.id });
+    const put = (id: string) => t.http(run.reporterToken).put(`/api/v1/artifacts/${id}/content`).send({ format: 'markdown', body: 'progress' });
+    expect((await put(mine.id)).status).toBe(200);
+    const denied = await put(theirs.id);
+    expect({ status: denied.status, ruleId: denied.body.policy?.ruleId }).toEqual({ status: 403, ruleId: null });
+    expect((await t.http(run.reporterToken).get(`/api/v1/artifacts/${mine.id}`)).status).toBe(200);
   });
 });

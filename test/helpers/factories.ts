@@ -69,3 +69,33 @@ export async function createRun(t: TestApp, token: string, skill: string, nodes:
   expect(res.status).toBe(201);
   return res.body as { id: string; reporterToken: string; lastSeq: number; nodes: { key: string; status: string }[] };
 }
+
+export interface TestArtifact {
+  id: string;
+  title: string;
+  revision: number;
+  ownerId: string;
+  containsSecrets: boolean;
+  private: boolean;
+  remixedFrom: { artifactId: string; revision: number } | null;
+}
+
+/** An artifact with a small markdown body, unless `extra` says otherwise. */
+export async function createArtifact(t: TestApp, token: string, extra: Record<string, unknown> = {}): Promise<TestArtifact> {
+  const res = await t
+    .http(token)
+    .post('/api/v1/artifacts')
+    .send({ title: 'Release notes', kind: 'explainer', content: { format: 'markdown', body: '# Hello\n\nIt works.' }, ...extra });
+  expect(res.status).toBe(201);
+  return res.body as TestArtifact;
+}
+
+/** A share of the artifact; a link for a day unless `body` says otherwise. */
+export async function createShare(t: TestApp, token: string, artifactId: string, body: Record<string, unknown> = { audience: 'link', expiresInSeconds: 86_400 }) {
+  const res = await t.http(token).post(`/api/v1/artifacts/${artifactId}/shares`).send(body);
+  expect(res.status).toBe(201);
+  return res.body as { id: string; token: string; url: string; audience: string; revision: number | null; expiresAt: string | null };
+}
+
+/** A credential-looking line the secret scan flags, built at run time so the repository itself holds none. */
+export const FAKE_SECRET = `aws_access_key_id = ${'AKIA'}${'Z7QX2M4K9PLR3TWB'}`;

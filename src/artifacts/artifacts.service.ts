@@ -1,0 +1,339 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { z } from 'zod';
+import { AuditService } from '../audit/audit.service.js';
+import { newId } from '../common/ids.js';
+import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
+import { AppError, NotFoundError, ValidationFailedError } from '../common/problem.js';
+import type { Actor, UserActor } from '../identity/actor.js';
+import { IdSchema } from '../identity/identity.schemas.js';
+import { Team } from '../identity/team.entity.js';
+import { PolicyResources } from '../policy/policy-resources.js';
+import { PolicyService } from '../policy/policy.service.js';
+import type { Action, Decision } from '../policy/policy.types.js';
+import { Run } from '../runs/run.entity.js';
+import { ArtifactRevision } from './artifact-revision.entity.js';
+import { Artifact, type ArtifactFields } from './artifact.entity.js';
+import {
+  RUN_SUMMARY,
+  type ArtifactListQuery,
+  type ArtifactView,
+  type CreateArtifactBody,
+  type PatchArtifactBody,
+  type RemixBody,
+  type RevisionView,
+  type UpdateContentBody,
+} from './artifacts.schemas.js';
+import { findSecrets } from './secret-scan.js';
+
+export function artifactView(a: Artifact): ArtifactView {
+  return {
+    id: a.id,
+    title: a.title,
+    kind: a.kind,
+    runId: a.runId,
+    teamId: a.teamId,
+    classification: a.classification,
+    labels: a.labels,
+    ownerId: a.ownerId,
+    private: a.private,
+    revision: a.revision,
+    containsSecrets: a.containsSecrets,
+    remixedFrom: a.remixedFromId ? { artifactId: a.remixedFromId, revision: a.remixedFromRevision! } : null,
+    createdAt: a.createdAt.toISOString(),
+    updatedAt: a.updatedAt.toISOString(),
+  };
+}
+
+export function revisionView(r: ArtifactRevision): RevisionView {
+  return {
+    revision: r.revision,
+    format: r.format,
+    message: r.message,
+    containsSecrets: r.containsSecrets,
+    secrets: r.secrets,
+    createdBy: r.createdBy,
+    createdByType: r.createdByType,
+    createdAt: r.createdAt.toISOString(),
+  };
+}
+
+/**
+ * What policy conditions on an Artifact may name. `sameOrg` compares the
+ * artifact's org with the caller's; `publishedByLink` says whether a link to
+ * it is valid now.
+ */
+export function artifactAttributes(a: ArtifactFields, callerOrgId: string, publishedByLink: boolean): Record<string, unknown> {
+  return {
+    id: a.id,
+    orgId: a.orgId,
+    teamId: a.teamId,
+    ownerId: a.ownerId,
+    runId: a.runId,
+    kind: a.kind,
+    title: a.title,
+    classification: a.classification,
+    labels: a.labels,
+    containsSecrets: a.containsSecrets,
+    private: a.private,
+    publishedByLink,
+    sameOrg: a.orgId === callerOrgId,
+    remixedFrom: a.remixedFromId,
+  };
+}
+
+/** A valid link share exists: not revoked, not expired, audience `link`. */
+const PUBLISHED_BY_LINK = `EXISTS (SELECT 1 FROM shares s WHERE s.artifact_id = a.id AND s.audience = 'link' AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now()))`;
+
+/** Artifacts and their immutable revisions; every change checks policy on the row first and is audited with it. */
+@Injectable()
+export class ArtifactsService {
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    @Inject(PolicyService) private readonly policy: PolicyService,
+    @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(PolicyResources) resources: PolicyResources,
+  ) {
+    resources.registerAttributes('Artifact', async (actor, id) => {
+      const { artifact, publishedByLink } = await this.find(this.db.manager, actor, id);
+      return artifactAttributes(artifact, actor.orgId, publishedByLink);
+    });
+  }
+
+  async create(actor: UserActor, body: CreateArtifactBody): Promise<ArtifactView> {
+    const id = newId();
+    const secrets = body.content ? findSecrets(body.content.body) : [];
+    return this.db.transaction(async (manager) => {
+      if (body.teamId && !(await manager.getRepository(Team).existsBy({ id: body.teamId, orgId: actor.orgId }))) {
+        throw new ValidationFailedError([{ path: 'teamId', message: `no team ${body.teamId} in this org` }]);
+      }
+      if (body.runId && !(await manager.getRepository(Run).existsBy({ id: body.runId, orgId: actor.orgId }))) {
+        throw new ValidationFailedError([{ path: 'runId', message: `no run ${body.runId} in this org` }]);
+      }
+      const artifact: ArtifactFields = {
+        id,
+        orgId: actor.orgId,
+        title: body.title,
+        kind: body.kind,
+        runId: body.runId ?? null,
+        teamId: body.teamId ?? null,
+        classification: body.classification,
+        labels: body.labels ?? [],
+        ownerId: actor.id,
+        private: false,
+        revision: body.content ? 1 : 0,
+        containsSecrets: secrets.length > 0,
+        remixedFromId: null,
+        remixedFromRevision: null,
+      };
+      const decision = await this.policy.assert(actor, 'create', 'Artifact', artifactAttributes(artifact, actor.orgId, false), id);
+      await manager.getRepository(Artifact).insert(artifact);
+      if (body.content) await this.insertRevision(manager, actor, id, 1, body.content.format, body.content.body, null, secrets);
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'artifact.create',
+        resource: { type: 'Artifact', id },
+        policy: decision,
+        details: { title: body.title, kind: body.kind, classification: body.classification, runId: body.runId ?? null, teamId: body.teamId ?? null, revision: artifact.revision, containsSecrets: artifact.containsSecrets },
+      });
+      return artifactView(await manager.getRepository(Artifact).findOneByOrFail({ id }));
+    });
+  }
+
+  /** A new immutable revision; concurrent writers queue on the row, so revision numbers never repeat or skip. */
+  async updateContent(actor: Actor, id: string, body: UpdateContentBody): Promise<{ revision: number; containsSecrets: boolean }> {
+    const secrets = findSecrets(body.body);
+    return this.db.transaction(async (manager) => {
+      const { artifact, decision } = await this.lockAndAssert(manager, actor, id, 'update');
+      if (artifact.kind === RUN_SUMMARY) throw new AppError(409, 'run_summary_has_no_content', 'A run summary has no content', 'A run-summary artifact is rendered live from its run; its content cannot be set');
+      const revision = artifact.revision + 1;
+      await this.insertRevision(manager, actor, id, revision, body.format, body.body, body.message ?? null, secrets);
+      await manager.getRepository(Artifact).update({ id }, { revision, containsSecrets: secrets.length > 0 });
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'artifact.update',
+        resource: { type: 'Artifact', id },
+        policy: decision,
+        details: { revision, format: body.format, bytes: Buffer.byteLength(body.body, 'utf8'), containsSecrets: secrets.length > 0, message: body.message ?? null },
+      });
+      return { revision, containsSecrets: secrets.length > 0 };
+    });
+  }
+
+  async patch(actor: Actor, id: string, body: PatchArtifactBody): Promise<ArtifactView> {
+    return this.db.transaction(async (manager) => {
+      const { artifact, decision } = await this.lockAndAssert(manager, actor, id, 'update');
+      const changes: Record<string, { from: unknown; to: unknown }> = {};
+      for (const field of ['title', 'classification', 'labels'] as const) {
+        const to = body[field];
+        if (to !== undefined && JSON.stringify(to) !== JSON.stringify(artifact[field])) changes[field] = { from: artifact[field], to };
+      }
+      if (Object.keys(changes).length === 0) return artifactView(artifact);
+      await manager.getRepository(Artifact).update({ id }, { ...(body.title !== undefined && { title: body.title }), ...(body.classification && { classification: body.classification }), ...(body.labels && { labels: body.labels }) });
+      await this.audit.record(manager, { orgId: actor.orgId, actor, action: 'artifact.update', resource: { type: 'Artifact', id }, policy: decision, details: { changes } });
+      return artifactView(await manager.getRepository(Artifact).findOneByOrFail({ id }));
+    });
+  }
+
+  /** The artifact in the caller's org, checked against policy for `action`; another org's artifact is 404. */
+  async load(actor: Actor, id: string, action: Action): Promise<{ artifact: Artifact; publishedByLink: boolean; decision: Decision }> {
+    const found = await this.find(this.db.manager, actor, id);
+    const decision = await this.policy.assert(actor, action, 'Artifact', artifactAttributes(found.artifact, actor.orgId, found.publishedByLink));
+    return { ...found, decision };
+  }
+
+  /** Newest first, keyset on id; artifacts the caller may not read (another member's private remix) are left out. */
+  async list(actor: Actor, query: ArtifactListQuery): Promise<Page<ArtifactView>> {
+    const before = decodeCursor(query.cursor, IdSchema);
+    const qb = this.db.getRepository(Artifact).createQueryBuilder('a').where('a.org_id = :orgId', { orgId: actor.orgId }).orderBy('a.id', 'DESC').limit(query.limit + 1);
+    if (query.runId) qb.andWhere('a.run_id = :runId', { runId: query.runId });
+    if (query.teamId) qb.andWhere('a.team_id = :teamId', { teamId: query.teamId });
+    if (query.kind) qb.andWhere('a.kind = :kind', { kind: query.kind });
+    if (query.classification) qb.andWhere('a.classification = :classification', { classification: query.classification });
+    if (query.label) qb.andWhere(':label = ANY(a.labels)', { label: query.label });
+    if (before) qb.andWhere('a.id < :before', { before });
+    qb.addSelect(PUBLISHED_BY_LINK, 'published_by_link');
+    const { entities, raw } = await qb.getRawAndEntities<{ published_by_link: boolean }>();
+    const more = entities.length > query.limit;
+    const page = entities.slice(0, query.limit);
+    const visible: ArtifactView[] = [];
+    for (const [i, artifact] of page.entries()) {
+      if ((await this.policy.decide(actor, 'read', 'Artifact', artifactAttributes(artifact, actor.orgId, raw[i]!.published_by_link))).allowed) visible.push(artifactView(artifact));
+    }
+    return { items: visible, nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null };
+  }
+
+  async revisions(actor: Actor, id: string, limit: number, cursor?: string): Promise<Page<RevisionView>> {
+    await this.load(actor, id, 'read');
+    const before = decodeCursor(cursor, RevisionCursor);
+    const qb = this.db
+      .getRepository(ArtifactRevision)
+      .createQueryBuilder('r')
+      .select(['r.artifactId', 'r.revision', 'r.format', 'r.message', 'r.containsSecrets', 'r.secrets', 'r.createdBy', 'r.createdByType', 'r.createdAt'])
+      .where('r.artifact_id = :id', { id })
+      .orderBy('r.revision', 'DESC')
+      .limit(limit + 1);
+    if (before) qb.andWhere('r.revision < :before', { before });
+    const rows = await qb.getMany();
+    const more = rows.length > limit;
+    const items = rows.slice(0, limit).map(revisionView);
+    return { items, nextCursor: more ? encodeCursor(items[items.length - 1]!.revision) : null };
+  }
+
+  async revision(actor: Actor, id: string, revision: number): Promise<RevisionView & { body: string }> {
+    await this.load(actor, id, 'read');
+    const row = await this.db.getRepository(ArtifactRevision).findOneBy({ artifactId: id, revision });
+    if (!row) throw new NotFoundError('Revision', String(revision));
+    return { ...revisionView(row), body: row.body };
+  }
+
+  /**
+   * A private copy of `source` for the caller, in the caller's org. The caller
+   * checked `remix` on the source already; the copy starts at revision 1 with
+   * the source revision's content and remembers where it came from.
+   */
+  async remix(actor: UserActor, source: Artifact, decision: Decision, body: RemixBody): Promise<ArtifactView> {
+    const fromRevision = body.revision ?? source.revision;
+    if (source.kind === RUN_SUMMARY || fromRevision < 1) throw new AppError(409, 'nothing_to_remix', 'Nothing to remix', 'A run-summary artifact has no content of its own to copy');
+    if (fromRevision > source.revision) throw new ValidationFailedError([{ path: 'revision', message: `the artifact has revisions 1 to ${source.revision}` }]);
+    const id = newId();
+    return this.db.transaction(async (manager) => {
+      const content = await manager.getRepository(ArtifactRevision).findOneByOrFail({ artifactId: source.id, revision: fromRevision });
+      const title = body.title ?? `Remix of ${source.title}`.slice(0, 200);
+      await manager.getRepository(Artifact).insert({
+        id,
+        orgId: actor.orgId,
+        title,
+        kind: source.kind,
+        runId: null,
+        teamId: null,
+        classification: source.classification,
+        labels: source.labels,
+        ownerId: actor.id,
+        private: true,
+        revision: 1,
+        containsSecrets: content.containsSecrets,
+        remixedFromId: source.id,
+        remixedFromRevision: fromRevision,
+      });
+      await this.insertRevision(manager, actor, id, 1, content.format, content.body, `Remixed from ${source.id} revision ${fromRevision}`, content.secrets);
+      const details = { artifactId: id, title, from: { artifactId: source.id, orgId: source.orgId, revision: fromRevision } };
+      await this.audit.record(manager, { orgId: actor.orgId, actor, action: 'artifact.remix', resource: { type: 'Artifact', id: source.id }, policy: decision, details });
+      // Through a link, the copy leaves the source's org: that org's log says so too.
+      if (source.orgId !== actor.orgId) await this.audit.record(manager, { orgId: source.orgId, actor, action: 'artifact.remix', resource: { type: 'Artifact', id: source.id }, policy: null, details });
+      return artifactView(await manager.getRepository(Artifact).findOneByOrFail({ id }));
+    });
+  }
+
+  /** Ancestors (nearest first) and descendants (breadth first); what the caller may not read shows only its id. */
+  async lineage(actor: Actor, id: string) {
+    const { artifact } = await this.load(actor, id, 'read');
+    const ancestors: { id: string; org_id: string | null; revision: number }[] = artifact.remixedFromId
+      ? await this.db.query(
+          `WITH RECURSIVE up AS (
+             SELECT $1::uuid AS id, $2::int AS revision, 1 AS depth
+             UNION ALL
+             SELECT a.remixed_from_id, a.remixed_from_revision, up.depth + 1 FROM up JOIN artifacts a ON a.id = up.id
+              WHERE a.remixed_from_id IS NOT NULL AND up.depth < 100)
+           SELECT up.id, up.revision, a.org_id FROM up LEFT JOIN artifacts a ON a.id = up.id ORDER BY up.depth`,
+          [artifact.remixedFromId, artifact.remixedFromRevision],
+        )
+      : [];
+    const descendants: { id: string; org_id: string; revision: number }[] = await this.db.query(
+      `WITH RECURSIVE down AS (
+         SELECT a.id, a.org_id, a.remixed_from_revision AS revision, 1 AS depth FROM artifacts a WHERE a.remixed_from_id = $1
+         UNION ALL
+         SELECT a.id, a.org_id, a.remixed_from_revision, down.depth + 1 FROM down JOIN artifacts a ON a.remixed_from_id = down.id WHERE down.depth < 100)
+       SELECT id, org_id, revision FROM down ORDER BY depth, id LIMIT 1000`,
+      [artifact.id],
+    );
+    const readable = async (artifactId: string, orgId: string | null) => {
+      if (orgId !== actor.orgId) return null;
+      const row = await this.db.getRepository(Artifact).findOneBy({ id: artifactId });
+      if (!row) return null;
+      const link = await this.publishedByLink(this.db.manager, artifactId);
+      return (await this.policy.decide(actor, 'read', 'Artifact', artifactAttributes(row, actor.orgId, link))).allowed ? row.title : null;
+    };
+    return {
+      ancestors: await Promise.all(ancestors.map(async (a) => ({ artifactId: a.id, title: await readable(a.id, a.org_id), revision: a.revision }))),
+      descendants: await Promise.all(descendants.map(async (d) => ({ artifactId: d.id, title: await readable(d.id, d.org_id), revision: d.revision }))),
+    };
+  }
+
+  /** The artifact of the caller's org with whether a link to it is valid now; 404 otherwise. */
+  async find(manager: EntityManager, actor: Actor, id: string, lock = false): Promise<{ artifact: Artifact; publishedByLink: boolean }> {
+    const qb = manager.getRepository(Artifact).createQueryBuilder('a').where('a.id = :id AND a.org_id = :orgId', { id, orgId: actor.orgId });
+    if (lock) qb.setLock('pessimistic_write');
+    const artifact = await qb.getOne();
+    if (!artifact) throw new NotFoundError('Artifact', id);
+    return { artifact, publishedByLink: await this.publishedByLink(manager, id) };
+  }
+
+  private async publishedByLink(manager: EntityManager, id: string): Promise<boolean> {
+    const [row] = (await manager.query(`SELECT ${PUBLISHED_BY_LINK} AS linked FROM (SELECT $1::uuid AS id) a`, [id])) as { linked: boolean }[];
+    return row!.linked;
+  }
+
+  private async lockAndAssert(manager: EntityManager, actor: Actor, id: string, action: Action) {
+    const { artifact, publishedByLink } = await this.find(manager, actor, id, true);
+    const decision = await this.policy.assert(actor, action, 'Artifact', artifactAttributes(artifact, actor.orgId, publishedByLink));
+    return { artifact, decision };
+  }
+
+  private async insertRevision(
+    manager: EntityManager,
+    actor: Actor,
+    artifactId: string,
+    revision: number,
+    format: ArtifactRevision['format'],
+    body: string,
+    message: string | null,
+    secrets: { rule: string; line: number }[],
+  ): Promise<void> {
+    await manager.getRepository(ArtifactRevision).insert({ artifactId, revision, format, body, message, containsSecrets: secrets.length > 0, secrets, createdBy: actor.id, createdByType: actor.type });
+  }
+}
+
+const RevisionCursor = z.number().int().min(1);

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { AUDIENCES } from './share.entity.js';
+
+/** Links may be asked for up to a year; the default bundle allows at most 30 days. */
+export const MAX_EXPIRES_IN_SECONDS = 365 * 24 * 3600;
+
+export const CreateShareSchema = z
+  .strictObject({
+    audience: z.enum(AUDIENCES),
+    expiresInSeconds: z.number().int().min(60).max(MAX_EXPIRES_IN_SECONDS).optional().describe('No expiry when left out (the default bundle refuses that for links)'),
+    revision: z.number().int().min(1).optional().describe('Pin the share to this revision; left out, the link follows the live artifact'),
+  })
+  .meta({ id: 'CreateShareRequest' });
+export type CreateShareBody = z.infer<typeof CreateShareSchema>;
+
+export const ShareSchema = z
+  .object({
+    id: z.uuid(),
+    artifactId: z.uuid(),
+    audience: z.enum(AUDIENCES),
+    teamId: z.uuid().nullable().describe('For a team share: the team it serves'),
+    revision: z.number().int().nullable().describe('Null: the link follows the live artifact'),
+    expiresAt: z.iso.datetime().nullable(),
+    url: z.string().nullable().describe('`VITRINE_PUBLIC_URL/s/{token}`; only in the answer that made the share'),
+    state: z.enum(['valid', 'revoked', 'expired']),
+    createdBy: z.uuid(),
+    createdAt: z.iso.datetime(),
+    revokedAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'Share' });
+export type ShareView = z.infer<typeof ShareSchema>;
+
+export const CreatedShareSchema = ShareSchema.extend({
+  token: z.string().describe('`vtr_shr_…`: shown in this answer only'),
+}).meta({ id: 'CreatedShare' });
+
+export const ShareTokenSchema = z.string().regex(/^vtr_shr_[A-Za-z0-9_-]{43}$/, 'must be a share token (vtr_shr_…)');

@@ -1,0 +1,206 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, In } from 'typeorm';
+import { ArtifactRevision } from '../artifacts/artifact-revision.entity.js';
+import { Artifact } from '../artifacts/artifact.entity.js';
+import type { ArtifactView, RemixBody } from '../artifacts/artifacts.schemas.js';
+import { artifactAttributes, ArtifactsService } from '../artifacts/artifacts.service.js';
+import { AuditService } from '../audit/audit.service.js';
+import { newId } from '../common/ids.js';
+import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
+import { AppError, NotFoundError, ValidationFailedError } from '../common/problem.js';
+import { hashSecret, newSecret } from '../common/secrets.js';
+import type { Actor, UserActor } from '../identity/actor.js';
+import { IdSchema } from '../identity/identity.schemas.js';
+import { Member } from '../identity/member.entity.js';
+import { PolicyResources, type ShareCandidate } from '../policy/policy-resources.js';
+import { PolicyService } from '../policy/policy.service.js';
+import { Share } from './share.entity.js';
+import type { CreateShareBody, ShareView } from './sharing.schemas.js';
+
+export const SHARE_PREFIX = 'vtr_shr_';
+
+export function shareView(share: Share, url: string | null = null): ShareView {
+  return {
+    id: share.id,
+    artifactId: share.artifactId,
+    audience: share.audience,
+    teamId: share.teamId,
+    revision: share.revision,
+    expiresAt: share.expiresAt?.toISOString() ?? null,
+    url,
+    state: shareState(share),
+    createdBy: share.createdBy,
+    createdAt: share.createdAt.toISOString(),
+    revokedAt: share.revokedAt?.toISOString() ?? null,
+  };
+}
+
+/** What policy conditions on a Share may name. */
+export function shareAttributes(share: Share): Record<string, unknown> {
+  return { id: share.id, orgId: share.orgId, artifactId: share.artifactId, audience: share.audience, createdBy: share.createdBy, expiresAt: share.expiresAt?.toISOString() ?? null, revision: share.revision };
+}
+
+/** The share request as policy sees it under `publish`. */
+function shareRequest(audience: string, expiresInSeconds: number | null, revision: number | null) {
+  return { audience, expiresInSeconds, pinned: revision !== null };
+}
+
+/** A share is usable now: not revoked and not expired. */
+function shareState(share: Share, now = Date.now()): 'valid' | 'revoked' | 'expired' {
+  if (share.revokedAt) return 'revoked';
+  if (share.expiresAt && share.expiresAt.getTime() <= now) return 'expired';
+  return 'valid';
+}
+
+/**
+ * Publishing (share links) and remixing through a link. Publishing passes the
+ * policy gate on the artifact's attributes plus the requested share; the share
+ * and its audit record commit together, and the token is answered once.
+ */
+@Injectable()
+export class SharingService {
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    @Inject(PolicyService) private readonly policy: PolicyService,
+    @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(ArtifactsService) private readonly artifacts: ArtifactsService,
+    @Inject(PolicyResources) resources: PolicyResources,
+  ) {
+    resources.registerShares((orgId) => this.validShares(orgId));
+    resources.registerAttributes('Share', async (actor, id) => shareAttributes(await this.find(actor, id)));
+  }
+
+  async publish(actor: UserActor, artifactId: string, body: CreateShareBody, baseUrl: string): Promise<ShareView & { token: string }> {
+    const token = newSecret(SHARE_PREFIX);
+    const id = newId();
+    return this.db.transaction(async (manager) => {
+      // The row lock orders a publish after a concurrent content update, so the check sees the content being shared.
+      const { artifact, publishedByLink } = await this.artifacts.find(manager, actor, artifactId, true);
+      const revision = body.revision ?? null;
+      let containsSecrets = artifact.containsSecrets;
+      if (revision !== null) {
+        if (revision > artifact.revision) throw new ValidationFailedError([{ path: 'revision', message: artifact.revision ? `the artifact has revisions 1 to ${artifact.revision}` : 'the artifact has no stored revisions' }]);
+        containsSecrets = (await manager.getRepository(ArtifactRevision).findOneOrFail({ select: { containsSecrets: true }, where: { artifactId, revision } })).containsSecrets;
+      }
+      const expiresInSeconds = body.expiresInSeconds ?? null;
+      const attributes = { ...artifactAttributes(artifact, actor.orgId, publishedByLink), containsSecrets, share: shareRequest(body.audience, expiresInSeconds, revision) };
+      const decision = await this.policy.assert(actor, 'publish', 'Artifact', attributes, artifactId);
+      if (body.audience === 'team' && !artifact.teamId) throw new ValidationFailedError([{ path: 'audience', message: 'the artifact belongs to no team; share it with the org or by link' }]);
+      await manager.getRepository(Share).insert({
+        id,
+        orgId: actor.orgId,
+        artifactId,
+        audience: body.audience,
+        teamId: body.audience === 'team' ? artifact.teamId : null,
+        revision,
+        expiresInSeconds,
+        expiresAt: expiresInSeconds === null ? null : new Date(Date.now() + expiresInSeconds * 1000),
+        tokenHash: hashSecret(token),
+        createdBy: actor.id,
+        revokedAt: null,
+        revokedBy: null,
+      });
+      const saved = await manager.getRepository(Share).findOneByOrFail({ id });
+      await this.audit.record(manager, {
+        orgId: actor.orgId,
+        actor,
+        action: 'artifact.publish',
+        resource: { type: 'Artifact', id: artifactId },
+        policy: decision,
+        details: { shareId: id, artifactTitle: artifact.title, audience: body.audience, expiresAt: saved.expiresAt?.toISOString() ?? null, revision, classification: artifact.classification },
+      });
+      return { ...shareView(saved, `${baseUrl}/s/${token}`), token };
+    });
+  }
+
+  /** The artifact's shares the caller may see (policy's `read` on each Share), newest first; tokens are never shown again. */
+  async list(actor: Actor, artifactId: string, limit: number, cursor?: string): Promise<Page<ShareView>> {
+    await this.artifacts.load(actor, artifactId, 'read');
+    const before = decodeCursor(cursor, IdSchema);
+    const qb = this.db.getRepository(Share).createQueryBuilder('s').where('s.org_id = :orgId AND s.artifact_id = :artifactId', { orgId: actor.orgId, artifactId }).orderBy('s.id', 'DESC').limit(limit + 1);
+    if (before) qb.andWhere('s.id < :before', { before });
+    const rows = await qb.getMany();
+    const more = rows.length > limit;
+    const page = rows.slice(0, limit);
+    const items: ShareView[] = [];
+    for (const row of page) if ((await this.policy.decide(actor, 'read', 'Share', shareAttributes(row))).allowed) items.push(shareView(row));
+    return { items, nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null };
+  }
+
+  /** Revoke: the link stops at once. Revoking a revoked share changes nothing and is not logged again. */
+  async revoke(actor: Actor, id: string): Promise<void> {
+    await this.db.transaction(async (manager) => {
+      const share = await manager.getRepository(Share).createQueryBuilder('s').setLock('pessimistic_write').where('s.id = :id AND s.org_id = :orgId', { id, orgId: actor.orgId }).getOne();
+      if (!share) throw new NotFoundError('Share', id);
+      const decision = await this.policy.assert(actor, 'delete', 'Share', shareAttributes(share));
+      if (share.revokedAt) return;
+      await manager.getRepository(Share).update({ id }, { revokedAt: () => 'now()', revokedBy: actor.id });
+      await this.audit.record(manager, { orgId: actor.orgId, actor, action: 'share.revoke', resource: { type: 'Share', id }, policy: decision, details: { artifactId: share.artifactId, audience: share.audience } });
+    });
+  }
+
+  /**
+   * Remix through a link: a private copy in the caller's own org, which may be
+   * another org than the artifact's. The link must be valid; an org or team
+   * share only serves that org or team.
+   */
+  async remixByToken(actor: UserActor, token: string, body: RemixBody): Promise<ArtifactView> {
+    const share = await this.byToken(token);
+    if (share.audience !== 'link' && (share.orgId !== actor.orgId || (share.audience === 'team' && !actor.teamIds.includes(share.teamId!)))) {
+      throw new NotFoundError('Share');
+    }
+    if (share.revision !== null && body.revision !== undefined && body.revision !== share.revision) {
+      throw new ValidationFailedError([{ path: 'revision', message: `this link shares revision ${share.revision} only` }]);
+    }
+    const source = await this.db.getRepository(Artifact).findOneByOrFail({ id: share.artifactId });
+    const attributes = artifactAttributes(source, actor.orgId, share.audience === 'link');
+    const decision = await this.policy.assert(actor, 'remix', 'Artifact', attributes, source.id);
+    return this.artifacts.remix(actor, source, decision, { ...body, revision: body.revision ?? share.revision ?? undefined });
+  }
+
+  /** The share behind a token: 404 when unknown, 410 when revoked or expired. */
+  async byToken(token: string): Promise<Share> {
+    const share = token.startsWith(SHARE_PREFIX) ? await this.db.getRepository(Share).findOneBy({ tokenHash: hashSecret(token) }) : null;
+    if (!share) throw new NotFoundError('Share');
+    const state = shareState(share);
+    if (state !== 'valid') throw new AppError(410, `share_${state}`, state === 'revoked' ? 'Link revoked' : 'Link expired', state === 'revoked' ? 'This link was revoked' : 'This link has expired');
+    return share;
+  }
+
+  private async find(actor: Actor, id: string): Promise<Share> {
+    const share = await this.db.getRepository(Share).findOneBy({ id, orgId: actor.orgId });
+    if (!share) throw new NotFoundError('Share', id);
+    return share;
+  }
+
+  /** Every share of the org valid now, with its maker as they are now and the request as policy saw it. */
+  private async validShares(orgId: string): Promise<ShareCandidate[]> {
+    const shares = await this.db
+      .getRepository(Share)
+      .createQueryBuilder('s')
+      .innerJoinAndSelect('s.artifact', 'a')
+      .where('s.org_id = :orgId AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())', { orgId })
+      .orderBy('s.id')
+      .getMany();
+    if (shares.length === 0) return [];
+    const makers = new Map((await this.db.getRepository(Member).find({ where: { id: In([...new Set(shares.map((s) => s.createdBy))]), orgId }, relations: { teams: true } })).map((m) => [m.id, m]));
+    const pinned = shares.filter((s) => s.revision !== null);
+    const pinnedSecrets = new Map(
+      pinned.length
+        ? (await this.db.getRepository(ArtifactRevision).find({ select: { artifactId: true, revision: true, containsSecrets: true }, where: pinned.map((s) => ({ artifactId: s.artifactId, revision: s.revision! })) })).map((r) => [`${r.artifactId}/${r.revision}`, r.containsSecrets])
+        : [],
+    );
+    const linked = new Set(shares.filter((s) => s.audience === 'link').map((s) => s.artifactId));
+    return shares.map((share) => {
+      const maker = makers.get(share.createdBy);
+      const attributes = artifactAttributes(share.artifact!, orgId, linked.has(share.artifactId));
+      if (share.revision !== null) attributes.containsSecrets = pinnedSecrets.get(`${share.artifactId}/${share.revision}`) ?? attributes.containsSecrets;
+      return {
+        shareId: share.id,
+        artifactId: share.artifactId,
+        actor: maker ? { id: maker.id, orgId, role: maker.role, teamIds: (maker.teams ?? []).map((t) => t.id) } : null,
+        attributes: { ...attributes, share: shareRequest(share.audience, share.expiresInSeconds, share.revision) },
+      };
+    });
+  }
+}

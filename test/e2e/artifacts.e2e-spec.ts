@@ -1,0 +1,326 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { auditRows, lastSeq } from '../helpers/audit.js';
+import { adminToken, createArtifact, createMember, createOrg, createRun, createShare, createSkill, createTeam, expectProblem, FAKE_SECRET, type TestMember } from '../helpers/factories.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let admin: string;
+let orgId: string;
+let member: TestMember;
+let other: TestMember;
+let viewer: TestMember;
+let skill: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  admin = await adminToken(t);
+  orgId = (await t.http(admin).get('/api/v1/me')).body.orgId;
+  member = await createMember(t, admin, 'member');
+  other = await createMember(t, admin, 'member');
+  viewer = await createMember(t, admin, 'viewer');
+  skill = (await createSkill(t, admin)).name;
+});
+afterAll(() => t.close());
+
+describe('artifacts', () => {
+  it('creates an artifact at revision 1, owned by the caller, and logs it', async () => {
+    const before = await lastSeq(t);
+    const res = await t
+      .http(member.token)
+      .post('/api/v1/artifacts')
+      .send({ title: 'PR 42 walkthrough', kind: 'pr-walkthrough', labels: ['pr', 'backend'], content: { format: 'markdown', body: '# PR 42' } });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({
+      id: expect.any(String),
+      title: 'PR 42 walkthrough',
+      kind: 'pr-walkthrough',
+      runId: null,
+      teamId: null,
+      classification: 'internal',
+      labels: ['pr', 'backend'],
+      ownerId: member.id,
+      private: false,
+      revision: 1,
+      containsSecrets: false,
+      remixedFrom: null,
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+    });
+    const events = (await auditRows(t, orgId, before)).filter((e) => e.resource_id === res.body.id);
+    expect(events.map((e) => [e.action, e.outcome, e.actor_id])).toEqual([['artifact.create', 'allowed', member.id]]);
+    const revision = await t.http(viewer.token).get(`/api/v1/artifacts/${res.body.id}/revisions/1`);
+    expect(revision.status).toBe(200);
+    expect(revision.body).toEqual(expect.objectContaining({ revision: 1, format: 'markdown', body: '# PR 42', createdBy: member.id, createdByType: 'user', containsSecrets: false, secrets: [] }));
+  });
+
+  it.each([
+    ['an unknown field', { title: 'x', kind: 'explainer', content: { format: 'markdown', body: 'x' }, owner: 'me' }, 'owner'],
+    ['a wrong classification', { title: 'x', kind: 'explainer', classification: 'secret', content: { format: 'markdown', body: 'x' } }, 'classification'],
+    ['a wrong format', { title: 'x', kind: 'explainer', content: { format: 'pdf', body: 'x' } }, 'content.format'],
+    ['no content', { title: 'x', kind: 'explainer' }, 'content'],
+    ['a run-summary without its run', { title: 'x', kind: 'run-summary' }, 'runId'],
+    ['a repeated label', { title: 'x', kind: 'explainer', labels: ['a', 'a'], content: { format: 'markdown', body: 'x' } }, 'labels'],
+    ['a title of the wrong type', { title: 42, kind: 'explainer', content: { format: 'markdown', body: 'x' } }, 'title'],
+  ])('refuses %s, naming the field, and creates nothing', async (_case, body, field) => {
+    const before = (await t.db.query('SELECT count(*)::int AS n FROM artifacts'))[0].n;
+    const res = await t.http(member.token).post('/api/v1/artifacts').send(body);
+    expectProblem(res, 400, 'validation_failed');
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
+    expect((await t.db.query('SELECT count(*)::int AS n FROM artifacts'))[0].n).toBe(before);
+  });
+
+  it('refuses content over 5 MiB, naming content.body', async () => {
+    const res = await t
+      .http(member.token)
+      .post('/api/v1/artifacts')
+      .send({ title: 'big', kind: 'explainer', content: { format: 'markdown', body: 'é'.repeat(2.7 * 1024 * 1024) } });
+    expectProblem(res, 400, 'validation_failed');
+    expect(res.body.errors).toEqual([expect.objectContaining({ path: 'content.body' })]);
+  });
+
+  it("refuses another org's team or run as 400, and answers another org's artifact as 404", async () => {
+    const org = await createOrg(t, admin);
+    const theirTeam = await createTeam(t, org.adminToken);
+    const theirSkill = await createSkill(t, org.adminToken);
+    const theirRun = await createRun(t, org.adminToken, theirSkill.name, { a: [] });
+    const base = { title: 'x', kind: 'explainer', content: { format: 'markdown', body: 'x' } };
+    const team = await t.http(member.token).post('/api/v1/artifacts').send({ ...base, teamId: theirTeam.id });
+    expectProblem(team, 400, 'validation_failed');
+    expect(team.body.errors).toEqual([expect.objectContaining({ path: 'teamId' })]);
+    const run = await t.http(member.token).post('/api/v1/artifacts').send({ ...base, runId: theirRun.id });
+    expect(run.body.errors).toEqual([expect.objectContaining({ path: 'runId' })]);
+    const theirs = await createArtifact(t, org.adminToken);
+    expectProblem(await t.http(admin).get(`/api/v1/artifacts/${theirs.id}`), 404, 'not_found');
+    expectProblem(await t.http(admin).put(`/api/v1/artifacts/${theirs.id}/content`).send({ format: 'markdown', body: 'mine now' }), 404, 'not_found');
+    expectProblem(await t.http(admin).post(`/api/v1/artifacts/${theirs.id}/remix`).send({}), 404, 'not_found');
+    expect((await t.http(org.adminToken).get(`/api/v1/artifacts/${theirs.id}/revisions/1`)).body.body).toBe('# Hello\n\nIt works.');
+  });
+
+  it('makes every content update a new immutable revision, numbered without gaps under concurrent writers', async () => {
+    const artifact = await createArtifact(t, member.token);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'html', body: `<p>v${i}</p>`, message: `edit ${i}` })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(12).fill(200));
+    expect(results.map((r) => r.body.revision).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 2));
+    const list = await t.http(member.token).get(`/api/v1/artifacts/${artifact.id}/revisions?limit=5`);
+    expect(list.body.items.map((r: { revision: number }) => r.revision)).toEqual([13, 12, 11, 10, 9]);
+    const next = await t.http(member.token).get(`/api/v1/artifacts/${artifact.id}/revisions?limit=50&cursor=${list.body.nextCursor}`);
+    expect(next.body.items.map((r: { revision: number }) => r.revision)).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(next.body.nextCursor).toBeNull();
+    expect((await t.http(member.token).get(`/api/v1/artifacts/${artifact.id}/revisions/1`)).body.body).toBe('# Hello\n\nIt works.');
+    expect((await t.http(member.token).get(`/api/v1/artifacts/${artifact.id}`)).body.revision).toBe(13);
+    expectProblem(await t.http(member.token).get(`/api/v1/artifacts/${artifact.id}/revisions/14`), 404, 'not_found');
+    expectProblem(await t.http(member.token).get(`/api/v1/artifacts/${artifact.id}/revisions/zero`), 400, 'validation_failed');
+  });
+
+  it('flags content that holds a credential, per revision, without storing where the value is beyond its line', async () => {
+    const artifact = await createArtifact(t, member.token);
+    const leaked = await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: `# Setup\n\n${FAKE_SECRET}\n` });
+    expect(leaked.body).toEqual({ revision: 2, containsSecrets: true });
+    expect((await t.http(member.token).get(`/api/v1/artifacts/${artifact.id}`)).body.containsSecrets).toBe(true);
+    const rev = (await t.http(member.token).get(`/api/v1/artifacts/${artifact.id}/revisions/2`)).body;
+    expect(rev.secrets).toEqual([expect.objectContaining({ line: 3 })]);
+    const cleaned = await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: '# Setup\n\nAsk ops for the key.' });
+    expect(cleaned.body).toEqual({ revision: 3, containsSecrets: false });
+  });
+
+  it("lets a run's reporter token keep its run's artifacts current, and no other artifact", async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const otherRun = await createRun(t, member.token, skill, { a: [] });
+    const mine = await createArtifact(t, member.token, { runId: run.id });
+    const theirs = await createArtifact(t, member.token, { runId: otherRun.id });
+    const ok = await t.http(run.reporterToken).put(`/api/v1/artifacts/${mine.id}/content`).send({ format: 'markdown', body: '# 50% done' });
+    expect(ok.status).toBe(200);
+    const rev = (await t.http(member.token).get(`/api/v1/artifacts/${mine.id}/revisions/2`)).body;
+    expect({ createdBy: rev.createdBy, createdByType: rev.createdByType }).toEqual({ createdBy: run.id, createdByType: 'agent' });
+    const denied = await t.http(run.reporterToken).put(`/api/v1/artifacts/${theirs.id}/content`).send({ format: 'markdown', body: 'x' });
+    expectProblem(denied, 403, 'policy_denied');
+    expectProblem(await t.http(run.reporterToken).post('/api/v1/artifacts').send({ title: 'x', kind: 'explainer', content: { format: 'markdown', body: 'x' } }), 403, 'policy_denied');
+    expect((await t.http(member.token).get(`/api/v1/artifacts/${theirs.id}`)).body.revision).toBe(1);
+  });
+
+  it('keeps a run-summary without content', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const summary = await t.http(member.token).post('/api/v1/artifacts').send({ title: 'Live', kind: 'run-summary', runId: run.id });
+    expect(summary.status).toBe(201);
+    expect(summary.body.revision).toBe(0);
+    expectProblem(await t.http(member.token).put(`/api/v1/artifacts/${summary.body.id}/content`).send({ format: 'markdown', body: 'x' }), 409, 'run_summary_has_no_content');
+    expectProblem(await t.http(member.token).post(`/api/v1/artifacts/${summary.body.id}/remix`).send({}), 409, 'nothing_to_remix');
+  });
+
+  it('patches title, classification and labels, logging what changed', async () => {
+    const artifact = await createArtifact(t, member.token);
+    const before = await lastSeq(t);
+    const res = await t.http(member.token).patch(`/api/v1/artifacts/${artifact.id}`).send({ title: 'Renamed', classification: 'confidential' });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual(expect.objectContaining({ title: 'Renamed', classification: 'confidential', revision: 1 }));
+    const [event] = (await auditRows(t, orgId, before)).filter((e) => e.resource_id === artifact.id);
+    expect(event!.details).toEqual({ changes: { title: { from: 'Release notes', to: 'Renamed' }, classification: { from: 'internal', to: 'confidential' } } });
+    expectProblem(await t.http(member.token).patch(`/api/v1/artifacts/${artifact.id}`).send({}), 400, 'validation_failed');
+    expectProblem(await t.http(other.token).patch(`/api/v1/artifacts/${artifact.id}`).send({ title: 'Mine' }), 403, 'policy_denied');
+  });
+
+  it('lists what the caller may read, newest first, filtered', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const a = await createArtifact(t, member.token, { runId: run.id, labels: ['weekly'] });
+    const b = await createArtifact(t, member.token, { runId: run.id, kind: 'incident' });
+    const byRun = await t.http(viewer.token).get(`/api/v1/artifacts?runId=${run.id}`);
+    expect(byRun.body.items.map((x: { id: string }) => x.id)).toEqual([b.id, a.id]);
+    expect((await t.http(viewer.token).get(`/api/v1/artifacts?runId=${run.id}&kind=incident`)).body.items.map((x: { id: string }) => x.id)).toEqual([b.id]);
+    expect((await t.http(viewer.token).get(`/api/v1/artifacts?runId=${run.id}&label=weekly`)).body.items.map((x: { id: string }) => x.id)).toEqual([a.id]);
+    expectProblem(await t.http(viewer.token).get('/api/v1/artifacts?colour=red'), 400, 'validation_failed');
+  });
+});
+
+describe('sharing', () => {
+  it('publishes a link once, logs it with the share, and answers who shared what', async () => {
+    const artifact = await createArtifact(t, member.token);
+    const before = await lastSeq(t);
+    const res = await t.http(member.token).post(`/api/v1/artifacts/${artifact.id}/shares`).send({ audience: 'link', expiresInSeconds: 3600 });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual(
+      expect.objectContaining({ artifactId: artifact.id, audience: 'link', revision: null, createdBy: member.id, state: 'valid', token: expect.stringMatching(/^vtr_shr_[A-Za-z0-9_-]{43}$/) }),
+    );
+    expect(res.body.url).toMatch(new RegExp(`/s/${res.body.token}$`));
+    expect(Date.parse(res.body.expiresAt) - Date.now()).toBeGreaterThan(3500_000);
+    const [event] = (await auditRows(t, orgId, before)).filter((e) => e.action === 'artifact.publish');
+    expect(event).toEqual(expect.objectContaining({ outcome: 'allowed', resource_id: artifact.id, policy_rule_id: 'members-update-own-artifacts' }));
+    expect(JSON.stringify(event)).not.toContain(res.body.token);
+    const listed = await t.http(member.token).get(`/api/v1/artifacts/${artifact.id}/shares`);
+    expect(listed.body.items).toEqual([expect.objectContaining({ id: res.body.id, url: null, state: 'valid' })]);
+    expect(JSON.stringify(listed.body)).not.toContain(res.body.token);
+    const shares = await t.http(admin).get(`/api/v1/audit/shares?artifactId=${artifact.id}`);
+    expect(shares.body.items).toEqual([expect.objectContaining({ shareId: res.body.id, audience: 'link', createdBy: expect.objectContaining({ id: member.id }), revokedAt: null })]);
+  });
+
+  it.each([
+    ['a link without expiry', {}, { audience: 'link' }, 'links-must-expire'],
+    ['a link for 31 days', {}, { audience: 'link', expiresInSeconds: 31 * 86_400 }, 'links-expire-within-30-days'],
+    ['a confidential artifact by link', { classification: 'confidential' }, { audience: 'link', expiresInSeconds: 3600 }, 'confidential-stays-in-team-or-org'],
+    ['a restricted artifact to the org', { classification: 'restricted' }, { audience: 'org' }, 'restricted-never-leaves'],
+    ['content with a credential by link', { content: { format: 'markdown', body: FAKE_SECRET } }, { audience: 'link', expiresInSeconds: 3600 }, 'no-links-with-secrets'],
+  ])('refuses to publish %s with the rule and its reason, logs the denial, and makes no share', async (_case, artifactExtra, share, rule) => {
+    const artifact = await createArtifact(t, member.token, artifactExtra);
+    const before = await lastSeq(t);
+    const res = await t.http(member.token).post(`/api/v1/artifacts/${artifact.id}/shares`).send(share);
+    expectProblem(res, 403, 'policy_denied');
+    expect(res.body.policy).toEqual(expect.objectContaining({ ruleId: rule }));
+    expect((await t.db.query('SELECT count(*)::int AS n FROM shares WHERE artifact_id = $1', [artifact.id]))[0].n).toBe(0);
+    const events = (await auditRows(t, orgId, before)).filter((e) => e.resource_id === artifact.id);
+    expect(events.map((e) => [e.action, e.outcome, e.policy_rule_id])).toEqual([['artifact.publish', 'denied', rule]]);
+  });
+
+  it('decides a pinned share on the pinned revision', async () => {
+    const artifact = await createArtifact(t, member.token, { content: { format: 'markdown', body: FAKE_SECRET } });
+    await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: 'clean' });
+    expectProblem(await t.http(member.token).post(`/api/v1/artifacts/${artifact.id}/shares`).send({ audience: 'link', expiresInSeconds: 3600, revision: 1 }), 403, 'policy_denied');
+    expect((await createShare(t, member.token, artifact.id, { audience: 'link', expiresInSeconds: 3600, revision: 2 })).revision).toBe(2);
+    expectProblem(await t.http(member.token).post(`/api/v1/artifacts/${artifact.id}/shares`).send({ audience: 'link', expiresInSeconds: 3600, revision: 3 }), 400, 'validation_failed');
+  });
+
+  it('revokes a share: once logged, again a no-op; only its maker or an admin may', async () => {
+    const artifact = await createArtifact(t, member.token);
+    const share = await createShare(t, member.token, artifact.id);
+    expectProblem(await t.http(other.token).delete(`/api/v1/shares/${share.id}`), 403, 'policy_denied');
+    const before = await lastSeq(t);
+    expect((await t.http(member.token).delete(`/api/v1/shares/${share.id}`)).status).toBe(204);
+    expect((await t.http(member.token).delete(`/api/v1/shares/${share.id}`)).status).toBe(204);
+    const events = (await auditRows(t, orgId, before)).filter((e) => e.resource_id === share.id);
+    expect(events.map((e) => [e.action, e.actor_id])).toEqual([['share.revoke', member.id]]);
+    expectProblem(await t.http(admin).post(`/api/v1/shares/${share.token}/remix`).send({}), 410, 'share_revoked');
+    const audit = await t.http(admin).get(`/api/v1/audit/shares?artifactId=${artifact.id}`);
+    expect(audit.body.items[0].revokedBy).toEqual(expect.objectContaining({ id: member.id }));
+    expectProblem(await t.http(admin).delete('/api/v1/shares/00000000-0000-7000-8000-000000000000'), 404, 'not_found');
+  });
+
+  it('refuses a team share of an artifact without a team, naming audience', async () => {
+    const artifact = await createArtifact(t, member.token);
+    const res = await t.http(member.token).post(`/api/v1/artifacts/${artifact.id}/shares`).send({ audience: 'team' });
+    expectProblem(res, 400, 'validation_failed');
+    expect(res.body.errors).toEqual([expect.objectContaining({ path: 'audience' })]);
+  });
+});
+
+describe('remix', () => {
+  it('copies a revision into a private artifact of the caller, with lineage', async () => {
+    const source = await createArtifact(t, member.token, { labels: ['kb'] });
+    await t.http(member.token).put(`/api/v1/artifacts/${source.id}/content`).send({ format: 'markdown', body: 'v2' });
+    const before = await lastSeq(t);
+    const res = await t.http(other.token).post(`/api/v1/artifacts/${source.id}/remix`).send({ revision: 1 });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual(
+      expect.objectContaining({ ownerId: other.id, private: true, revision: 1, title: 'Remix of Release notes', labels: ['kb'], remixedFrom: { artifactId: source.id, revision: 1 } }),
+    );
+    expect((await t.http(other.token).get(`/api/v1/artifacts/${res.body.id}/revisions/1`)).body.body).toBe('# Hello\n\nIt works.');
+    // Private: not even the source's owner sees it; an admin does.
+    expectProblem(await t.http(member.token).get(`/api/v1/artifacts/${res.body.id}`), 403, 'policy_denied');
+    expect((await t.http(admin).get(`/api/v1/artifacts/${res.body.id}`)).status).toBe(200);
+    expect((await t.http(member.token).get('/api/v1/artifacts?limit=500')).body.items.map((a: { id: string }) => a.id)).not.toContain(res.body.id);
+    const events = (await auditRows(t, orgId, before)).filter((e) => e.action === 'artifact.remix');
+    expect(events).toEqual([expect.objectContaining({ resource_id: source.id, actor_id: other.id, policy_rule_id: 'members-remix-org-artifacts' })]);
+    const again = await t.http(other.token).post(`/api/v1/artifacts/${res.body.id}/remix`).send({ title: 'Third' });
+    const lineage = await t.http(admin).get(`/api/v1/artifacts/${res.body.id}/lineage`);
+    expect(lineage.body).toEqual({
+      ancestors: [{ artifactId: source.id, title: 'Release notes', revision: 1 }],
+      descendants: [{ artifactId: again.body.id, title: 'Third', revision: 1 }],
+    });
+    const fromMember = await t.http(member.token).get(`/api/v1/artifacts/${source.id}/lineage`);
+    expect(fromMember.body.descendants).toEqual([
+      { artifactId: res.body.id, title: null, revision: 1 },
+      { artifactId: again.body.id, title: null, revision: 1 },
+    ]);
+  });
+
+  it('remixes through a link into another org, logged in both; a restricted or revoked source cannot be', async () => {
+    const org = await createOrg(t, admin);
+    const source = await createArtifact(t, member.token);
+    const share = await createShare(t, member.token, source.id);
+    const res = await t.http(org.adminToken).post(`/api/v1/shares/${share.token}/remix`).send({ title: 'Ours now' });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual(expect.objectContaining({ ownerId: org.adminId, private: true, remixedFrom: { artifactId: source.id, revision: 1 } }));
+    expect((await t.http(org.adminToken).get(`/api/v1/artifacts/${res.body.id}`)).status).toBe(200);
+    expect((await t.db.query('SELECT org_id FROM artifacts WHERE id = $1', [res.body.id]))[0].org_id).toBe(org.id);
+    const theirs = (await auditRows(t, org.id)).filter((e) => e.action === 'artifact.remix');
+    const ours = (await auditRows(t, orgId)).filter((e) => e.action === 'artifact.remix' && e.resource_id === source.id);
+    expect([theirs.length, ours.length]).toEqual([1, 1]);
+    // The other org sees its lineage only as far as it may read.
+    expect((await t.http(org.adminToken).get(`/api/v1/artifacts/${res.body.id}/lineage`)).body.ancestors).toEqual([{ artifactId: source.id, title: null, revision: 1 }]);
+    expectProblem(await t.http(org.adminToken).post('/api/v1/shares/vtr_shr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/remix').send({}), 404, 'not_found');
+    expectProblem(await t.http(org.adminToken).post('/api/v1/shares/not-a-token/remix').send({}), 400, 'validation_failed');
+    const orgShare = await createShare(t, member.token, source.id, { audience: 'org' });
+    expectProblem(await t.http(org.adminToken).post(`/api/v1/shares/${orgShare.token}/remix`).send({}), 404, 'not_found');
+  });
+
+  it('never remixes a restricted artifact', async () => {
+    const source = await createArtifact(t, member.token, { classification: 'restricted' });
+    const res = await t.http(other.token).post(`/api/v1/artifacts/${source.id}/remix`).send({});
+    expectProblem(res, 403, 'policy_denied');
+    expect(res.body.policy.ruleId).toBe('restricted-never-leaves');
+  });
+});
+
+describe('policy dry run over real shares', () => {
+  it('lists the valid links a draft bundle would no longer allow, and changes nothing', async () => {
+    const kept = await createArtifact(t, member.token);
+    const hit = await createArtifact(t, member.token, { labels: ['customer'] });
+    const revoked = await createArtifact(t, member.token, { labels: ['customer'] });
+    await createShare(t, member.token, kept.id);
+    const share = await createShare(t, member.token, hit.id);
+    const gone = await createShare(t, member.token, revoked.id);
+    await t.http(member.token).delete(`/api/v1/shares/${gone.id}`);
+    const active = (await t.http(admin).get('/api/v1/policies')).body;
+    const draft = `${active.source}
+  - id: no-customer-links
+    effect: deny
+    actions: [publish]
+    subject: Artifact
+    conditions: { labels: customer, share.audience: link }
+    reason: Customer material is never shared by link
+`;
+    const res = await t.http(admin).put('/api/v1/policies?dryRun=true').set('content-type', 'application/yaml').send(draft);
+    expect(res.status).toBe(200);
+    expect(res.body.wouldDeny).toEqual([{ shareId: share.id, artifactId: hit.id, ruleId: 'no-customer-links', reason: 'Customer material is never shared by link' }]);
+    expect((await t.http(admin).get('/api/v1/policies')).body.version).toBe(active.version);
+  });
+});

@@ -209,7 +209,7 @@ const RULES: Rule[] = [
     // repeats without backtracking blow-up.
     id: 'private-key',
     pattern:
-      /-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:(?:\r?\n|\\r?\\n)[A-Za-z][A-Za-z0-9-]{0,30}: ?[^\r\n\\]{0,200}){0,8}(?:\s|\\[rn]){1,8}(?<secret>[A-Za-z0-9+/]{40})/g,
+      /-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:(?:\r?\n|\\r?\\n)[A-Za-z][A-Za-z0-9-]{0,30}:[^\r\n\\]{0,200}){0,8}(?:\s|\\[rn]){1,8}(?<secret>[A-Za-z0-9+/]{40})/g,
   },
   {
     // JSON Web Token: base64url header and payload that both decode to a JSON

@@ -125,7 +125,7 @@ export class PoliciesController {
 
   private async memberAsActor(actor: UserActor, id: string) {
     const member = await this.members.get(actor, id);
-    return { id: member.id, orgId: member.orgId, role: member.role, teamIds: memberAttributes(member).teamIds as string[] };
+    return { id: member.id, orgId: member.orgId, role: member.role, teamIds: memberAttributes(member).teamIds as string[], installationAdmin: member.installationAdmin };
   }
 
 }

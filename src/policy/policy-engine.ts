@@ -11,6 +11,8 @@ export interface PolicyActor {
   teamIds: string[];
   /** Only for a run's reporter token. */
   runId?: string;
+  /** The installation's first admin: the only one who creates orgs, whatever a bundle says. */
+  installationAdmin?: boolean;
 }
 
 export interface ConsideredRule {
@@ -99,6 +101,10 @@ export class CompiledPolicy {
    * guard's type-level check). With attributes: to this one resource.
    */
   decide(actor: PolicyActor, action: Action, subject: Subject, attributes?: Record<string, unknown>): Decision {
+    // Orgs are above any one org's bundle.
+    if (subject === 'Org' && action === 'create' && !actor.installationAdmin) {
+      return { allowed: false, ruleId: null, reason: 'Only the installation admin creates orgs', version: this.version };
+    }
     const ability = this.abilityFor(actor);
     const target = attributes ? asSubject(subject, { ...attributes }) : subject;
     const allowed = ability.can(action, target as never);

@@ -15,6 +15,7 @@ const CaseSchema = z.strictObject({
     orgId: z.string().default('org-1'),
     teamIds: z.array(z.string()).default([]),
     runId: z.string().optional(),
+    installationAdmin: z.boolean().optional(),
   }),
   action: z.enum(ACTIONS),
   resource: z.strictObject({ type: z.enum(SUBJECTS), attributes: z.record(z.string(), z.unknown()).optional() }),

@@ -25,7 +25,7 @@ export const AUDIT_NAMES: Record<Subject, string> = {
 export function policyActor(actor: Actor): PolicyActor {
   return actor.type === 'agent'
     ? { id: actor.id, orgId: actor.orgId, role: actor.role, teamIds: actor.teamIds, runId: actor.runId }
-    : { id: actor.id, orgId: actor.orgId, role: actor.role, teamIds: actor.teamIds };
+    : { id: actor.id, orgId: actor.orgId, role: actor.role, teamIds: actor.teamIds, installationAdmin: actor.installationAdmin };
 }
 
 /**
@@ -56,10 +56,6 @@ export class PolicyService {
 
   async decide(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>): Promise<Decision> {
     const policy = await this.policyFor(actor);
-    // Orgs are above any one org's bundle: only the installation admin creates them.
-    if (subject === 'Org' && action === 'create' && !actor.installationAdmin) {
-      return { allowed: false, ruleId: null, reason: 'Only the installation admin creates orgs', version: policy.version };
-    }
     return policy.decide(policyActor(actor), action, subject, attributes);
   }
 

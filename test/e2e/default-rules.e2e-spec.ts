@@ -40,7 +40,7 @@ interface Case {
   actor: () => TestMember | { id: string; token: string };
   action: 'read' | 'create' | 'update' | 'delete' | 'report' | 'publish' | 'remix';
   /** Makes what the request is about; returns the real request and what explain is asked about. */
-  request: (token: string) => Promise<{ send: () => request.Test; type: 'Run' | 'Skill' | 'Tool' | 'AuditEvent' | 'Artifact' | 'Share'; attributes: Record<string, unknown>; share?: Record<string, unknown> }>;
+  request: (token: string) => Promise<{ send: () => request.Test; type: 'Run' | 'Skill' | 'Tool' | 'AuditEvent' | 'Artifact' | 'Share' | 'Member' | 'Team' | 'Org' | 'Policy'; attributes: Record<string, unknown>; share?: Record<string, unknown> }>;
   allowed: boolean;
   /** Whose explain to ask: an admin of the actor's org (default: this org's). */
   explainAs?: () => string;
@@ -108,6 +108,26 @@ const listShares = async (tok: string) => {
   return { send: () => t.http(tok).get(`/api/v1/artifacts/${artifact.id}/shares`), type: 'Share' as const, attributes };
 };
 const oneDay = 86_400;
+const suffix = () => Math.random().toString(36).slice(2, 8);
+/** A skill on a fresh tool of `risk`, registered with the caller's token. */
+const registerSkill = (risk: 'low' | 'high') => async (tok: string) => {
+  const tool = `tool-${suffix()}`;
+  expect((await t.http(admin).post('/api/v1/tools').send({ name: tool, description: 'd', risk })).status).toBe(201);
+  const body = { name: `skill-${suffix()}`, version: '1.0.0', description: 'd', tools: [tool] };
+  return { send: () => t.http(tok).post('/api/v1/skills').send(body), type: 'Skill' as const, attributes: { name: body.name, version: body.version, tools: [tool], maxToolRisk: risk } };
+};
+const addMember = async (tok: string) => ({
+  send: () => t.http(tok).post('/api/v1/members').send({ email: `m-${suffix()}@test.local`, name: 'M', password: 'a-long-password-1', role: 'viewer' }),
+  type: 'Member' as const,
+  attributes: {},
+});
+const addTeam = async (tok: string) => ({ send: () => t.http(tok).post('/api/v1/teams').send({ name: `team-${suffix()}` }), type: 'Team' as const, attributes: {} });
+const addOrg = async (tok: string) => ({
+  send: () => t.http(tok).post('/api/v1/orgs').send({ name: `org-${suffix()}`, admin: { email: `a-${suffix()}@org.test`, name: 'A', password: 'a-long-password-1' } }),
+  type: 'Org' as const,
+  attributes: {},
+});
+const readPolicy = async (tok: string) => ({ send: () => t.http(tok).get('/api/v1/policies'), type: 'Policy' as const, attributes: {} });
 
 const cases: Case[] = [
   { rule: 'admins-manage-runs', name: 'an admin cancels a run someone else started', actor: () => ({ id: adminId, token: admin }), action: 'update', allowed: true, request: async (tok) => (await cancel(member))(tok) },
@@ -146,6 +166,20 @@ const cases: Case[] = [
   { rule: 'org-reads-skills', name: "an auditor sees the org's skills", actor: () => auditor, action: 'read', allowed: true, request: async (tok) => ({ send: () => t.http(tok).get('/api/v1/skills'), type: 'Skill', attributes: {} }) },
   { rule: 'admins-and-auditors-read-audit', name: 'an auditor reads the audit log', actor: () => auditor, action: 'read', allowed: true, request: async (tok) => ({ send: () => t.http(tok).get('/api/v1/audit'), type: 'AuditEvent', attributes: {} }) },
   { rule: 'admins-and-auditors-read-audit', name: 'a member cannot read the audit log', actor: () => member, action: 'read', allowed: false, request: async (tok) => ({ send: () => t.http(tok).get('/api/v1/audit'), type: 'AuditEvent', attributes: {} }) },
+  { rule: 'admins-manage-skills', name: 'an admin registers a skill on a high-risk tool', actor: () => ({ id: adminId, token: admin }), action: 'create', allowed: true, request: registerSkill('high') },
+  { rule: 'admins-manage-skills', name: 'a viewer cannot register a skill', actor: () => viewer, action: 'create', allowed: false, request: registerSkill('low') },
+  { rule: 'members-register-skills', name: 'a member registers a skill on a low-risk tool', actor: () => member, action: 'create', allowed: true, request: registerSkill('low') },
+  { rule: 'high-risk-skills-admins-only', name: 'a member cannot register a skill on a high-risk tool', actor: () => member, action: 'create', allowed: false, request: registerSkill('high') },
+  { rule: 'admins-manage-members', name: 'an admin adds a member', actor: () => ({ id: adminId, token: admin }), action: 'create', allowed: true, request: addMember },
+  { rule: 'admins-manage-members', name: 'a member cannot add a member', actor: () => member, action: 'create', allowed: false, request: addMember },
+  { rule: 'admins-manage-teams', name: 'an admin adds a team', actor: () => ({ id: adminId, token: admin }), action: 'create', allowed: true, request: addTeam },
+  { rule: 'admins-manage-teams', name: 'an auditor cannot add a team', actor: () => auditor, action: 'create', allowed: false, request: addTeam },
+  { rule: 'org-reads-members', name: "a viewer lists the org's members", actor: () => viewer, action: 'read', allowed: true, request: async (tok) => ({ send: () => t.http(tok).get('/api/v1/members'), type: 'Member', attributes: {} }) },
+  { rule: 'org-reads-teams', name: "a viewer lists the org's teams", actor: () => viewer, action: 'read', allowed: true, request: async (tok) => ({ send: () => t.http(tok).get('/api/v1/teams'), type: 'Team', attributes: {} }) },
+  { rule: 'installation-admin-creates-orgs', name: 'the installation admin creates an org', actor: () => ({ id: adminId, token: admin }), action: 'create', allowed: true, request: addOrg },
+  { rule: 'installation-admin-creates-orgs', name: "another org's admin cannot create an org", actor: () => ({ id: otherOrg.adminId, token: otherOrg.adminToken }), action: 'create', allowed: false, request: addOrg, explainAs: () => otherOrg.adminToken },
+  { rule: 'auditors-read-policies', name: "an auditor reads the org's policy bundle", actor: () => auditor, action: 'read', allowed: true, request: readPolicy },
+  { rule: 'auditors-read-policies', name: 'a viewer cannot read the policy bundle', actor: () => viewer, action: 'read', allowed: false, request: readPolicy },
   // Artifacts
   { rule: 'members-create-artifacts', name: 'a member writes an artifact', actor: () => member, action: 'create', allowed: true, request: async (tok) => ({ send: () => t.http(tok).post('/api/v1/artifacts').send({ title: 'x', kind: 'explainer', content: { format: 'markdown', body: 'x' } }), type: 'Artifact', attributes: {} }) },
   { rule: 'members-create-artifacts', name: 'a viewer cannot write an artifact', actor: () => viewer, action: 'create', allowed: false, request: async (tok) => ({ send: () => t.http(tok).post('/api/v1/artifacts').send({ title: 'x', kind: 'explainer', content: { format: 'markdown', body: 'x' } }), type: 'Artifact', attributes: {} }) },
@@ -200,6 +234,9 @@ describe('default rules through the API', () => {
     expect(outcome.allowed).toBe(c.allowed);
   });
 
+  // The reporter token's rules (reporter-reports-to-its-run, reporter-updates-its-artifacts) and its denials of the
+  // org-wide read rules: explain takes a member as actorId, so these cases sit outside the table.
+  // remix-stays-in-org has no request of its own: another org's artifact is 404 by id, and a link remix is published by link.
   it("keeps a run's reporter token to reporting on and reading its own run", async () => {
     const mine = await createRun(t, member.token, skill, { a: [] });
     const other = await createRun(t, member.token, skill, { a: [] });
@@ -208,10 +245,9 @@ describe('default rules through the API', () => {
     const denied = await post(other.id);
     expect(denied.status).toBe(403);
     expect(denied.body.policy.ruleId).toBeNull();
-    expect((await t.http(mine.reporterToken).get('/api/v1/skills')).status).toBe(403);
+    for (const path of ['/api/v1/skills', '/api/v1/members', '/api/v1/teams', '/api/v1/tools']) expect((await t.http(mine.reporterToken).get(path)).status).toBe(403);
   });
 
-  // reporter-updates-its-artifacts: explain takes a member as actorId, so the reporter token's cases sit outside the table.
   it("lets a run's reporter token update its run's artifacts and no other", async () => {
     const run = await createRun(t, member.token, skill, { a: [] });
     const other = await createRun(t, member.token, skill, { a: [] });
@@ -222,5 +258,7 @@ describe('default rules through the API', () => {
     const denied = await put(theirs.id);
     expect({ status: denied.status, ruleId: denied.body.policy?.ruleId }).toEqual({ status: 403, ruleId: null });
     expect((await t.http(run.reporterToken).get(`/api/v1/artifacts/${mine.id}`)).status).toBe(200);
+    // Listing, it sees its run's artifacts only.
+    expect((await t.http(run.reporterToken).get('/api/v1/artifacts?limit=500')).body.items.map((a: { id: string }) => a.id)).toEqual([mine.id]);
   });
 });

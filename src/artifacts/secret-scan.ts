@@ -46,6 +46,8 @@ interface Candidate {
 
 const DEFAULT_LIMIT = 20;
 const MIN_ENTROPY = 3.0;
+/** The generic rule looks at this many characters of a value at most. */
+const VALUE_MAX = 128;
 
 /** Shannon entropy of `value`, in bits per character. */
 function entropy(value: string): number {
@@ -238,23 +240,24 @@ const RULES: Rule[] = [
     // apikey / access_token / auth_token / private_key, assigned a value as
     // `name = "value"`, `name: value`, `"name": "value"`, `NAME=value`,
     // `name := value` or `name => value`, quotes possibly HTML-encoded
-    // (`&quot;`). The value (8 to 128 characters) is judged in code:
-    // `acceptGeneric`. Only a keyword-bearing name can start a match, and
-    // everything after it is bounded.
+    // (`&quot;`). The value (its first 8 to 128 characters) is judged in
+    // code: `acceptGeneric`, which also checks what follows it. Only a
+    // keyword-bearing name can start a match, and everything after it is
+    // bounded; the value is the last part, so it is never backtracked into.
     id: 'generic-secret',
     pattern: new RegExp(
       [
         // the keyword, then the rest of the name (db_password_prod, clientSecret, X-Api-Key …)
         String.raw`(?:pass(?:word|wd)|secret|api[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key)[A-Za-z0-9_.-]{0,40}`,
-        // the name's closing quote, if any, and the assignment
-        String.raw`(?:["'\x60]|&quot;|&#34;|&#x22;|&#39;|&#x27;|&apos;)?[ \t]{0,5}(?:=>|:=|=|:)[ \t]{0,5}(?:\*{1,2}[ \t]{0,3})?`,
+        // the name's closing quote and bracket (env["API_KEY"]), if any, and the assignment
+        String.raw`(?:["'\x60]|&quot;|&#34;|&#x22;|&#39;|&#x27;|&apos;)?\]?[ \t]{0,5}(?:=>|:=|=|:)[ \t]{0,5}(?:\*{1,2}[ \t]{0,3})?`,
         '(?:',
         // a quoted value
-        String.raw`(?<q>["'\x60])(?<quoted>[^"'\x60\\<>\s]{8,128})\k<q>`,
+        String.raw`(?<q>["'\x60])(?<quoted>[^"'\x60\\<>\s]{8,${VALUE_MAX}})`,
         // a value quoted with HTML entities
-        String.raw`|(?<eq>&quot;|&#34;|&#x22;|&#39;|&#x27;|&apos;)(?<equoted>[^"'\x60\\<>\s&]{8,128})\k<eq>`,
+        String.raw`|(?<eq>&quot;|&#34;|&#x22;|&#39;|&#x27;|&apos;)(?<equoted>[^"'\x60\\<>\s&]{8,${VALUE_MAX}})`,
         // a bare value (not starting with `=`, so `==` comparisons are not assignments)
-        String.raw`|(?<bare>[^\s"'\x60\\<>&;,(){}\[\]|=][^\s"'\x60\\<>&;,(){}\[\]|]{7,127})`,
+        String.raw`|(?<bare>[^\s"'\x60\\<>&;,(){}\[\]|=][^\s"'\x60\\<>&;,(){}\[\]|]{7,${VALUE_MAX - 1}})`,
         ')',
       ].join(''),
       'gi',
@@ -263,17 +266,27 @@ const RULES: Rule[] = [
   },
 ];
 
-/** What may follow a bare value: it ends there, rather than being a call, an index or too long to be a token. */
+/** What may follow a bare value: it ends there, rather than being a call (`getKey(`) or an index. */
 const BARE_VALUE_END = /[\s"'`<>&;,)\]}|\\]/;
 
+/**
+ * The generic rule's value must end where a value ends (its closing quote,
+ * or for a bare value a delimiter), unless it runs past VALUE_MAX, which
+ * only a long token or blob does; and it must look random, not like a
+ * placeholder, a reference to a secret kept elsewhere, or a name.
+ */
 function acceptGeneric(match: RegExpExecArray, text: string): boolean {
-  const groups = match.groups ?? {};
-  const bare = groups.bare;
-  const value = groups.quoted ?? groups.equoted ?? bare ?? '';
+  const { q, quoted, eq, equoted, bare } = match.groups ?? {};
+  const value = quoted ?? equoted ?? bare ?? '';
+  const end = match.index + match[0].length;
+  const long = value.length >= VALUE_MAX;
+  if (quoted !== undefined && !long && !text.startsWith(q, end)) return false;
+  if (equoted !== undefined && !long && !text.startsWith(eq, end)) return false;
   if (bare !== undefined) {
-    const next = text.charAt(match.index + match[0].length);
-    if (next !== '' && !BARE_VALUE_END.test(next)) return false;
+    const next = text.charAt(end);
+    if (!long && next !== '' && !BARE_VALUE_END.test(next)) return false;
     if (looksLikeIdentifier(bare)) return false;
+     // the next name in `a: b: c`, not a value
   }
   return (
     entropy(value) >= MIN_ENTROPY &&
@@ -340,20 +353,21 @@ function withoutOverlaps(candidates: Candidate[]): Candidate[] {
  * finding names the rule and the 1-based line, never the value.
  */
 export function findSecrets(text: string, limit: number = DEFAULT_LIMIT): SecretFinding[] {
+  limit = Math.floor(limit);
   if (!(limit >= 1)) return [];
   const candidates: Candidate[] = [];
   RULES.forEach((rule, priority) => candidates.push(...matchesOf(rule, priority, text, limit)));
   candidates.sort((a, b) => a.start - b.start || a.priority - b.priority);
   const chosen = withoutOverlaps(candidates).slice(0, limit);
 
-  // Lines, counted once through the text up to the last finding.
+  // Lines, counted in one pass through the text up to the last finding.
   const findings: SecretFinding[] = [];
   let line = 1;
-  let lineStart = 0;
+  let nextNewline = text.indexOf('\n');
   for (const { rule, start } of chosen) {
-    for (let newline = text.indexOf('\n', lineStart); newline !== -1 && newline < start; newline = text.indexOf('\n', lineStart)) {
+    while (nextNewline !== -1 && nextNewline < start) {
       line++;
-      lineStart = newline + 1;
+      nextNewline = text.indexOf('\n', nextNewline + 1);
     }
     findings.push({ rule, line });
   }

@@ -9,7 +9,7 @@ import { canonicalEvent, canonicalEventPrefix } from '../../src/audit/audit-even
 import { AuditService, EVENT_COLUMNS, eventFromRow } from '../../src/audit/audit.service.js';
 import { verifyExport } from '../../src/audit/export-verifier.js';
 import { auditRows, lastSeq, tamper } from '../helpers/audit.js';
-import { adminToken, createMember, createOrg, createTeam, expectProblem, tokenFor, type TestMember } from '../helpers/factories.js';
+import { adminToken, createArtifact, createMember, createOrg, createShare, createTeam, expectProblem, tokenFor, type TestMember } from '../helpers/factories.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, type TestApp } from '../helpers/test-app.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -77,6 +77,24 @@ describe('one event per change', () => {
     expect(summary(renamed)).toEqual(['team.update:allowed']);
     expect(renamed[0]!.details).toEqual({ name: { from: 'audited team', to: 'renamed team' } });
     expect(summary(await eventsOf(() => t.http(admin).delete(`/api/v1/teams/${id}`)))).toEqual(['team.delete:allowed']);
+  });
+
+  it('records artifacts, revisions, shares made and revoked, and remixes; never a share token', async () => {
+    let id = '';
+    expect(summary(await eventsOf(async () => (id = (await createArtifact(t, member.token)).id)))).toEqual(['artifact.create:allowed']);
+    const revised = await eventsOf(() => t.http(member.token).put(`/api/v1/artifacts/${id}/content`).send({ format: 'markdown', body: 'v2', message: 'second' }));
+    expect(summary(revised)).toEqual(['artifact.update:allowed']);
+    expect(revised[0]!.details).toEqual(expect.objectContaining({ revision: 2, format: 'markdown', message: 'second' }));
+    expect(summary(await eventsOf(() => t.http(member.token).patch(`/api/v1/artifacts/${id}`).send({ labels: ['audited'] })))).toEqual(['artifact.update:allowed']);
+    let share = { id: '', token: '' };
+    const published = await eventsOf(async () => (share = await createShare(t, member.token, id)));
+    expect(summary(published)).toEqual(['artifact.publish:allowed']);
+    expect(published[0]!.details).toEqual(expect.objectContaining({ shareId: share.id, audience: 'link', revision: null }));
+    expect(JSON.stringify(published)).not.toContain(share.token);
+    expect(summary(await eventsOf(() => t.http(admin).post(`/api/v1/artifacts/${id}/remix`).send({})))).toEqual(['artifact.remix:allowed']);
+    expect(summary(await eventsOf(() => t.http(member.token).delete(`/api/v1/shares/${share.id}`)))).toEqual(['share.revoke:allowed']);
+    const denied = await eventsOf(() => t.http(member.token).post(`/api/v1/artifacts/${id}/shares`).send({ audience: 'link' }));
+    expect(denied.map((e) => [e.action, e.outcome, e.policy_rule_id])).toEqual([['artifact.publish', 'denied', 'links-must-expire']]);
   });
 
   it('records tokens created and revoked (a second revoke is no change), never the token itself', async () => {
@@ -467,7 +485,7 @@ describe('who shared what', () => {
     for (let i = 0; i < 3; i++) await audit.recordNow({ orgId, actor: { type: 'public', id: null, name: null }, action: 'share.view', resource: { type: 'Share', id: shareId } });
     await audit.recordNow({ orgId, actor: { type: 'user', id: auditor.id, name: 'Auditor' }, action: 'share.revoke', resource: { type: 'Share', id: shareId } });
 
-    const res = await t.http(auditor.token).get('/api/v1/audit/shares');
+    const res = await t.http(auditor.token).get(`/api/v1/audit/shares?artifactId=${artifact.id}`);
     expect(res.status).toBe(200);
     expect(res.body.items).toEqual([
       {

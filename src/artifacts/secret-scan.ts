@@ -286,7 +286,7 @@ function acceptGeneric(match: RegExpExecArray, text: string): boolean {
     const next = text.charAt(end);
     if (!long && next !== '' && !BARE_VALUE_END.test(next)) return false;
     if (looksLikeIdentifier(bare)) return false;
-     // the next name in `a: b: c`, not a value
+    if (bare.endsWith(':')) return false; // the next name in `a: b: c`, not a value
   }
   return (
     entropy(value) >= MIN_ENTROPY &&

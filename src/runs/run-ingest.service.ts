@@ -17,9 +17,27 @@ type Job =
   | { kind: 'cancel'; actor: Actor; resolve(result: IngestResult): void; reject(error: unknown): void }
   | { kind: 'stall'; keys: string[]; resolve(result: IngestResult): void; reject(error: unknown): void };
 
-interface Queue {
+interface Pending {
   orgId: string;
   jobs: Job[];
+}
+
+/** Transactions one instance runs at once; requests arriving meanwhile wait and go together in the next. */
+const MAX_TRANSACTIONS = 4;
+/** Runs one transaction takes at most. */
+const MAX_RUNS_PER_TRANSACTION = 64;
+
+type Outcome = { ok: true; accepted: number; duplicates: number; lastIndex: number } | { ok: false; error: unknown };
+
+interface RunWork {
+  runId: string;
+  orgId: string;
+  jobs: Job[];
+  outcomes: Outcome[];
+  state?: RunState;
+  previous?: RunStatus;
+  firstSeq: number;
+  lastSeq: number;
 }
 
 export function eventView(seq: number, event: NewEvent): RunEventView {
@@ -27,15 +45,18 @@ export function eventView(seq: number, event: NewEvent): RunEventView {
 }
 
 /**
- * The one writer of run state. Requests for the same run that arrive while a
- * transaction is running wait, then go together in the next one (a group
- * commit): one lock of the run row, one multi-row insert of their events,
- * one update of the nodes they touched. Each request is still all or nothing,
- * and seqs stay contiguous across instances because the row lock orders them.
+ * The one writer of run state. Requests that arrive while transactions are
+ * running wait, then go together in the next one (a group commit), for one
+ * run or many: one lock statement for their runs (in id order, so instances
+ * never deadlock), one read of their state, one statement writing every
+ * event, touched node and run. Each request is still all or nothing, and seqs
+ * stay contiguous across instances because the row lock orders writers.
  */
 @Injectable()
 export class RunIngestService {
-  private readonly queues = new Map<string, Queue>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly inFlight = new Set<string>();
+  private running = 0;
 
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
@@ -57,153 +78,199 @@ export class RunIngestService {
   }
 
   private enqueue(orgId: string, runId: string, job: Job): void {
-    const queue = this.queues.get(runId);
-    if (queue) {
-      queue.jobs.push(job);
-      return;
-    }
-    this.queues.set(runId, { orgId, jobs: [job] });
-    void this.drain(runId);
+    const waiting = this.pending.get(runId);
+    if (waiting && waiting.orgId !== orgId) return job.reject(new NotFoundError('Run', runId));
+    if (waiting) waiting.jobs.push(job);
+    else this.pending.set(runId, { orgId, jobs: [job] });
+    this.pump();
   }
 
-  private async drain(runId: string): Promise<void> {
-    const queue = this.queues.get(runId)!;
-    while (queue.jobs.length) {
-      const jobs = queue.jobs.splice(0, queue.jobs.length);
-      try {
-        await this.commit(queue.orgId, runId, jobs);
-      } catch (error) {
-        for (const job of jobs) job.reject(error);
+  /** Starts transactions while there are waiting runs not already being written, up to MAX_TRANSACTIONS. */
+  private pump(): void {
+    while (this.running < MAX_TRANSACTIONS) {
+      const batch: RunWork[] = [];
+      for (const [runId, waiting] of this.pending) {
+        if (this.inFlight.has(runId)) continue;
+        batch.push({ runId, orgId: waiting.orgId, jobs: waiting.jobs, outcomes: [], firstSeq: 0, lastSeq: 0 });
+        if (batch.length === MAX_RUNS_PER_TRANSACTION) break;
       }
+      if (batch.length === 0) return;
+      for (const work of batch) {
+        this.pending.delete(work.runId);
+        this.inFlight.add(work.runId);
+      }
+      this.running++;
+      void this.commit(batch)
+        .catch((error: unknown) => {
+          for (const work of batch) for (const job of work.jobs) job.reject(error);
+        })
+        .finally(() => {
+          this.running--;
+          for (const work of batch) this.inFlight.delete(work.runId);
+          this.pump();
+        });
     }
-    this.queues.delete(runId);
   }
 
-  private async commit(orgId: string, runId: string, jobs: Job[]): Promise<void> {
-    const outcomes: ({ ok: true; accepted: number; duplicates: number; lastIndex: number } | { ok: false; error: unknown })[] = [];
-    let committed: { state: RunState; firstSeq: number; lastSeq: number; status: RunStatus } | undefined;
+  private async commit(batch: RunWork[]): Promise<void> {
+    batch.sort((a, b) => (a.runId < b.runId ? -1 : 1));
     await this.db.transaction(async (manager) => {
       // Lock first; what follows reads with a snapshot taken after the lock, so it sees the previous writer's commit.
-      const [run]: { status: RunStatus; last_seq: string; stale_after_seconds: number }[] = await queryRows(
+      const locked: { id: string; org_id: string; status: RunStatus; last_seq: string; stale_after_seconds: number }[] = await queryRows(
         manager,
-        `SELECT status, last_seq, stale_after_seconds FROM runs WHERE id = $1 AND org_id = $2 FOR UPDATE`,
-        [runId, orgId],
-        'vitrine_run_lock',
+        `SELECT id, org_id, status, last_seq, stale_after_seconds FROM runs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+        [batch.map((w) => w.runId)],
+        'vitrine_runs_lock',
       );
-      if (!run) throw new NotFoundError('Run', runId);
-      const ids = jobs.flatMap((job) => (job.kind === 'events' ? job.events.flatMap((e) => (e.id ? [e.id] : [])) : []));
-      const stallKeys = jobs.flatMap((job) => (job.kind === 'stall' ? job.keys : []));
-      const { nodes, seen, stale } = await this.readState(manager, runId, ids, stallKeys);
-      const state = new RunState(run.status, nodes);
+      const runs = new Map(locked.map((r) => [r.id, r]));
+      const live = batch.filter((work) => {
+        const run = runs.get(work.runId);
+        if (run && run.org_id === work.orgId) return true;
+        work.outcomes = work.jobs.map(() => ({ ok: false, error: new NotFoundError('Run', work.runId) }));
+        return false;
+      });
+      if (live.length === 0) return;
+      const states = await this.readState(manager, live);
       const now = new Date().toISOString();
-      for (const job of jobs) {
-        try {
-          const before = state.events.length;
-          let result = { accepted: 0, duplicates: 0 };
-          if (job.kind === 'events') result = state.apply(job.events, seen, now);
-          else if (job.kind === 'cancel') state.cancel(now);
-          else result.accepted = state.stall(job.keys.filter((k) => stale.has(k)), run.stale_after_seconds, now);
-          outcomes.push({ ok: true, ...result, lastIndex: state.events.length > before ? state.events.length - 1 : -1 });
-        } catch (error) {
-          outcomes.push({ ok: false, error });
+      for (const work of live) {
+        const run = runs.get(work.runId)!;
+        const { nodes, seen, stale } = states.get(work.runId)!;
+        const state = new RunState(run.status, nodes);
+        for (const job of work.jobs) {
+          try {
+            const before = state.events.length;
+            let result = { accepted: 0, duplicates: 0 };
+            if (job.kind === 'events') result = state.apply(job.events, seen, now);
+            else if (job.kind === 'cancel') state.cancel(now);
+            else result.accepted = state.stall(job.keys.filter((k) => stale.has(k)), run.stale_after_seconds, now);
+            work.outcomes.push({ ok: true, ...result, lastIndex: state.events.length > before ? state.events.length - 1 : -1 });
+          } catch (error) {
+            work.outcomes.push({ ok: false, error });
+          }
+        }
+        work.state = state;
+        work.previous = run.status;
+        work.firstSeq = Number(run.last_seq) + 1;
+        work.lastSeq = Number(run.last_seq) + state.events.length;
+      }
+      await this.write(manager, live);
+      for (const work of live) {
+        for (const [i, job] of work.jobs.entries()) {
+          if (job.kind === 'cancel' && work.outcomes[i]!.ok) {
+            await this.audit.record(manager, { orgId: work.orgId, actor: job.actor, action: 'run.cancel', resource: { type: 'Run', id: work.runId }, details: { lastSeq: work.lastSeq } });
+          }
         }
       }
-      const firstSeq = Number(run.last_seq) + 1;
-      const lastSeq = Number(run.last_seq) + state.events.length;
-      if (state.events.length || state.changed.size) await this.write(manager, runId, state, firstSeq, run.status);
-      for (const [i, job] of jobs.entries()) {
-        if (job.kind === 'cancel' && outcomes[i]!.ok) {
-          await this.audit.record(manager, { orgId, actor: job.actor, action: 'run.cancel', resource: { type: 'Run', id: runId }, details: { lastSeq } });
-        }
-      }
-      committed = { state, firstSeq, lastSeq, status: state.runStatus };
     });
-    const { state, firstSeq, lastSeq, status } = committed!;
-    this.bus.publish({ runId, orgId, status, lastSeq, events: state.events.map((e, i) => eventView(firstSeq + i, e)) });
-    jobs.forEach((job, i) => {
-      const outcome = outcomes[i]!;
-      if (!outcome.ok) job.reject(outcome.error);
-      else job.resolve({ accepted: outcome.accepted, duplicates: outcome.duplicates, lastSeq: outcome.lastIndex >= 0 ? firstSeq + outcome.lastIndex : lastSeq });
-    });
+    for (const { runId, orgId, jobs, outcomes, state, firstSeq, lastSeq } of batch) {
+      if (state) this.bus.publish({ runId, orgId, status: state.runStatus, lastSeq, events: state.events.map((e, i) => eventView(firstSeq + i, e)) });
+      jobs.forEach((job, i) => {
+        const outcome = outcomes[i]!;
+        if (!outcome.ok) job.reject(outcome.error);
+        else job.resolve({ accepted: outcome.accepted, duplicates: outcome.duplicates, lastSeq: outcome.lastIndex >= 0 ? firstSeq + outcome.lastIndex : lastSeq });
+      });
+    }
   }
 
-  /** The run's nodes, which of `ids` it has stored already, and which of `stallKeys` are silent past the run's limit (by the database's clock). */
-  private async readState(manager: EntityManager, runId: string, ids: string[], stallKeys: string[]) {
-    const [row]: {
+  /**
+   * Per run: its nodes, which of its requests' event ids it has stored already,
+   * and which of its stall candidates are silent past the run's limit (by the database's clock).
+   */
+  private async readState(manager: EntityManager, runs: RunWork[]) {
+    const idPairs = runs.flatMap((w) => w.jobs.flatMap((job) => (job.kind === 'events' ? job.events.flatMap((e) => (e.id ? [[w.runId, e.id] as const] : [])) : [])));
+    const keyPairs = runs.flatMap((w) => w.jobs.flatMap((job) => (job.kind === 'stall' ? job.keys.map((key) => [w.runId, key] as const) : [])));
+    const rows: {
+      id: string;
       nodes: [string, string[], NodeState['status'], string | null, number | null, string | null, boolean, string | null, string | null][];
       seen: string[];
       stale: string[];
     }[] = await queryRows(
       manager,
-      `SELECT
+      `SELECT r.id,
          (SELECT COALESCE(json_agg(json_build_array(n.key, n.depends_on, n.status, n.reason, n.percent, n.message, n.stalled,
                    to_char(n.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                    to_char(n.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))), '[]'::json)
-            FROM run_nodes n WHERE n.run_id = $1) AS nodes,
-         ARRAY(SELECT e.id::text FROM run_events e WHERE e.run_id = $1 AND e.id = ANY($2::uuid[])) AS seen,
-         ARRAY(SELECT n.key FROM run_nodes n JOIN runs r ON r.id = n.run_id
-                WHERE n.run_id = $1 AND n.key = ANY($3::text[]) AND n.status = 'running' AND NOT n.stalled
-                  AND n.last_event_at < now() - make_interval(secs => r.stale_after_seconds)) AS stale`,
-      [runId, ids, stallKeys],
-      'vitrine_run_state',
+            FROM run_nodes n WHERE n.run_id = r.id) AS nodes,
+         ARRAY(SELECT e.id::text FROM unnest($2::uuid[], $3::uuid[]) AS s(run_id, id)
+                 JOIN run_events e ON e.run_id = s.run_id AND e.id = s.id
+                WHERE s.run_id = r.id) AS seen,
+         ARRAY(SELECT n.key FROM unnest($4::uuid[], $5::text[]) AS k(run_id, key)
+                 JOIN run_nodes n ON n.run_id = k.run_id AND n.key = k.key
+                 JOIN runs rr ON rr.id = n.run_id
+                WHERE k.run_id = r.id AND n.status = 'running' AND NOT n.stalled
+                  AND n.last_event_at < now() - make_interval(secs => rr.stale_after_seconds)) AS stale
+       FROM unnest($1::uuid[]) AS r(id)`,
+      [runs.map((w) => w.runId), idPairs.map((p) => p[0]), idPairs.map((p) => p[1]), keyPairs.map((p) => p[0]), keyPairs.map((p) => p[1])],
+      'vitrine_runs_state',
     );
-    const nodes = new Map<string, NodeState>(
-      row!.nodes.map(([key, dependsOn, status, reason, percent, message, stalled, startedAt, endedAt]) => [
-        key,
-        { key, dependsOn, status, reason, percent, message, stalled, startedAt, endedAt, output: undefined, error: null },
+    return new Map(
+      rows.map((row) => [
+        row.id,
+        {
+          nodes: new Map<string, NodeState>(
+            row.nodes.map(([key, dependsOn, status, reason, percent, message, stalled, startedAt, endedAt]) => [
+              key,
+              { key, dependsOn, status, reason, percent, message, stalled, startedAt, endedAt, output: undefined, error: null },
+            ]),
+          ),
+          seen: new Set(row.seen),
+          stale: new Set(row.stale),
+        },
       ]),
     );
-    return { nodes, seen: new Set(row!.seen), stale: new Set(row!.stale) };
   }
 
-  /** Events, touched nodes and the run in one statement: one round trip, whatever the batch. */
-  private async write(manager: EntityManager, runId: string, state: RunState, firstSeq: number, previous: RunStatus): Promise<void> {
-    const events = state.events;
-    const changed = [...state.changed].map((key) => state.node(key)!);
-    const status = state.runStatus;
-    const ended = TERMINAL_RUN.has(status) && !TERMINAL_RUN.has(previous);
+  /** Every run's events, touched nodes and the runs themselves in one statement: one round trip, whatever the batch. */
+  private async write(manager: EntityManager, runs: RunWork[]): Promise<void> {
+    const changedRuns = runs.filter((w) => w.state!.events.length || w.state!.changed.size);
+    if (changedRuns.length === 0) return;
+    const events = changedRuns.flatMap((w) => w.state!.events.map((e, i) => ({ runId: w.runId, seq: w.firstSeq + i, e })));
+    const changed = changedRuns.flatMap((w) => [...w.state!.changed].map((key) => ({ runId: w.runId, n: w.state!.node(key)! })));
     // Not a named statement: a generic plan for this one joined run_nodes badly (measured 5x slower on 100-event batches).
     await manager.query(
       `WITH inserted AS (
          INSERT INTO run_events (run_id, seq, id, at, node, type, data)
-         SELECT $1, $2::bigint + u.ord - 1, u.id, u.at, u.node, u.type, u.data
-           FROM unnest($3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[]) WITH ORDINALITY AS u(id, at, node, type, data, ord)
+         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[])
        ), nodes AS (
          UPDATE run_nodes n SET status = u.status, reason = u.reason, percent = u.percent, message = u.message, stalled = u.stalled,
                 started_at = u.started_at, ended_at = u.ended_at,
                 last_event_at = CASE WHEN u.touched THEN now() ELSE n.last_event_at END,
                 output = CASE WHEN u.set_output THEN u.output ELSE n.output END,
                 error = COALESCE(u.error, n.error)
-           FROM unnest($8::text[], $9::text[], $10::text[], $11::float8[], $12::text[], $13::bool[], $14::timestamptz[], $15::timestamptz[], $16::bool[], $17::bool[], $18::jsonb[], $19::jsonb[])
-             AS u(key, status, reason, percent, message, stalled, started_at, ended_at, touched, set_output, output, error)
-          WHERE n.run_id = $1 AND n.key = u.key
+           FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[], $12::float8[], $13::text[], $14::bool[], $15::timestamptz[], $16::timestamptz[], $17::bool[], $18::bool[], $19::jsonb[], $20::jsonb[])
+             AS u(run_id, key, status, reason, percent, message, stalled, started_at, ended_at, touched, set_output, output, error)
+          WHERE n.run_id = u.run_id AND n.key = u.key
        )
-       UPDATE runs SET last_seq = $2::bigint + cardinality($3::uuid[]) - 1, status = $20, updated_at = now(),
-              ended_at = CASE WHEN $21 THEN now() ELSE ended_at END,
-              reporter_expires_at = CASE WHEN $21 THEN now() + make_interval(secs => $22) ELSE reporter_expires_at END
-        WHERE id = $1`,
+       UPDATE runs r SET last_seq = u.last_seq, status = u.status, updated_at = now(),
+              ended_at = CASE WHEN u.ended THEN now() ELSE r.ended_at END,
+              reporter_expires_at = CASE WHEN u.ended THEN now() + make_interval(secs => $25) ELSE r.reporter_expires_at END
+         FROM unnest($21::uuid[], $22::bigint[], $23::text[], $24::bool[]) AS u(id, last_seq, status, ended)
+        WHERE r.id = u.id`,
       [
-        runId,
-        firstSeq,
-        events.map((e) => e.id),
-        events.map((e) => e.at),
-        events.map((e) => e.node),
-        events.map((e) => e.type),
-        events.map((e) => JSON.stringify(e.data)),
-        changed.map((n) => n.key),
-        changed.map((n) => n.status),
-        changed.map((n) => n.reason),
-        changed.map((n) => n.percent),
-        changed.map((n) => n.message),
-        changed.map((n) => n.stalled),
-        changed.map((n) => n.startedAt),
-        changed.map((n) => n.endedAt),
-        changed.map((n) => n.touched === true),
-        changed.map((n) => n.output !== undefined),
-        changed.map((n) => (n.output === undefined ? null : JSON.stringify(n.output))),
-        changed.map((n) => (n.error ? JSON.stringify(n.error) : null)),
-        status,
-        ended,
+        events.map((x) => x.runId),
+        events.map((x) => x.seq),
+        events.map((x) => x.e.id),
+        events.map((x) => x.e.at),
+        events.map((x) => x.e.node),
+        events.map((x) => x.e.type),
+        events.map((x) => JSON.stringify(x.e.data)),
+        changed.map((x) => x.runId),
+        changed.map((x) => x.n.key),
+        changed.map((x) => x.n.status),
+        changed.map((x) => x.n.reason),
+        changed.map((x) => x.n.percent),
+        changed.map((x) => x.n.message),
+        changed.map((x) => x.n.stalled),
+        changed.map((x) => x.n.startedAt),
+        changed.map((x) => x.n.endedAt),
+        changed.map((x) => x.n.touched === true),
+        changed.map((x) => x.n.output !== undefined),
+        changed.map((x) => (x.n.output === undefined ? null : JSON.stringify(x.n.output))),
+        changed.map((x) => (x.n.error ? JSON.stringify(x.n.error) : null)),
+        changedRuns.map((w) => w.runId),
+        changedRuns.map((w) => w.lastSeq),
+        changedRuns.map((w) => w.state!.runStatus),
+        changedRuns.map((w) => TERMINAL_RUN.has(w.state!.runStatus) && !TERMINAL_RUN.has(w.previous!)),
         REPORTER_GRACE_SECONDS,
       ],
     );

@@ -201,6 +201,27 @@ describe('reporting events', () => {
     expect((await getRun(run.id)).lastSeq).toBe(0);
   });
 
+  it('writes many runs in one transaction, each in order, and fails an unknown or illegal one alone', async () => {
+    const ingest = t.app.get(RunIngestService);
+    const orgId = (await t.http(admin).get('/api/v1/me')).body.orgId;
+    const runs = await Promise.all(Array.from({ length: 40 }, () => createRun(t, member.token, skill, { a: [], b: ['a'] })));
+    // Everything is queued at once, so the writer folds runs together (up to 4 transactions in flight).
+    const calls = runs.flatMap((run) => [
+      ingest.ingest(orgId, run.id, [{ node: 'a', type: 'started' }]),
+      ingest.ingest(orgId, run.id, [{ node: 'a', type: 'progress', percent: 50 }]),
+      ingest.ingest(orgId, run.id, [{ node: 'b', type: 'started' }]),
+      ingest.ingest(orgId, run.id, [{ node: 'a', type: 'succeeded' }]),
+    ]);
+    const unknown = ingest.ingest(orgId, randomUUID(), [{ node: 'a', type: 'started' }]);
+    const settled = await Promise.allSettled(calls);
+    await expect(unknown).rejects.toBeInstanceOf(NotFoundError);
+    expect(settled.map((s) => s.status)).toEqual(runs.flatMap(() => ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']));
+    for (const run of runs) {
+      const events = await replay(run.id);
+      expect(events.map((e) => `${e.seq}:${e.node}:${e.type}`)).toEqual(['1:a:started', '2:a:progress', '3:a:succeeded']);
+    }
+  });
+
   it('refuses an output over 64 KiB', async () => {
     const run = await createRun(t, member.token, skill, { a: [] });
     const res = await post(run.reporterToken, run.id, [{ node: 'a', type: 'succeeded', output: { blob: 'x'.repeat(70_000) } }]);

@@ -1,5 +1,6 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Put, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Put, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { ApiProblems } from '../common/openapi.decorators.js';
 import { ListQuerySchema, PageSchema, type ListQuery } from '../common/pagination.js';
 import type { Actor, UserActor } from '../identity/actor.js';
@@ -14,6 +15,7 @@ import {
   LineageSchema,
   PatchArtifactSchema,
   RemixSchema,
+  RenderQuerySchema,
   RevisionParamSchema,
   RevisionSchema,
   RevisionWithBodySchema,
@@ -25,6 +27,7 @@ import {
   type UpdateContentBody,
 } from './artifacts.schemas.js';
 import { ArtifactsService, artifactView } from './artifacts.service.js';
+import { RENDER_HEADERS } from './render.js';
 
 @ApiTags('artifacts')
 @ApiBearerAuth()
@@ -93,6 +96,19 @@ export class ArtifactsController {
   @ApiProblems(400, 401, 403, 404)
   revision(@CurrentActor() actor: Actor, @Param('id', { schema: IdSchema }) id: string, @Param('revision', { schema: RevisionParamSchema }) revision: number) {
     return this.artifacts.revision(actor, id, revision);
+  }
+
+  @Get(':id/render')
+  @Authorize('read', 'Artifact')
+  @ApiOperation({ summary: 'The self-contained page of a revision (default: the latest); nothing outside it is ever loaded and no script runs' })
+  @ApiProduces('text/html')
+  @ApiOkResponse({ description: 'The page, under a sandboxing Content-Security-Policy' })
+  @ApiProblems(400, 401, 403, 404)
+  async render(@CurrentActor() actor: Actor, @Param('id', { schema: IdSchema }) id: string, @Query({ schema: RenderQuerySchema }) query: { revision?: number }, @Res({ passthrough: true }) response: Response) {
+    const { artifact } = await this.artifacts.load(actor, id, 'read');
+    const html = await this.artifacts.render(artifact, query.revision);
+    response.set(RENDER_HEADERS);
+    return html;
   }
 
   @Get(':id/lineage')

@@ -100,6 +100,8 @@ export type ArtifactListQuery = z.infer<typeof ArtifactListQuerySchema>;
 
 export const RevisionParamSchema = z.coerce.number({ message: 'must be a revision number' }).int().min(1).max(2_147_483_647);
 
+export const RenderQuerySchema = z.strictObject({ revision: RevisionParamSchema.optional() });
+
 export const RemixSchema = z
   .strictObject({ title: TitleSchema.optional(), revision: z.number().int().min(1).optional().describe('Default: the latest revision') })
   .meta({ id: 'RemixRequest' });

@@ -12,6 +12,8 @@ import { PolicyResources } from '../policy/policy-resources.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { Action, Decision } from '../policy/policy.types.js';
 import { Run } from '../runs/run.entity.js';
+import { runView } from '../runs/runs.service.js';
+import { renderContent, renderRunSummary } from './render.js';
 import { ArtifactRevision } from './artifact-revision.entity.js';
 import { Artifact, type ArtifactFields } from './artifact.entity.js';
 import {
@@ -227,6 +229,19 @@ export class ArtifactsService {
     const row = await this.db.getRepository(ArtifactRevision).findOneBy({ artifactId: id, revision });
     if (!row) throw new NotFoundError('Revision', String(revision));
     return { ...revisionView(row), body: row.body };
+  }
+
+  /** The page of a revision (default: the latest), or of a run-summary's run as it is now. */
+  async render(artifact: Artifact, revision?: number): Promise<string> {
+    if (artifact.kind === RUN_SUMMARY) {
+      const run = artifact.runId ? await this.db.getRepository(Run).findOne({ where: { id: artifact.runId, orgId: artifact.orgId }, relations: { nodes: true } }) : null;
+      if (!run) throw new NotFoundError('Run', artifact.runId ?? undefined);
+      return renderRunSummary(artifact.title, runView(run));
+    }
+    const number = revision ?? artifact.revision;
+    const row = await this.db.getRepository(ArtifactRevision).findOneBy({ artifactId: artifact.id, revision: number });
+    if (!row) throw new NotFoundError('Revision', String(number));
+    return renderContent(artifact.title, row.format, row.body);
   }
 
   /**

@@ -1,6 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { RENDER_HEADERS } from '../artifacts/render.js';
+import { Public } from '../identity/public.decorator.js';
+import type { RequestWithActor } from '../identity/actor.js';
 import { ArtifactSchema, RemixSchema, type RemixBody } from '../artifacts/artifacts.schemas.js';
 import { ApiProblems } from '../common/openapi.decorators.js';
 import { ListQuerySchema, PageSchema, type ListQuery } from '../common/pagination.js';
@@ -59,5 +62,24 @@ export class SharingController {
   @ApiProblems(400, 401, 403, 404, 409, 410)
   remix(@CurrentActor() actor: UserActor, @Param('token', { schema: ShareTokenSchema }) token: string, @Body({ schema: RemixSchema }) body: RemixBody) {
     return this.sharing.remixByToken(actor, token, body);
+  }
+}
+
+/** Share links, outside the API: what a browser opens. */
+@ApiTags('sharing')
+@Controller('s')
+export class ShareViewController {
+  constructor(@Inject(SharingService) private readonly sharing: SharingService) {}
+
+  @Get(':token')
+  @Public()
+  @ApiOperation({ summary: 'The shared page, no account needed for a link (org and team shares need a signed-in member); 404 unknown, 410 revoked or expired; every view is audited' })
+  @ApiProduces('text/html')
+  @ApiOkResponse({ description: 'The page, under a sandboxing Content-Security-Policy' })
+  @ApiProblems(404, 410)
+  async view(@Param('token') token: string, @Req() request: RequestWithActor, @Res({ passthrough: true }) response: Response) {
+    const html = await this.sharing.view(request.actor, token);
+    response.set(RENDER_HEADERS);
+    return html;
   }
 }

@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
 import { ArtifactsModule } from '../artifacts/artifacts.module.js';
-import { SharingController } from './sharing.controller.js';
+import { ShareViewController, SharingController } from './sharing.controller.js';
 import { SharingService } from './sharing.service.js';
 
 @Module({
   imports: [ArtifactsModule],
-  controllers: [SharingController],
+  controllers: [SharingController, ShareViewController],
   providers: [SharingService],
 })
 export class SharingModule {}

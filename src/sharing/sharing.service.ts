@@ -158,6 +158,30 @@ export class SharingService {
     return this.artifacts.remix(actor, source, decision, { ...body, revision: body.revision ?? share.revision ?? undefined });
   }
 
+  /**
+   * What someone with the link sees: the pinned revision, or the live one.
+   * A link serves anyone; an org or team share only a signed-in member of
+   * that org or team (anyone else gets 404, as for an unknown link). Every
+   * view is audited in the artifact's org, which is how views are counted.
+   */
+  async view(actor: Actor | undefined, token: string): Promise<string> {
+    const share = await this.byToken(token);
+    const member = actor?.type === 'user' && actor.orgId === share.orgId;
+    if (share.audience === 'org' && !member) throw new NotFoundError('Share');
+    if (share.audience === 'team' && !(member && actor.teamIds.includes(share.teamId!))) throw new NotFoundError('Share');
+    const artifact = await this.db.getRepository(Artifact).findOneByOrFail({ id: share.artifactId });
+    const html = await this.artifacts.render(artifact, share.revision ?? undefined);
+    await this.audit.recordNow({
+      orgId: share.orgId,
+      actor: actor ?? { type: 'public', id: null, name: null },
+      action: 'share.view',
+      resource: { type: 'Share', id: share.id },
+      policy: null,
+      details: { artifactId: artifact.id, revision: share.revision ?? artifact.revision, audience: share.audience },
+    });
+    return html;
+  }
+
   /** The share behind a token: 404 when unknown, 410 when revoked or expired. */
   async byToken(token: string): Promise<Share> {
     const share = token.startsWith(SHARE_PREFIX) ? await this.db.getRepository(Share).findOneBy({ tokenHash: hashSecret(token) }) : null;

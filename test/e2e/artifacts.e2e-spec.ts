@@ -324,3 +324,66 @@ describe('policy dry run over real shares', () => {
     expect((await t.http(admin).get('/api/v1/policies')).body.version).toBe(active.version);
   });
 });
+
+describe('rendering and share links', () => {
+  const csp = (res: { headers: Record<string, string> }) => res.headers['content-security-policy'] ?? '';
+
+  it('renders Markdown to a self-contained page under a sandboxing CSP, raw HTML shown as text', async () => {
+    const artifact = await createArtifact(t, member.token, { content: { format: 'markdown', body: '# Title\n\n<script>alert(1)</script>\n\n![x](https://evil.example/x.png)' } });
+    await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'html', body: '<h1>Second</h1><script>fetch("/api/v1/me")</script>' });
+    const first = await t.http(viewer.token).get(`/api/v1/artifacts/${artifact.id}/render?revision=1`);
+    expect(first.status).toBe(200);
+    expect(first.headers['content-type']).toMatch(/^text\/html/);
+    expect(csp(first)).toMatch(/(^|; )sandbox(;|$)/);
+    expect(csp(first)).toContain("default-src 'none'");
+    expect(first.text).toContain('<h1>Title</h1>');
+    expect(first.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(first.text).not.toContain('<script>');
+    const latest = await t.http(viewer.token).get(`/api/v1/artifacts/${artifact.id}/render`);
+    expect(latest.text).toBe('<h1>Second</h1><script>fetch("/api/v1/me")</script>');
+    expect(csp(latest)).toMatch(/(^|; )sandbox(;|$)/);
+    expectProblem(await t.http(viewer.token).get(`/api/v1/artifacts/${artifact.id}/render?revision=9`), 404, 'not_found');
+  });
+
+  it("renders a run-summary from its run's nodes as they are now", async () => {
+    const run = await createRun(t, member.token, skill, { build: [], test: ['build'] });
+    await t.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events: [{ node: 'build', type: 'progress', percent: 40, message: 'compiling' }] });
+    const summary = (await t.http(member.token).post('/api/v1/artifacts').send({ title: 'Nightly', kind: 'run-summary', runId: run.id })).body;
+    const page = await t.http(member.token).get(`/api/v1/artifacts/${summary.id}/render`);
+    expect(page.text).toMatch(/<td>build<\/td><td>build<\/td><td>running<\/td><td>40<\/td><td>compiling<\/td>/);
+    expect(page.text).toMatch(/<td>test<\/td><td>test<\/td><td>pending<\/td>/);
+  });
+
+  it('serves a link to anyone, live or pinned, counting and auditing each view; revoked 410, unknown 404', async () => {
+    const artifact = await createArtifact(t, member.token);
+    const live = await createShare(t, member.token, artifact.id);
+    const pinned = await createShare(t, member.token, artifact.id, { audience: 'link', expiresInSeconds: 3600, revision: 1 });
+    await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: '# Updated' });
+    const path = (token: string) => new URL(`http://x/s/${token}`).pathname;
+    const seen = await t.http().get(path(live.token));
+    expect(seen.status).toBe(200);
+    expect(csp(seen)).toMatch(/(^|; )sandbox(;|$)/);
+    expect(seen.text).toContain('<h1>Updated</h1>');
+    expect((await t.http().get(path(pinned.token))).text).toContain('<h1>Hello</h1>');
+    await t.http().get(path(live.token));
+    const views = await t.db.query(`SELECT actor_type, details FROM audit_events WHERE action = 'share.view' AND resource_id = $1`, [live.id]);
+    expect(views).toEqual([expect.objectContaining({ actor_type: 'public', details: { artifactId: artifact.id, revision: 2, audience: 'link' } }), expect.objectContaining({ actor_type: 'public' })]);
+    const audited = await t.http(admin).get(`/api/v1/audit/shares?artifactId=${artifact.id}`);
+    expect(Object.fromEntries(audited.body.items.map((i: { shareId: string; views: number }) => [i.shareId, i.views]))).toEqual({ [live.id]: 2, [pinned.id]: 1 });
+    await t.http(member.token).delete(`/api/v1/shares/${live.id}`);
+    expectProblem(await t.http().get(path(live.token)), 410, 'share_revoked');
+    expectProblem(await t.http().get('/s/vtr_shr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), 404, 'not_found');
+    expectProblem(await t.http().get('/s/whatever'), 404, 'not_found');
+    await t.db.query(`UPDATE shares SET expires_at = now() - interval '1 second' WHERE id = $1`, [pinned.id]);
+    expectProblem(await t.http().get(path(pinned.token)), 410, 'share_expired');
+  });
+
+  it('serves an org share only to signed-in members of that org', async () => {
+    const artifact = await createArtifact(t, member.token, { classification: 'confidential' });
+    const share = await createShare(t, member.token, artifact.id, { audience: 'org' });
+    const org = await createOrg(t, admin);
+    expectProblem(await t.http().get(`/s/${share.token}`), 404, 'not_found');
+    expectProblem(await t.http(org.adminToken).get(`/s/${share.token}`), 404, 'not_found');
+    expect((await t.http(viewer.token).get(`/s/${share.token}`)).status).toBe(200);
+  });
+});

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
 import { z } from 'zod';
 import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
@@ -86,6 +86,12 @@ export function artifactAttributes(a: ArtifactFields, callerOrgId: string, publi
 
 /** A valid link share exists: not revoked, not expired, audience `link`. */
 const PUBLISHED_BY_LINK = `EXISTS (SELECT 1 FROM shares s WHERE s.artifact_id = a.id AND s.audience = 'link' AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now()))`;
+
+/** The artifacts a query selects (alias `a`, no joins), each with whether a link to it is valid now: one round trip. */
+async function withLinkFlag(qb: SelectQueryBuilder<Artifact>): Promise<{ artifact: Artifact; publishedByLink: boolean }[]> {
+  const { entities, raw } = await qb.addSelect(PUBLISHED_BY_LINK, 'published_by_link').getRawAndEntities<{ published_by_link: boolean }>();
+  return entities.map((artifact, i) => ({ artifact, publishedByLink: raw[i]!.published_by_link }));
+}
 
 /** Artifacts and their immutable revisions; every change checks policy on the row first and is audited with it. */
 @Injectable()
@@ -196,15 +202,14 @@ export class ArtifactsService {
     if (query.classification) qb.andWhere('a.classification = :classification', { classification: query.classification });
     if (query.label) qb.andWhere(':label = ANY(a.labels)', { label: query.label });
     if (before) qb.andWhere('a.id < :before', { before });
-    qb.addSelect(PUBLISHED_BY_LINK, 'published_by_link');
-    const { entities, raw } = await qb.getRawAndEntities<{ published_by_link: boolean }>();
-    const more = entities.length > query.limit;
-    const page = entities.slice(0, query.limit);
+    const rows = await withLinkFlag(qb);
+    const more = rows.length > query.limit;
+    const page = rows.slice(0, query.limit);
     const visible: ArtifactView[] = [];
-    for (const [i, artifact] of page.entries()) {
-      if ((await this.policy.decide(actor, 'read', 'Artifact', artifactAttributes(artifact, actor.orgId, raw[i]!.published_by_link))).allowed) visible.push(artifactView(artifact));
+    for (const { artifact, publishedByLink } of page) {
+      if ((await this.policy.decide(actor, 'read', 'Artifact', artifactAttributes(artifact, actor.orgId, publishedByLink))).allowed) visible.push(artifactView(artifact));
     }
-    return { items: visible, nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null };
+    return { items: visible, nextCursor: more ? encodeCursor(page[page.length - 1]!.artifact.id) : null };
   }
 
   async revisions(actor: Actor, id: string, limit: number, cursor?: string): Promise<Page<RevisionView>> {
@@ -285,50 +290,45 @@ export class ArtifactsService {
   /** Ancestors (nearest first) and descendants (breadth first); what the caller may not read shows only its id. */
   async lineage(actor: Actor, id: string) {
     const { artifact } = await this.load(actor, id, 'read');
-    const ancestors: { id: string; org_id: string | null; revision: number }[] = artifact.remixedFromId
+    const ancestors: { id: string; revision: number }[] = artifact.remixedFromId
       ? await this.db.query(
           `WITH RECURSIVE up AS (
              SELECT $1::uuid AS id, $2::int AS revision, 1 AS depth
              UNION ALL
              SELECT a.remixed_from_id, a.remixed_from_revision, up.depth + 1 FROM up JOIN artifacts a ON a.id = up.id
               WHERE a.remixed_from_id IS NOT NULL AND up.depth < 100)
-           SELECT up.id, up.revision, a.org_id FROM up LEFT JOIN artifacts a ON a.id = up.id ORDER BY up.depth`,
+           SELECT id, revision FROM up ORDER BY depth`,
           [artifact.remixedFromId, artifact.remixedFromRevision],
         )
       : [];
-    const descendants: { id: string; org_id: string; revision: number }[] = await this.db.query(
+    const descendants: { id: string; revision: number }[] = await this.db.query(
       `WITH RECURSIVE down AS (
-         SELECT a.id, a.org_id, a.remixed_from_revision AS revision, 1 AS depth FROM artifacts a WHERE a.remixed_from_id = $1
+         SELECT a.id, a.remixed_from_revision AS revision, 1 AS depth FROM artifacts a WHERE a.remixed_from_id = $1
          UNION ALL
-         SELECT a.id, a.org_id, a.remixed_from_revision, down.depth + 1 FROM down JOIN artifacts a ON a.remixed_from_id = down.id WHERE down.depth < 100)
-       SELECT id, org_id, revision FROM down ORDER BY depth, id LIMIT 1000`,
+         SELECT a.id, a.remixed_from_revision, down.depth + 1 FROM down JOIN artifacts a ON a.remixed_from_id = down.id WHERE down.depth < 100)
+       SELECT id, revision FROM down ORDER BY depth, id LIMIT 1000`,
       [artifact.id],
     );
-    const readable = async (artifactId: string, orgId: string | null) => {
-      if (orgId !== actor.orgId) return null;
-      const row = await this.db.getRepository(Artifact).findOneBy({ id: artifactId });
-      if (!row) return null;
-      const link = await this.publishedByLink(this.db.manager, artifactId);
-      return (await this.policy.decide(actor, 'read', 'Artifact', artifactAttributes(row, actor.orgId, link))).allowed ? row.title : null;
-    };
-    return {
-      ancestors: await Promise.all(ancestors.map(async (a) => ({ artifactId: a.id, title: await readable(a.id, a.org_id), revision: a.revision }))),
-      descendants: await Promise.all(descendants.map(async (d) => ({ artifactId: d.id, title: await readable(d.id, d.org_id), revision: d.revision }))),
-    };
+    // Titles of the ones in the caller's org that the caller may read, in one query.
+    const ids = [...ancestors, ...descendants].map((x) => x.id);
+    const titles = new Map<string, string>();
+    if (ids.length) {
+      const qb = this.db.getRepository(Artifact).createQueryBuilder('a').where('a.org_id = :orgId AND a.id IN (:...ids)', { orgId: actor.orgId, ids });
+      for (const { artifact: row, publishedByLink } of await withLinkFlag(qb)) {
+        if ((await this.policy.decide(actor, 'read', 'Artifact', artifactAttributes(row, actor.orgId, publishedByLink))).allowed) titles.set(row.id, row.title);
+      }
+    }
+    const entry = (x: { id: string; revision: number }) => ({ artifactId: x.id, title: titles.get(x.id) ?? null, revision: x.revision });
+    return { ancestors: ancestors.map(entry), descendants: descendants.map(entry) };
   }
 
   /** The artifact of the caller's org with whether a link to it is valid now; 404 otherwise. */
   async find(manager: EntityManager, actor: Actor, id: string, lock = false): Promise<{ artifact: Artifact; publishedByLink: boolean }> {
     const qb = manager.getRepository(Artifact).createQueryBuilder('a').where('a.id = :id AND a.org_id = :orgId', { id, orgId: actor.orgId });
     if (lock) qb.setLock('pessimistic_write');
-    const artifact = await qb.getOne();
-    if (!artifact) throw new NotFoundError('Artifact', id);
-    return { artifact, publishedByLink: await this.publishedByLink(manager, id) };
-  }
-
-  private async publishedByLink(manager: EntityManager, id: string): Promise<boolean> {
-    const [row] = (await manager.query(`SELECT ${PUBLISHED_BY_LINK} AS linked FROM (SELECT $1::uuid AS id) a`, [id])) as { linked: boolean }[];
-    return row!.linked;
+    const [found] = await withLinkFlag(qb);
+    if (!found) throw new NotFoundError('Artifact', id);
+    return found;
   }
 
   private async lockAndAssert(manager: EntityManager, actor: Actor, id: string, action: Action) {

@@ -4,6 +4,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { ConflictError, NotFoundError } from '../common/problem.js';
+import { PolicyResources } from '../policy/policy-resources.js';
 import { PolicyService } from '../policy/policy.service.js';
 import { AccessToken } from './access-token.entity.js';
 import type { UserActor } from './actor.js';
@@ -40,7 +41,10 @@ export class MembersService {
     @Inject(TeamsService) private readonly teams: TeamsService,
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(AuditService) private readonly audit: AuditService,
-  ) {}
+    @Inject(PolicyResources) resources: PolicyResources,
+  ) {
+    resources.registerAttributes('Member', async (actor, id) => memberAttributes(await this.get(actor, id)));
+  }
 
   async list(actor: UserActor, limit: number, cursor: string | undefined, includeDeactivated: boolean): Promise<Page<MemberView>> {
     const after = decodeCursor(cursor, IdSchema);

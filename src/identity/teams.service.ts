@@ -4,6 +4,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
 import { orgPageById, type Page } from '../common/pagination.js';
 import { NotFoundError, ValidationFailedError } from '../common/problem.js';
+import { PolicyResources } from '../policy/policy-resources.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { UserActor } from './actor.js';
 import type { TeamBody, TeamView } from './identity.schemas.js';
@@ -25,7 +26,10 @@ export class TeamsService {
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(AuditService) private readonly audit: AuditService,
-  ) {}
+    @Inject(PolicyResources) resources: PolicyResources,
+  ) {
+    resources.registerAttributes('Team', async (actor, id) => teamAttributes(await this.get(actor, id)));
+  }
 
   async list(actor: UserActor, limit: number, cursor?: string): Promise<Page<TeamView>> {
     return orgPageById(this.db.getRepository(Team), actor.orgId, limit, cursor, teamView);

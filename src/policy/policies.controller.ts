@@ -5,7 +5,6 @@ import { decodeCursor, encodeCursor, ListQuerySchema, PageSchema, type ListQuery
 import type { UserActor } from '../identity/actor.js';
 import { CurrentActor } from '../identity/current-actor.decorator.js';
 import { memberAttributes, MembersService } from '../identity/members.service.js';
-import { teamAttributes, TeamsService } from '../identity/teams.service.js';
 import { z } from 'zod';
 import { Authorize } from './authorize.decorator.js';
 import { CompiledPolicy } from './policy-engine.js';
@@ -31,12 +30,8 @@ export class PoliciesController {
     @Inject(PolicyVersionsService) private readonly versions: PolicyVersionsService,
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(MembersService) private readonly members: MembersService,
-    @Inject(TeamsService) private readonly teams: TeamsService,
     @Inject(PolicyResources) private readonly resources: PolicyResources,
-  ) {
-    resources.registerAttributes('Member', async (actor, id) => memberAttributes(await this.members.get(actor, id)));
-    resources.registerAttributes('Team', async (actor, id) => teamAttributes(await this.teams.get(actor, id)));
-  }
+  ) {}
 
   @Get()
   @Authorize('read', 'Policy')

@@ -74,11 +74,7 @@ export class RunsService {
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(PolicyResources) resources: PolicyResources,
   ) {
-    resources.registerAttributes('Run', async (actor, id) => {
-      const run = await this.db.getRepository(Run).findOneBy({ id, orgId: actor.orgId });
-      if (!run) throw new NotFoundError('Run', id);
-      return runAttributes(run);
-    });
+    resources.registerAttributes('Run', (actor, id) => this.readAttributes(actor, id));
   }
 
   async create(actor: UserActor, body: CreateRunBody): Promise<RunView & { reporterToken: string }> {
@@ -161,12 +157,17 @@ export class RunsService {
   async assertCan(actor: Actor, id: string, action: Action): Promise<void> {
     let attributes = this.attributes.get(id);
     if (!attributes || attributes.orgId !== actor.orgId) {
-      const run = await this.db.getRepository(Run).findOne({ select: { id: true, orgId: true, teamId: true, createdBy: true, status: true, labels: true, title: true }, where: { id, orgId: actor.orgId } });
-      if (!run) throw new NotFoundError('Run', id);
-      attributes = runAttributes(run);
+      attributes = await this.readAttributes(actor, id);
       this.attributes.set(id, attributes);
     }
     await this.policy.assert(actor, action, 'Run', attributes);
+  }
+
+  /** The run's policy attributes read now, without its nodes; another org's run is 404. */
+  private async readAttributes(actor: Actor, id: string): Promise<Record<string, unknown>> {
+    const run = await this.db.getRepository(Run).findOne({ select: { id: true, orgId: true, teamId: true, createdBy: true, status: true, labels: true, title: true }, where: { id, orgId: actor.orgId } });
+    if (!run) throw new NotFoundError('Run', id);
+    return runAttributes(run);
   }
 
   /** Newest first, keyset on id (UUIDv7 ids are time-ordered); runs the caller may not read are left out. */

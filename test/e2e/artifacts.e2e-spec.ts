@@ -300,6 +300,30 @@ describe('remix', () => {
   });
 });
 
+describe('explain by id', () => {
+  it('reads a Run, Artifact or Share of the org from its row, 404 for another org, 400 for a subject it cannot look up', async () => {
+    const explain = (actorId: string, action: string, resource: Record<string, unknown>) => t.http(admin).post('/api/v1/policies/explain').send({ actorId, action, resource });
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const artifact = await createArtifact(t, member.token);
+    const share = await createShare(t, member.token, artifact.id);
+    const decided = async (actorId: string, action: string, resource: Record<string, unknown>) => {
+      const res = await explain(actorId, action, resource);
+      return [res.status, res.body.allowed, res.body.decidedBy?.ruleId ?? null];
+    };
+    expect(await decided(member.id, 'update', { type: 'Run', id: run.id })).toEqual([200, true, 'members-update-own-runs']);
+    expect(await decided(other.id, 'update', { type: 'Run', id: run.id })).toEqual([200, false, null]);
+    expect(await decided(member.id, 'update', { type: 'Artifact', id: artifact.id })).toEqual([200, true, 'members-update-own-artifacts']);
+    expect(await decided(other.id, 'update', { type: 'Artifact', id: artifact.id })).toEqual([200, false, null]);
+    expect(await decided(member.id, 'delete', { type: 'Share', id: share.id })).toEqual([200, true, 'members-own-their-shares']);
+    expect(await decided(other.id, 'delete', { type: 'Share', id: share.id })).toEqual([200, false, null]);
+    const org = await createOrg(t, admin);
+    expectProblem(await explain(member.id, 'read', { type: 'Artifact', id: (await createArtifact(t, org.adminToken)).id }), 404, 'not_found');
+    const skillRes = await explain(member.id, 'read', { type: 'Skill', id: run.id });
+    expectProblem(skillRes, 400, 'validation_failed');
+    expect(skillRes.body.errors).toEqual([expect.objectContaining({ path: 'resource.id' })]);
+  });
+});
+
 describe('policy dry run over real shares', () => {
   it('lists the valid links a draft bundle would no longer allow, and changes nothing', async () => {
     const kept = await createArtifact(t, member.token);

@@ -145,10 +145,7 @@ export class SharingService {
    * share only serves that org or team.
    */
   async remixByToken(actor: UserActor, token: string, body: RemixBody): Promise<ArtifactView> {
-    const share = await this.byToken(token);
-    if (share.audience !== 'link' && (share.orgId !== actor.orgId || (share.audience === 'team' && !actor.teamIds.includes(share.teamId!)))) {
-      throw new NotFoundError('Share');
-    }
+    const share = await this.byToken(token, actor);
     if (share.revision !== null && body.revision !== undefined && body.revision !== share.revision) {
       throw new ValidationFailedError([{ path: 'revision', message: `this link shares revision ${share.revision} only` }]);
     }
@@ -165,10 +162,7 @@ export class SharingService {
    * view is audited in the artifact's org, which is how views are counted.
    */
   async view(actor: Actor | undefined, token: string): Promise<string> {
-    const share = await this.byToken(token);
-    const member = actor?.type === 'user' && actor.orgId === share.orgId;
-    if (share.audience === 'org' && !member) throw new NotFoundError('Share');
-    if (share.audience === 'team' && !(member && actor.teamIds.includes(share.teamId!))) throw new NotFoundError('Share');
+    const share = await this.byToken(token, actor);
     const artifact = await this.db.getRepository(Artifact).findOneByOrFail({ id: share.artifactId });
     const html = await this.artifacts.render(artifact, share.revision ?? undefined);
     await this.audit.recordNow({
@@ -182,12 +176,19 @@ export class SharingService {
     return html;
   }
 
-  /** The share behind a token: 404 when unknown, 410 when revoked or expired. */
-  async byToken(token: string): Promise<Share> {
+  /**
+   * The share behind a token, for this caller: 404 when unknown, 410 when
+   * revoked or expired, and 404 too when it is an org or team share and the
+   * caller is not a signed-in member of that org or team.
+   */
+  private async byToken(token: string, actor: Actor | undefined): Promise<Share> {
     const share = token.startsWith(SHARE_PREFIX) ? await this.db.getRepository(Share).findOneBy({ tokenHash: hashSecret(token) }) : null;
     if (!share) throw new NotFoundError('Share');
     const state = shareState(share);
     if (state !== 'valid') throw new AppError(410, `share_${state}`, state === 'revoked' ? 'Link revoked' : 'Link expired', state === 'revoked' ? 'This link was revoked' : 'This link has expired');
+    const member = actor?.type === 'user' && actor.orgId === share.orgId;
+    if (share.audience === 'org' && !member) throw new NotFoundError('Share');
+    if (share.audience === 'team' && !(member && actor.teamIds.includes(share.teamId!))) throw new NotFoundError('Share');
     return share;
   }
 

@@ -158,6 +158,9 @@ describe('artifacts', () => {
     const [event] = (await auditRows(t, orgId, before)).filter((e) => e.resource_id === artifact.id);
     expect(event!.details).toEqual({ changes: { title: { from: 'Release notes', to: 'Renamed' }, classification: { from: 'internal', to: 'confidential' } } });
     expectProblem(await t.http(member.token).patch(`/api/v1/artifacts/${artifact.id}`).send({}), 400, 'validation_failed');
+    const unchanged = await lastSeq(t);
+    expect((await t.http(member.token).patch(`/api/v1/artifacts/${artifact.id}`).send({ title: 'Renamed' })).body.title).toBe('Renamed');
+    expect((await auditRows(t, orgId, unchanged)).filter((e) => e.resource_id === artifact.id)).toEqual([]);
     expectProblem(await t.http(other.token).patch(`/api/v1/artifacts/${artifact.id}`).send({ title: 'Mine' }), 403, 'policy_denied');
   });
 
@@ -400,6 +403,28 @@ describe('rendering and share links', () => {
     expectProblem(await t.http().get('/s/whatever'), 404, 'not_found');
     await t.db.query(`UPDATE shares SET expires_at = now() - interval '1 second' WHERE id = $1`, [pinned.id]);
     expectProblem(await t.http().get(path(pinned.token)), 410, 'share_expired');
+  });
+
+  it("serves and remixes a team share for the artifact's team only", async () => {
+    const team = await createTeam(t, admin);
+    const teammate = await createMember(t, admin, 'member', { teamIds: [team.id] });
+    const artifact = await createArtifact(t, member.token, { teamId: team.id });
+    const share = await createShare(t, member.token, artifact.id, { audience: 'team' });
+    expect((await t.http(teammate.token).get(`/s/${share.token}`)).status).toBe(200);
+    expectProblem(await t.http(other.token).get(`/s/${share.token}`), 404, 'not_found');
+    expectProblem(await t.http(other.token).post(`/api/v1/shares/${share.token}/remix`).send({}), 404, 'not_found');
+    expect((await t.http(teammate.token).post(`/api/v1/shares/${share.token}/remix`).send({})).status).toBe(201);
+  });
+
+  it('remixes through a pinned link only at its revision, naming revision otherwise', async () => {
+    const artifact = await createArtifact(t, member.token);
+    await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: 'v2' });
+    const pinned = await createShare(t, member.token, artifact.id, { audience: 'link', expiresInSeconds: 3600, revision: 1 });
+    const wrong = await t.http(other.token).post(`/api/v1/shares/${pinned.token}/remix`).send({ revision: 2 });
+    expectProblem(wrong, 400, 'validation_failed');
+    expect(wrong.body.errors).toEqual([expect.objectContaining({ path: 'revision' })]);
+    const copy = await t.http(other.token).post(`/api/v1/shares/${pinned.token}/remix`).send({});
+    expect(copy.body.remixedFrom).toEqual({ artifactId: artifact.id, revision: 1 });
   });
 
   it('serves an org share only to signed-in members of that org', async () => {

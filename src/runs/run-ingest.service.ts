@@ -29,13 +29,19 @@ const MAX_RUNS_PER_TRANSACTION = 64;
 
 type Outcome = { ok: true; accepted: number; duplicates: number; lastIndex: number } | { ok: false; error: unknown };
 
+/** One run's waiting jobs, and once applied, each job's outcome. */
 interface RunWork {
   runId: string;
   orgId: string;
   jobs: Job[];
   outcomes: Outcome[];
-  state?: RunState;
-  previous?: RunStatus;
+}
+
+/** A run whose jobs were applied under its lock: the new state and where its events start. */
+interface Applied {
+  work: RunWork;
+  state: RunState;
+  previous: RunStatus;
   firstSeq: number;
   lastSeq: number;
 }
@@ -91,7 +97,7 @@ export class RunIngestService {
       const batch: RunWork[] = [];
       for (const [runId, waiting] of this.pending) {
         if (this.inFlight.has(runId)) continue;
-        batch.push({ runId, orgId: waiting.orgId, jobs: waiting.jobs, outcomes: [], firstSeq: 0, lastSeq: 0 });
+        batch.push({ runId, orgId: waiting.orgId, jobs: waiting.jobs, outcomes: [] });
         if (batch.length === MAX_RUNS_PER_TRANSACTION) break;
       }
       if (batch.length === 0) return;
@@ -114,6 +120,7 @@ export class RunIngestService {
 
   private async commit(batch: RunWork[]): Promise<void> {
     batch.sort((a, b) => (a.runId < b.runId ? -1 : 1));
+    const applied: Applied[] = [];
     await this.db.transaction(async (manager) => {
       // Lock first; what follows reads with a snapshot taken after the lock, so it sees the previous writer's commit.
       const locked: { id: string; org_id: string; status: RunStatus; last_seq: string; stale_after_seconds: number }[] = await queryRows(
@@ -148,26 +155,27 @@ export class RunIngestService {
             work.outcomes.push({ ok: false, error });
           }
         }
-        work.state = state;
-        work.previous = run.status;
-        work.firstSeq = Number(run.last_seq) + 1;
-        work.lastSeq = Number(run.last_seq) + state.events.length;
+        applied.push({ work, state, previous: run.status, firstSeq: Number(run.last_seq) + 1, lastSeq: Number(run.last_seq) + state.events.length });
       }
-      await this.write(manager, live);
-      for (const work of live) {
+      await this.write(manager, applied);
+      for (const { work, lastSeq } of applied) {
         for (const [i, job] of work.jobs.entries()) {
           if (job.kind === 'cancel' && work.outcomes[i]!.ok) {
-            await this.audit.record(manager, { orgId: work.orgId, actor: job.actor, action: 'run.cancel', resource: { type: 'Run', id: work.runId }, details: { lastSeq: work.lastSeq } });
+            await this.audit.record(manager, { orgId: work.orgId, actor: job.actor, action: 'run.cancel', resource: { type: 'Run', id: work.runId }, details: { lastSeq } });
           }
         }
       }
     });
-    for (const { runId, orgId, jobs, outcomes, state, firstSeq, lastSeq } of batch) {
-      if (state) this.bus.publish({ runId, orgId, status: state.runStatus, lastSeq, events: state.events.map((e, i) => eventView(firstSeq + i, e)) });
-      jobs.forEach((job, i) => {
-        const outcome = outcomes[i]!;
-        if (!outcome.ok) job.reject(outcome.error);
-        else job.resolve({ accepted: outcome.accepted, duplicates: outcome.duplicates, lastSeq: outcome.lastIndex >= 0 ? firstSeq + outcome.lastIndex : lastSeq });
+    for (const { work, state, firstSeq, lastSeq } of applied) {
+      this.bus.publish({ runId: work.runId, orgId: work.orgId, status: state.runStatus, lastSeq, events: state.events.map((e, i) => eventView(firstSeq + i, e)) });
+    }
+    const runs = new Map(applied.map((a) => [a.work, a]));
+    for (const work of batch) {
+      work.jobs.forEach((job, i) => {
+        const outcome = work.outcomes[i]!;
+        if (!outcome.ok) return job.reject(outcome.error);
+        const { firstSeq, lastSeq } = runs.get(work)!;
+        job.resolve({ accepted: outcome.accepted, duplicates: outcome.duplicates, lastSeq: outcome.lastIndex >= 0 ? firstSeq + outcome.lastIndex : lastSeq });
       });
     }
   }
@@ -221,11 +229,11 @@ export class RunIngestService {
   }
 
   /** Every run's events, touched nodes and the runs themselves in one statement: one round trip, whatever the batch. */
-  private async write(manager: EntityManager, runs: RunWork[]): Promise<void> {
-    const changedRuns = runs.filter((w) => w.state!.events.length || w.state!.changed.size);
+  private async write(manager: EntityManager, runs: Applied[]): Promise<void> {
+    const changedRuns = runs.filter((r) => r.state.events.length || r.state.changed.size);
     if (changedRuns.length === 0) return;
-    const events = changedRuns.flatMap((w) => w.state!.events.map((e, i) => ({ runId: w.runId, seq: w.firstSeq + i, e })));
-    const changed = changedRuns.flatMap((w) => [...w.state!.changed].map((key) => ({ runId: w.runId, n: w.state!.node(key)! })));
+    const events = changedRuns.flatMap((r) => r.state.events.map((e, i) => ({ runId: r.work.runId, seq: r.firstSeq + i, e })));
+    const changed = changedRuns.flatMap((r) => [...r.state.changed].map((key) => ({ runId: r.work.runId, n: r.state.node(key)! })));
     // Not a named statement: a generic plan for this one joined run_nodes badly (measured 5x slower on 100-event batches).
     await manager.query(
       `WITH inserted AS (
@@ -267,10 +275,10 @@ export class RunIngestService {
         changed.map((x) => x.n.output !== undefined),
         changed.map((x) => (x.n.output === undefined ? null : JSON.stringify(x.n.output))),
         changed.map((x) => (x.n.error ? JSON.stringify(x.n.error) : null)),
-        changedRuns.map((w) => w.runId),
-        changedRuns.map((w) => w.lastSeq),
-        changedRuns.map((w) => w.state!.runStatus),
-        changedRuns.map((w) => TERMINAL_RUN.has(w.state!.runStatus) && !TERMINAL_RUN.has(w.previous!)),
+        changedRuns.map((r) => r.work.runId),
+        changedRuns.map((r) => r.lastSeq),
+        changedRuns.map((r) => r.state.runStatus),
+        changedRuns.map((r) => TERMINAL_RUN.has(r.state.runStatus) && !TERMINAL_RUN.has(r.previous)),
         REPORTER_GRACE_SECONDS,
       ],
     );

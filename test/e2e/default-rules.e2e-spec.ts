@@ -8,6 +8,7 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
 let t: TestApp;
 let admin: string;
 let adminId: string;
+let orgId: string;
 let member: TestMember;
 let teammate: TestMember;
 let outsider: TestMember;
@@ -21,7 +22,7 @@ let otherViewer: TestMember;
 beforeAll(async () => {
   t = await createTestApp();
   admin = await adminToken(t);
-  adminId = (await t.http(admin).get('/api/v1/me')).body.id;
+  ({ id: adminId, orgId } = (await t.http(admin).get('/api/v1/me')).body);
   teamId = (await createTeam(t, admin)).id;
   member = await createMember(t, admin, 'member');
   teammate = await createMember(t, admin, 'member', { teamIds: [teamId] });
@@ -50,7 +51,7 @@ const runOf = async (owner: TestMember | string, extra: Record<string, unknown> 
   const token = typeof owner === 'string' ? owner : owner.token;
   const run = await createRun(t, token, skill, { a: [] }, extra);
   const body = (await t.http(admin).get(`/api/v1/runs/${run.id}`)).body;
-  return { run, attributes: { id: body.id, orgId: (await t.http(admin).get('/api/v1/me')).body.orgId, teamId: body.teamId, createdBy: body.createdBy, status: body.status, labels: body.labels, title: body.title } };
+  return { run, attributes: { id: body.id, orgId, teamId: body.teamId, createdBy: body.createdBy, status: body.status, labels: body.labels, title: body.title } };
 };
 const cancel = async (owner: TestMember | string, extra: Record<string, unknown> = {}) => {
   const { run, attributes } = await runOf(owner, extra);
@@ -60,7 +61,6 @@ const cancel = async (owner: TestMember | string, extra: Record<string, unknown>
 /** What policy sees of an artifact, read back through the API. */
 const artifactAttributes = async (id: string) => {
   const a = (await t.http(admin).get(`/api/v1/artifacts/${id}`)).body;
-  const orgId = (await t.http(admin).get('/api/v1/me')).body.orgId;
   return { id: a.id, orgId, teamId: a.teamId, ownerId: a.ownerId, runId: a.runId, kind: a.kind, title: a.title, classification: a.classification, labels: a.labels, containsSecrets: a.containsSecrets, private: a.private };
 };
 const artifactOf = async (owner: TestMember | string, extra: Record<string, unknown> = {}) => {

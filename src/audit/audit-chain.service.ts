@@ -36,13 +36,14 @@ interface HeadRow {
 }
 
 interface BlockRow extends HeadRow {
-  seqs: string[];
+  seqs: string;
   hashes: Buffer;
 }
 
 const HEAD_COLUMNS = `b.org_id, b.block_no, b.seq, b.count, b.snap_xmax::text AS xmax, b.snap_xip::text[] AS xip,
   b.seq_high, b.xid_bound::text AS xid_bound, b.prev_hash, b.hash, b.at, b.key_id, b.signature`;
-const BLOCK_COLUMNS = `${HEAD_COLUMNS}, b.seqs::text[] AS seqs, b.hashes`;
+// The seq list as one text: parsing a 100k-element array literal costs more than splitting it.
+const BLOCK_COLUMNS = `${HEAD_COLUMNS}, array_to_string(b.seqs, ',') AS seqs, b.hashes`;
 
 function headFromRow(row: HeadRow): SealHead {
   return {
@@ -63,9 +64,10 @@ function headFromRow(row: HeadRow): SealHead {
 }
 
 function sealFromRow(row: BlockRow): Seal {
+  const hex = row.hashes.toString('hex');
   const hashes: string[] = [];
-  for (let i = 0; i < row.hashes.length; i += 32) hashes.push(row.hashes.subarray(i, i + 32).toString('hex'));
-  return { ...headFromRow(row), seqs: row.seqs.map(Number), hashes };
+  for (let i = 0; i < hex.length; i += 64) hashes.push(hex.slice(i, i + 64));
+  return { ...headFromRow(row), seqs: row.seqs === '' ? [] : row.seqs.split(',').map(Number), hashes };
 }
 
 /** The events a block covers: finished after the previous block's snapshot and by this one's. */
@@ -315,7 +317,10 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
       }
       const fetch = async ([lo, hi]: [string, string]) => {
         const { rows } = await client.query<string[]>({
-          text: `SELECT ${VERIFY_ROW} FROM audit_events e WHERE e.org_id = $1 AND ${covered.where} AND e.seq BETWEEN $6 AND $7 ORDER BY e.seq`,
+          // The seq range drives the scan (along the primary key): the fence keeps the
+          // planner from reading the whole block through the xid index for every chunk.
+          text: `SELECT ${VERIFY_ROW} FROM (SELECT * FROM audit_events e WHERE e.seq BETWEEN $6 AND $7 OFFSET 0) e
+                  WHERE e.org_id = $1 AND ${covered.where} ORDER BY e.seq`,
           values: [orgId, ...covered.params, lo, hi],
           rowMode: 'array',
         });

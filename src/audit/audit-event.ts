@@ -63,11 +63,13 @@ export function canonicalEvent(e: AuditEventBody): string {
 /**
  * Text PostgreSQL can store and give back unchanged: no NUL characters (text
  * and jsonb refuse them) and no lone surrogates (UTF-8 cannot carry them).
+ * The two separators verify reads rows with (\x1e, \x1f) are replaced too.
  * Applied before hashing, so the stored event hashes to what was computed.
  */
 export function storable<T>(value: T): T {
   // With the u flag, \p{Cs} matches only surrogates that are not part of a pair.
-  if (typeof value === 'string') return value.replace(/\0|\p{Cs}/gu, '\uFFFD') as T;
+  // oxlint-disable-next-line no-control-regex -- these control characters are what it replaces
+  if (typeof value === 'string') return value.replace(/[\0\x1e\x1f]|\p{Cs}/gu, '\uFFFD') as T;
   if (Array.isArray(value)) return value.map(storable) as T;
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};

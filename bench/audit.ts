@@ -7,7 +7,8 @@
  *    (AuditService.record, hashed, sealed in the background as in production)
  *    beside the same change with a plain INSERT of the event row (raw pg), and
  *    beside the rejected design, a per-org hash chain extended under a lock.
- * 2. Verify: events/s through AuditChainService.verify over valid events.
+ * 2. Verify: events/s through AuditChainService.verify over valid events,
+ *    the first run (which starts the verify workers) and the median of three more.
  * 3. Query p50/p95 for each documented filter through AuditService.list on
  *    an org with --rows events (1M by default; pass 10000000 for 10M).
  */
@@ -178,11 +179,23 @@ async function verify(db: DataSource, chain: AuditChainService) {
   const sealMs = performance.now() - t0;
   // Verify reads a log written earlier: let the fresh rows get their visibility hints and statistics first.
   await db.query('VACUUM (ANALYZE) audit_events');
-  t0 = performance.now();
-  const result = await chain.verify(org);
-  const verifyMs = performance.now() - t0;
+  // Verify reads a log written earlier: let the fresh rows get their visibility hints and statistics first.
+  await db.query('VACUUM (ANALYZE) audit_events');
   console.log(` sealed in ${sealMs.toFixed(0)} ms (${fmt(VERIFY_EVENTS / (sealMs / 1000))} events/s)`);
-  console.log(`   verify: ok=${result.ok}, ${fmt(result.checked)} events in ${result.blocks} block(s), ${verifyMs.toFixed(0)} ms → ${fmt(result.checked / (verifyMs / 1000))} events/s`);
+  // The first verify also starts the worker threads and their connections; the API keeps them.
+  const runs: { ms: number; result: Awaited<ReturnType<AuditChainService['verify']>> }[] = [];
+  for (let i = 0; i < 4; i++) {
+    t0 = performance.now();
+    const result = await chain.verify(org);
+    runs.push({ ms: performance.now() - t0, result });
+  }
+  const [first, ...again] = runs;
+  const median = again.map((r) => r.ms).sort((a, b) => a - b)[1]!;
+  const { result } = first!;
+  console.log(`   verify: ok=${runs.every((r) => r.result.ok)}, ${fmt(result.checked)} events in ${result.blocks} block(s)`);
+  console.log(`   first verify (starts the workers): ${first!.ms.toFixed(0)} ms → ${fmt(result.checked / (first!.ms / 1000))} events/s`);
+  console.log(`   again (median of 3): ${median.toFixed(0)} ms → ${fmt(result.checked / (median / 1000))} events/s (runs: ${again.map((r) => r.ms.toFixed(0)).join(', ')} ms)`);
+  await chain.onApplicationShutdown();
   const [{ rows }] = await db.query(`SELECT count(*)::int AS rows FROM audit_events WHERE org_id = $1`, [org]);
   t0 = performance.now();
   await db.query(`SELECT sum(length(details::text)) FROM audit_events WHERE org_id = $1`, [org]);

@@ -19,6 +19,18 @@ const quote = (value: string): string => (NEEDS_ESCAPE.test(value) ? JSON.string
 const NULL = '\x1e';
 const nullable = (value: string): string => (value === NULL ? 'null' : quote(value));
 
+// Events of a chunk mostly share their second: its ISO text is made once.
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+function isoAt(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, -4);
+  }
+  return `${isoPrefix}${String(ms - second * 1000).padStart(3, '0')}Z`;
+}
+
 /**
  * The RFC 8785 text an event's hash covers, written straight from a VERIFY_ROW
  * (keys in sorted order, as canonicalEventPrefix writes them) without building
@@ -38,7 +50,7 @@ export function canonicalFromVerifyRow(row: string): { seq: number; stored: stri
   const canonical =
     `{"action":${quote(f[7]!)}` +
     `,"actor":{"id":${nullable(f[5]!)},"name":${nullable(f[6]!)},"type":${quote(f[4]!)}}` +
-    `,"at":"${new Date(Number(f[3])).toISOString()}"` +
+    `,"at":"${isoAt(Number(f[3]))}"` +
     `,"context":{"ip":${nullable(f[14]!)},"requestId":${nullable(f[16]!)},"userAgent":${nullable(f[15]!)}}` +
     `,"details":${details}` +
     `,"id":${quote(f[1]!)}` +

@@ -1,6 +1,9 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { RecomputeRequest } from './verify-worker.js';
 
-type Hashed = { seqs: number[]; stored: string[]; computed: string[] };
+export type Recomputed = { seqs: number[]; stored: string[]; computed: string[] };
+type Waiting = Map<number, { resolve(value: Recomputed): void; reject(error: unknown): void }>;
 
 /**
  * The compiled worker: beside this module when it runs from dist/, and in
@@ -11,45 +14,65 @@ function workerUrl(): URL {
   return here.pathname.endsWith('.ts') ? new URL('../../dist/src/audit/verify-worker.js', here) : new URL('./verify-worker.js', here);
 }
 
-/** One long-lived worker thread, started on first use, that recomputes event hashes for verify. */
-export class VerifyWorker {
-  private worker: { thread: Worker; waiting: Map<number, { resolve(value: Hashed): void; reject(error: unknown): void }> } | undefined;
+/**
+ * Long-lived worker threads, started on first use, that read verify's chunks
+ * on their own connections and recompute each event's hash. Chunks are dealt
+ * out in turn, so two threads (and two database backends) work at once.
+ */
+export class VerifyWorkers {
+  private readonly threads: ({ thread: Worker; waiting: Waiting } | undefined)[];
   private nextId = 0;
 
-  hash(rows: string[]): Promise<Hashed> {
-    const { thread, waiting } = this.start();
+  constructor(size = Math.min(2, availableParallelism())) {
+    this.threads = Array.from({ length: size }, () => undefined);
+  }
+
+  /** Runs `text` (one VERIFY_ROW column per row) on the database at `url` and hashes what it reads. */
+  recompute(url: string, text: string, values: unknown[]): Promise<Recomputed> {
     const id = this.nextId++;
+    const { thread, waiting } = this.start(id % this.threads.length);
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject });
-      thread.postMessage({ id, rows });
+      thread.postMessage({ id, url, text, values } satisfies RecomputeRequest);
     });
   }
 
   async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    if (worker) await worker.thread.terminate();
+    const running = this.threads.splice(0, this.threads.length, ...this.threads.map(() => undefined));
+    await Promise.all(
+      running.map(async (worker) => {
+        if (!worker) return;
+        // Let the thread end its connection; terminate it if it does not go.
+        const exited = new Promise((resolve) => worker.thread.once('exit', resolve));
+        worker.thread.postMessage('close');
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        await worker.thread.terminate();
+      }),
+    );
   }
 
-  private start() {
-    if (this.worker) return this.worker;
+  private start(slot: number) {
+    const existing = this.threads[slot];
+    if (existing) return existing;
     const thread = new Worker(workerUrl());
     // An idle worker must not keep the process alive.
     thread.unref();
     // Calls wait on the thread they were sent to: a dying thread fails only its own.
-    const worker = { thread, waiting: new Map<number, { resolve(value: Hashed): void; reject(error: unknown): void }>() };
-    thread.on('message', ({ id, ...hashed }: Hashed & { id: number }) => {
-      worker.waiting.get(id)?.resolve(hashed);
+    const worker = { thread, waiting: new Map() as Waiting };
+    thread.on('message', ({ id, error, ...recomputed }: Recomputed & { id: number; error?: string }) => {
+      const pending = worker.waiting.get(id);
       worker.waiting.delete(id);
+      if (error === undefined) pending?.resolve(recomputed);
+      else pending?.reject(new Error(error));
     });
     const fail = (error: unknown) => {
       for (const pending of worker.waiting.values()) pending.reject(error);
       worker.waiting.clear();
-      if (this.worker === worker) this.worker = undefined;
+      if (this.threads[slot] === worker) this.threads[slot] = undefined;
     };
     thread.on('error', fail);
     thread.on('exit', (code) => fail(new Error(`the verify worker exited (${code})`)));
-    this.worker = worker;
+    this.threads[slot] = worker;
     return worker;
   }
 }

@@ -1,5 +1,69 @@
 import { parentPort } from 'node:worker_threads';
+import pg from 'pg';
 import { hashVerifyRows } from './audit-verify-rows.js';
 
-// Verify's hashing, off the thread that reads the rows.
-parentPort!.on('message', ({ id, rows }: { id: number; rows: string[] }) => parentPort!.postMessage({ id, ...hashVerifyRows(rows) }));
+/**
+ * Verify's reading and hashing, off the API's thread: each worker reads its
+ * chunks of VERIFY_ROW texts on its own connection, so the rows are decoded
+ * where they are hashed and the database works on the next chunk meanwhile.
+ */
+export interface RecomputeRequest {
+  id: number;
+  url: string;
+  text: string;
+  values: unknown[];
+}
+
+let connection: { url: string; client: Promise<pg.Client> } | undefined;
+
+function client(url: string): Promise<pg.Client> {
+  if (connection?.url !== url) {
+    void connection?.client.then((c) => c.end()).catch(() => undefined);
+    const opened: { url: string; client: Promise<pg.Client> } = {
+      url,
+      client: (async () => {
+        const c = new pg.Client({ connectionString: url, application_name: 'vitrine-verify' });
+        // A broken connection is opened afresh for the next chunk.
+        c.on('error', () => {
+          if (connection === opened) connection = undefined;
+        });
+        await c.connect();
+        return c;
+      })(),
+    };
+    opened.client.catch(() => {
+      if (connection === opened) connection = undefined;
+    });
+    connection = opened;
+  }
+  return connection.client;
+}
+
+// One query at a time on the connection; a chunk's rows are hashed on the next
+// turn of the loop, after the following chunk's query has gone out, so the
+// database reads it meanwhile.
+let queue: Promise<unknown> = Promise.resolve();
+
+parentPort!.on('message', (message: RecomputeRequest | 'close') => {
+  if (message === 'close') {
+    void queue.then(async () => {
+      await connection?.client.then((c) => c.end()).catch(() => undefined);
+      parentPort!.close();
+    });
+    return;
+  }
+  const { id, url, text, values } = message;
+  const read = queue.then(async () => (await client(url)).query<string[]>({ text, values, rowMode: 'array' }));
+  queue = read.catch(() => undefined);
+  read.then(
+    ({ rows }) =>
+      setImmediate(() => {
+        try {
+          parentPort!.postMessage({ id, ...hashVerifyRows(rows.map((row) => row[0]!)) });
+        } catch (error) {
+          parentPort!.postMessage({ id, error: error instanceof Error ? error.message : String(error) });
+        }
+      }),
+    (error: unknown) => parentPort!.postMessage({ id, error: error instanceof Error ? error.message : String(error) }),
+  );
+});

@@ -89,3 +89,37 @@ export function numberArg(name: string, fallback: number): number {
 
 /** A whole number with thousands separators, as the tables print figures. */
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+export type Counted = Awaited<ReturnType<typeof load>> & { errors: number; firstError?: string };
+
+/** Runs `worker` under load(), counting failures instead of throwing so one bad request does not abandon the other loops mid-cell. */
+export async function counted(concurrency: number, seconds: number, worker: () => Promise<unknown>): Promise<Counted> {
+  let errors = 0;
+  let firstError: string | undefined;
+  const r = await load(concurrency, seconds, async () => {
+    try {
+      await worker();
+    } catch (error) {
+      errors++;
+      firstError ??= error instanceof Error ? error.message : String(error);
+    }
+  });
+  return { ...r, errors, firstError };
+}
+
+/**
+ * load() gives its loops no index, so reporters are handed out from an idle
+ * list: with as many reporters as loops, each loop holds one reporter for
+ * the duration of its request, and no reporter ever has two in flight.
+ */
+export function perReporter<T>(reporters: T[], call: (r: T) => Promise<unknown>) {
+  const idle = [...reporters];
+  return async () => {
+    const r = idle.pop()!;
+    try {
+      await call(r);
+    } finally {
+      idle.push(r);
+    }
+  };
+}

@@ -18,14 +18,14 @@
  *
  * Latency is per request (per statement for raw pg); a 200 is only sent once
  * the transaction committed, so the HTTP p99 is the commit p99 a reporter sees.
- * The service runs in this process, as the tests start it, so the load
- * generator shares its event loop. Each cell ends with "cpu N%/M%": this
- * process's CPU in % of one core, then the whole machine's busy time in % of
- * all cores (from /proc/stat), so a cell limited by CPU, or a machine shared
- * with other work, shows as such.
+ * The service runs in this process, as the tests start it; the HTTP load
+ * comes from a worker thread (its own event loop, as reporters are other
+ * processes). Each cell ends with "cpu N%/M%": this process's CPU (service
+ * and load thread) in % of one core, then the whole machine's busy time in %
+ * of all cores (from /proc/stat), so a cell limited by CPU, or a machine
+ * shared with other work, shows as such.
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import 'reflect-metadata';
@@ -38,8 +38,8 @@ import { AppModule } from '../src/app.module.js';
 import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
-import type { IncomingEvent } from '../src/runs/runs.schemas.js';
-import { benchDatabase, fmt, load, numberArg } from './harness.js';
+import { benchDatabase, counted, fmt, load, numberArg, perReporter, type Counted } from './harness.js';
+import { Client, loadFromWorker, progressEvents } from './http-load.js';
 
 const SECONDS = numberArg('seconds', 3);
 const CONCURRENCY = [1, 8, 32];
@@ -73,83 +73,18 @@ function machineTicks(): { busy: number; total: number } {
   }
 }
 
-/** Runs `worker` under load(), counting failures instead of throwing so one bad request does not abandon the other loops mid-cell. */
-async function measure(concurrency: number, batch: number, worker: () => Promise<unknown>): Promise<Cell> {
-  let errors = 0;
-  let firstError: string | undefined;
+/** One cell: the load `run` puts on, with this process's and the machine's CPU over it. */
+async function measure(batch: number, run: () => Promise<Counted>): Promise<Cell> {
   const cpu0 = process.cpuUsage();
   const ticks0 = machineTicks();
   const t0 = performance.now();
-  const r = await load(concurrency, SECONDS, async () => {
-    try {
-      await worker();
-    } catch (error) {
-      errors++;
-      firstError ??= error instanceof Error ? error.message : String(error);
-    }
-  });
+  const r = await run();
+  const { errors, firstError } = r;
   const cpu = process.cpuUsage(cpu0);
   const ticks1 = machineTicks();
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
   const ok = r.count ? (r.count - errors) / r.count : 0;
   return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine: ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * 100, errors, firstError };
-}
-
-/** A minimal JSON client on node:http: keep-alive sockets, no parsing on the hot path beyond the status. */
-class Client {
-  readonly agent: http.Agent;
-  constructor(
-    private readonly port: number,
-    maxSockets: number,
-  ) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets });
-  }
-
-  request(method: string, urlPath: string, body: unknown, token?: string): Promise<{ status: number; text: string }> {
-    const payload = Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port: this.port,
-          method,
-          path: urlPath,
-          agent: this.agent,
-          headers: {
-            'content-type': 'application/json',
-            'content-length': payload.length,
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
-
-  async expect<T>(status: number, method: string, urlPath: string, body: unknown, token?: string): Promise<T> {
-    const res = await this.request(method, urlPath, body, token);
-    if (res.status !== status) throw new Error(`${method} ${urlPath}: ${res.status} ${res.text.slice(0, 300)}`);
-    return JSON.parse(res.text) as T;
-  }
-
-  close() {
-    this.agent.destroy();
-  }
-}
-
-/** Progress events for one node, shaped as a reporter sends them (client-side v7 ids as idempotency keys). */
-function progressEvents(node: string, count: number, counter: { n: number }): IncomingEvent[] {
-  return Array.from({ length: count }, () => {
-    const i = counter.n++;
-    return { id: newId(), node, type: 'progress' as const, percent: i % 101, message: `step ${i}` };
-  });
 }
 
 async function main() {
@@ -223,47 +158,20 @@ async function main() {
       };
     };
 
-    /**
-     * load() gives its loops no index, so reporters are handed out from an idle
-     * list: with as many reporters as loops, each loop holds one reporter for
-     * the duration of its request, and no reporter ever has two in flight.
-     */
-    const perReporter = <T>(reporters: T[], call: (r: T) => Promise<unknown>) => {
-      const idle = [...reporters];
-      return async () => {
-        const r = idle.pop()!;
-        try {
-          await call(r);
-        } finally {
-          idle.push(r);
-        }
-      };
-    };
-
     const service = async (concurrency: number, batch: number) => {
       const runs = await Promise.all(Array.from({ length: concurrency }, newRun));
       const [{ org_id: orgId }] = await bench.dataSource.query(`SELECT org_id FROM runs WHERE id = $1`, [runs[0]!.id]);
       const reporters = runs.map((r) => ({ runId: r.id, orgId: orgId as string }));
-      return measure(concurrency, batch, perReporter(reporters, (r) => ingest.ingest(r.orgId, r.runId, progressEvents('n0', batch, counter))));
+      return measure(batch, () => counted(concurrency, SECONDS, perReporter(reporters, (r) => ingest.ingest(r.orgId, r.runId, progressEvents('n0', batch, counter)))));
     };
 
+    // The load comes from a worker thread, as reporters are other processes: the
+    // service's event loop serves requests and does not also make them.
     const overHttp = async (concurrency: number, batch: number, shared: boolean) => {
-      const client = new Client(port, concurrency);
-      try {
-        const runs = shared ? [await newRun()] : await Promise.all(Array.from({ length: concurrency }, newRun));
-        // On the shared run, reporter i reports on node n<i>; on its own run, on n0.
-        const reporters = Array.from({ length: concurrency }, (_, i) => ({ run: runs[shared ? 0 : i]!, node: shared ? `n${i % NODES}` : 'n0' }));
-        return await measure(
-          concurrency,
-          batch,
-          perReporter(reporters, async (r) => {
-            const res = await client.request('POST', r.run.path, { events: progressEvents(r.node, batch, counter) }, r.run.reporterToken);
-            if (res.status !== 200) throw new Error(`${res.status} ${res.text.slice(0, 300)}`);
-          }),
-        );
-      } finally {
-        client.close();
-      }
+      const runs = shared ? [await newRun()] : await Promise.all(Array.from({ length: concurrency }, newRun));
+      // On the shared run, reporter i reports on node n<i>; on its own run, on n0.
+      const reporters = Array.from({ length: concurrency }, (_, i) => ({ path: runs[shared ? 0 : i]!.path, token: runs[shared ? 0 : i]!.reporterToken, node: shared ? `n${i % NODES}` : 'n0' }));
+      return measure(batch, () => loadFromWorker({ port, concurrency, seconds: SECONDS, batch, reporters }));
     };
     // Warm-up, not reported: JIT, pool connections, prepared statements on them.
     {
@@ -288,7 +196,7 @@ async function main() {
       console.log(`   reporters | ${'raw pg, autocommit'.padEnd(40)} | ${'service, own run (no HTTP)'.padEnd(40)} | ${'HTTP, own run each'.padEnd(40)} | HTTP, all on one run`);
       for (const concurrency of CONCURRENCY) {
         const row: Record<string, Cell> = {
-          raw: await measure(concurrency, batch, raw(bench.pool, batch)),
+          raw: await measure(batch, () => counted(concurrency, SECONDS, raw(bench.pool, batch))),
           service: await service(concurrency, batch),
           own: await overHttp(concurrency, batch, false),
         };

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
+import { IdentityModule } from '../identity/identity.module.js';
 import { ArtifactsController } from './artifacts.controller.js';
 import { ArtifactsService } from './artifacts.service.js';
 
 @Module({
+  imports: [IdentityModule],
   controllers: [ArtifactsController],
   providers: [ArtifactsService],
   exports: [ArtifactsService],

@@ -7,7 +7,7 @@ import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { AppError, NotFoundError, ValidationFailedError } from '../common/problem.js';
 import type { Actor, UserActor } from '../identity/actor.js';
 import { IdSchema } from '../identity/identity.schemas.js';
-import { Team } from '../identity/team.entity.js';
+import { TeamsService } from '../identity/teams.service.js';
 import { PolicyResources } from '../policy/policy-resources.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { Action, Decision } from '../policy/policy.types.js';
@@ -100,6 +100,7 @@ export class ArtifactsService {
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(TeamsService) private readonly teams: TeamsService,
     @Inject(PolicyResources) resources: PolicyResources,
   ) {
     resources.registerAttributes('Artifact', async (actor, id) => {
@@ -112,9 +113,7 @@ export class ArtifactsService {
     const id = newId();
     const secrets = body.content ? findSecrets(body.content.body) : [];
     return this.db.transaction(async (manager) => {
-      if (body.teamId && !(await manager.getRepository(Team).existsBy({ id: body.teamId, orgId: actor.orgId }))) {
-        throw new ValidationFailedError([{ path: 'teamId', message: `no team ${body.teamId} in this org` }]);
-      }
+      if (body.teamId) await this.teams.assertTeamInOrg(manager, actor.orgId, body.teamId);
       if (body.runId && !(await manager.getRepository(Run).existsBy({ id: body.runId, orgId: actor.orgId }))) {
         throw new ValidationFailedError([{ path: 'runId', message: `no run ${body.runId} in this org` }]);
       }

@@ -91,6 +91,13 @@ export class TeamsService {
     return team;
   }
 
+  /** A team id named in a request (one field, not a list) must be a team of the caller's org. */
+  async assertTeamInOrg(manager: EntityManager, orgId: string, teamId: string, field = 'teamId'): Promise<void> {
+    if (!(await manager.getRepository(Team).existsBy({ id: teamId, orgId }))) {
+      throw new ValidationFailedError([{ path: field, message: `no team ${teamId} in this org` }]);
+    }
+  }
+
   /** Team ids named in a request must be teams of the caller's org. */
   async assertTeamsInOrg(manager: EntityManager, orgId: string, teamIds: string[], field = 'teamIds'): Promise<void> {
     if (teamIds.length === 0) return;

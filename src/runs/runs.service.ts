@@ -96,7 +96,7 @@ export class RunsService {
     const token = newSecret(REPORTER_PREFIX);
     const id = newId();
     const run = await this.db.transaction(async (manager) => {
-      if (body.teamId) await this.teams.assertTeamsInOrg(manager, actor.orgId, [body.teamId], 'teamId');
+      if (body.teamId) await this.teams.assertTeamInOrg(manager, actor.orgId, body.teamId);
       const decision = await this.policy.assert(actor, 'create', 'Run', { orgId: actor.orgId, teamId: body.teamId ?? null, createdBy: actor.id, labels: body.labels ?? {}, title: body.title, status: 'pending' });
       await manager.getRepository(Run).insert({
         id,

@@ -77,7 +77,9 @@ describe('creating a run', () => {
     expectProblem(huge, 400, 'validation_failed');
     const other = await createOrg(t, admin);
     const foreign = await createTeam(t, other.adminToken);
-    expectProblem(await t.http(member.token).post('/api/v1/runs').send({ title: 'x', teamId: foreign.id, nodes: [{ key: 'a', skill }] }), 400, 'validation_failed');
+    const otherTeam = await t.http(member.token).post('/api/v1/runs').send({ title: 'x', teamId: foreign.id, nodes: [{ key: 'a', skill }] });
+    expectProblem(otherTeam, 400, 'validation_failed');
+    expect(otherTeam.body.errors).toEqual([{ path: 'teamId', message: `no team ${foreign.id} in this org` }]);
     expect((await t.http(admin).get('/api/v1/runs').query({ limit: 500 })).body.items.length).toBe(before);
   });
 

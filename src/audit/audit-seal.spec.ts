@@ -7,6 +7,7 @@ import type { AuditEventBody } from './audit-event.js';
 import { checkBlockEvents, checkpointMessage, checkSeal, eventHash, sealHash, type Seal } from './audit-seal.js';
 import { AuditSigningKey, keyIdOf } from './audit-signing-key.js';
 import { verifyExport } from './export-verifier.js';
+import { sampleEvent } from '../../test/helpers/audit.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vitrine-seal-'));
 const key = AuditSigningKey.loadOrCreate(path.join(dir, 'key.pem'));
@@ -14,20 +15,7 @@ const keys = new Map([[key.keyId, createPublicKey(key.publicKeyPem)]]);
 const ORG = '0195f0a0-7b7e-7000-8000-000000000001';
 
 function event(seq: number): AuditEventBody & { hash: string } {
-  const body: AuditEventBody = {
-    seq,
-    id: `0195f0a0-7b7e-7000-8000-0000000000${String(seq).padStart(2, '0')}`,
-    orgId: ORG,
-    at: '2026-11-24T10:00:00.000Z',
-    actor: { type: 'system', id: null, name: 'Vitrine' },
-    action: 'team.create',
-    resource: { type: 'Team', id: null },
-    outcome: 'allowed',
-    reason: null,
-    policy: null,
-    context: { ip: null, userAgent: null, requestId: null },
-    details: { n: seq },
-  };
+  const body = sampleEvent(seq, { orgId: ORG });
   return { ...body, hash: eventHash(body) };
 }
 

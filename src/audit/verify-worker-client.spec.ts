@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { sampleEvent } from '../../test/helpers/audit.js';
 import { TEST_ADMIN_URL_ENV } from '../../test/setup/global-setup.js';
 import { eventHash } from './audit-seal.js';
 import { VerifyWorkers } from './verify-worker-client.js';
@@ -15,21 +16,7 @@ const row = (seq: number, storedHash: string, details = '{"n": 1}') =>
 // The rows come back from the database, as verify's chunks do.
 const rowsQuery = 'SELECT r FROM unnest($1::text[]) WITH ORDINALITY AS u(r, n) ORDER BY n';
 
-const expected = (seq: number) =>
-  eventHash({
-    seq,
-    id: 'e1',
-    orgId: 'o1',
-    at: '2026-11-24T00:00:00.000Z',
-    actor: { type: 'system', id: null, name: 'Vitrine' },
-    action: 'team.create',
-    resource: { type: 'Team', id: null },
-    outcome: 'allowed',
-    reason: null,
-    policy: null,
-    context: { ip: null, userAgent: null, requestId: null },
-    details: { n: 1 },
-  });
+const expected = (seq: number) => eventHash(sampleEvent(seq, { id: 'e1', orgId: 'o1', at: '2026-11-24T00:00:00.000Z', details: { n: 1 } }));
 
 describe('VerifyWorkers', () => {
   it('reads each chunk on a worker thread and recomputes every row\'s hash there, chunks dealt to both threads', async () => {

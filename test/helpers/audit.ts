@@ -1,4 +1,24 @@
+import type { AuditEventBody } from '../../src/audit/audit-event.js';
 import type { TestApp } from './test-app.js';
+
+/** A plain event the system wrote, for specs that hash, seal or verify events; `fields` replaces any of its fields. */
+export function sampleEvent(seq: number, fields: Partial<AuditEventBody> = {}): AuditEventBody {
+  return {
+    seq,
+    id: `0195f0a0-7b7e-7000-8000-0000000000${String(seq).padStart(2, '0')}`,
+    orgId: '0195f0a0-7b7e-7000-8000-000000000001',
+    at: '2026-11-24T10:00:00.000Z',
+    actor: { type: 'system', id: null, name: 'Vitrine' },
+    action: 'team.create',
+    resource: { type: 'Team', id: null },
+    outcome: 'allowed',
+    reason: null,
+    policy: null,
+    context: { ip: null, userAgent: null, requestId: null },
+    details: { n: seq },
+    ...fields,
+  };
+}
 
 export interface AuditRow {
   seq: number;

@@ -29,7 +29,11 @@ export interface AuditEvent extends AuditEventBody {
   hash: string;
 }
 
-const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
+// Strings that JSON.stringify would write as they are, between quotes: most of
+// what an event holds (ids, names, actions), quoted without the call.
+// oxlint-disable-next-line no-control-regex -- control characters are what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+const str = (value: string | null): string => (value === null ? 'null' : NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`);
 
 /**
  * RFC 8785 canonical JSON of an event up to, not including, its seq: `"seq"`

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalEvent, type AuditEventBody } from './audit-event.js';
 
 // Every column as the text its hash was computed over (the time as epoch
 // milliseconds: to_char costs more than the rest of the row), joined into one
@@ -11,13 +11,8 @@ export const VERIFY_ROW = `concat_ws(E'\\x1f', e.seq, e.id, e.org_id, (date_part
   e.outcome, COALESCE(e.reason, E'\\x1e'), COALESCE(e.policy_version, E'\\x1e'), COALESCE(e.policy_rule_id, E'\\x1e'),
   COALESCE(e.ip, E'\\x1e'), COALESCE(e.user_agent, E'\\x1e'), COALESCE(e.request_id, E'\\x1e'), encode(e.hash, 'hex'), e.details::text)`;
 
-// Strings that JSON.stringify would write as they are, between quotes: most
-// of what an event holds (ids, names, actions), quoted without a call.
-// oxlint-disable-next-line no-control-regex -- control characters are what JSON escapes
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-const quote = (value: string): string => (NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`);
 const NULL = '\x1e';
-const nullable = (value: string): string => (value === NULL ? 'null' : quote(value));
+const nullable = (value: string): string | null => (value === NULL ? null : value);
 
 // Events of a chunk mostly share their second: its ISO text is made once.
 let isoSecond = Number.NaN;
@@ -32,10 +27,9 @@ function isoAt(ms: number): string {
 }
 
 /**
- * The RFC 8785 text an event's hash covers, written straight from a VERIFY_ROW
- * (keys in sorted order, as canonicalEventPrefix writes them) without building
- * the event: verify runs this for every event. Details come last, so a
- * separator inside their JSON cannot shift the other fields.
+ * The RFC 8785 text an event's hash covers, from a VERIFY_ROW: the fields are
+ * cut out by position (details last, so a separator inside their JSON cannot
+ * shift the others) and written by canonicalEvent, as record() hashed them.
  */
 export function canonicalFromVerifyRow(row: string): { seq: number; stored: string; canonical: string } {
   const f: string[] = [];
@@ -45,22 +39,22 @@ export function canonicalFromVerifyRow(row: string): { seq: number; stored: stri
     f.push(row.slice(from, to));
     from = to + 1;
   }
-  const details = canonicalize(JSON.parse(row.slice(from)) as Record<string, unknown>);
-  const policy = f[12] === NULL ? 'null' : `{"ruleId":${nullable(f[13]!)},"version":${quote(f[12]!)}}`;
-  const canonical =
-    `{"action":${quote(f[7]!)}` +
-    `,"actor":{"id":${nullable(f[5]!)},"name":${nullable(f[6]!)},"type":${quote(f[4]!)}}` +
-    `,"at":"${isoAt(Number(f[3]))}"` +
-    `,"context":{"ip":${nullable(f[14]!)},"requestId":${nullable(f[16]!)},"userAgent":${nullable(f[15]!)}}` +
-    `,"details":${details}` +
-    `,"id":${quote(f[1]!)}` +
-    `,"orgId":${quote(f[2]!)}` +
-    `,"outcome":${quote(f[10]!)}` +
-    `,"policy":${policy}` +
-    `,"reason":${nullable(f[11]!)}` +
-    `,"resource":{"id":${nullable(f[9]!)},"type":${quote(f[8]!)}}` +
-    `,"seq":${Number(f[0])}}`;
-  return { seq: Number(f[0]), stored: f[17]!, canonical };
+  const seq = Number(f[0]);
+  const canonical = canonicalEvent({
+    seq,
+    id: f[1]!,
+    orgId: f[2]!,
+    at: isoAt(Number(f[3])),
+    actor: { type: f[4] as AuditEventBody['actor']['type'], id: nullable(f[5]!), name: nullable(f[6]!) },
+    action: f[7]!,
+    resource: { type: f[8]!, id: nullable(f[9]!) },
+    outcome: f[10] as AuditEventBody['outcome'],
+    reason: nullable(f[11]!),
+    policy: f[12] === NULL ? null : { version: f[12]!, ruleId: nullable(f[13]!) },
+    context: { ip: nullable(f[14]!), userAgent: nullable(f[15]!), requestId: nullable(f[16]!) },
+    details: JSON.parse(row.slice(from)) as Record<string, unknown>,
+  });
+  return { seq, stored: f[17]!, canonical };
 }
 
 /** Recomputes the hashes of VERIFY_ROW texts: what verify's worker thread does. */

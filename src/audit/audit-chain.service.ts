@@ -96,13 +96,14 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
   private readonly publicKeys: Map<string, KeyObject>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
-  private readonly workers = new VerifyWorkers();
+  private readonly workers: VerifyWorkers;
 
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.key = AuditSigningKey.loadOrCreate(config.auditSigningKeyFile);
+    this.workers = new VerifyWorkers((db.options as { url: string }).url);
     this.publicKeys = new Map([[this.key.keyId, createPublicKey(this.key.publicKeyPem)]]);
   }
 
@@ -318,8 +319,7 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
                    WHERE e.org_id = $1 AND ${covered.where} ORDER BY e.seq`;
     // Worker threads read and hash the chunks on their own connections: a verify of a
     // long log never blocks this thread's event loop (the API stays responsive).
-    const url = (this.db.options as { url: string }).url;
-    const parts = await Promise.all(ranges.map(([lo, hi]) => this.workers.recompute(url, text, [orgId, ...covered.params, lo, hi])));
+    const parts = await Promise.all(ranges.map(([lo, hi]) => this.workers.recompute(text, [orgId, ...covered.params, lo, hi])));
     const found: { seq: number; hash: string; computed: string }[] = [];
     for (const part of parts) part.seqs.forEach((seq, i) => found.push({ seq, hash: part.stored[i]!, computed: part.computed[i]! }));
     return found;

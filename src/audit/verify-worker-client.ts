@@ -23,17 +23,21 @@ export class VerifyWorkers {
   private readonly threads: ({ thread: Worker; waiting: Waiting } | undefined)[];
   private nextId = 0;
 
-  constructor(size = Math.min(2, availableParallelism())) {
+  /** `url`: the database the threads read from, each on a connection of its own. */
+  constructor(
+    private readonly url: string,
+    size = Math.min(2, availableParallelism()),
+  ) {
     this.threads = Array.from({ length: size }, () => undefined);
   }
 
-  /** Runs `text` (one VERIFY_ROW column per row) on the database at `url` and hashes what it reads. */
-  recompute(url: string, text: string, values: unknown[]): Promise<Recomputed> {
+  /** Runs `text` (one VERIFY_ROW column per row) and hashes what it reads. */
+  recompute(text: string, values: unknown[]): Promise<Recomputed> {
     const id = this.nextId++;
     const { thread, waiting } = this.start(id % this.threads.length);
     return new Promise((resolve, reject) => {
       waiting.set(id, { resolve, reject });
-      thread.postMessage({ id, url, text, values } satisfies RecomputeRequest);
+      thread.postMessage({ id, text, values } satisfies RecomputeRequest);
     });
   }
 
@@ -54,7 +58,7 @@ export class VerifyWorkers {
   private start(slot: number) {
     const existing = this.threads[slot];
     if (existing) return existing;
-    const thread = new Worker(workerUrl());
+    const thread = new Worker(workerUrl(), { workerData: { url: this.url } });
     // An idle worker must not keep the process alive.
     thread.unref();
     // Calls wait on the thread they were sent to: a dying thread fails only its own.

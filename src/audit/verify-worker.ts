@@ -1,42 +1,39 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { hashVerifyRows } from './audit-verify-rows.js';
 
 /**
  * Verify's reading and hashing, off the API's thread: each worker reads its
- * chunks of VERIFY_ROW texts on its own connection, so the rows are decoded
- * where they are hashed and the database works on the next chunk meanwhile.
+ * chunks of VERIFY_ROW texts on its own connection to the database at
+ * `workerData.url`, so the rows are decoded where they are hashed and the
+ * database works on the next chunk meanwhile.
  */
 export interface RecomputeRequest {
   id: number;
-  url: string;
   text: string;
   values: unknown[];
 }
 
-let connection: { url: string; client: Promise<pg.Client> } | undefined;
+const { url } = workerData as { url: string };
+let connection: Promise<pg.Client> | undefined;
 
-function client(url: string): Promise<pg.Client> {
-  if (connection?.url !== url) {
-    void connection?.client.then((c) => c.end()).catch(() => undefined);
-    const opened: { url: string; client: Promise<pg.Client> } = {
-      url,
-      client: (async () => {
-        const c = new pg.Client({ connectionString: url, application_name: 'vitrine-verify' });
-        // A broken connection is opened afresh for the next chunk.
-        c.on('error', () => {
-          if (connection === opened) connection = undefined;
-        });
-        await c.connect();
-        return c;
-      })(),
-    };
-    opened.client.catch(() => {
+/** The open connection, or a new one when there is none or the last one broke. */
+function client(): Promise<pg.Client> {
+  if (!connection) {
+    const opened = (async () => {
+      const c = new pg.Client({ connectionString: url, application_name: 'vitrine-verify' });
+      c.on('error', () => {
+        if (connection === opened) connection = undefined;
+      });
+      await c.connect();
+      return c;
+    })();
+    opened.catch(() => {
       if (connection === opened) connection = undefined;
     });
     connection = opened;
   }
-  return connection.client;
+  return connection;
 }
 
 // One query at a time on the connection; a chunk's rows are hashed on the next
@@ -47,13 +44,13 @@ let queue: Promise<unknown> = Promise.resolve();
 parentPort!.on('message', (message: RecomputeRequest | 'close') => {
   if (message === 'close') {
     void queue.then(async () => {
-      await connection?.client.then((c) => c.end()).catch(() => undefined);
+      await connection?.then((c) => c.end()).catch(() => undefined);
       parentPort!.close();
     });
     return;
   }
-  const { id, url, text, values } = message;
-  const read = queue.then(async () => (await client(url)).query<string[]>({ text, values, rowMode: 'array' }));
+  const { id, text, values } = message;
+  const read = queue.then(async () => (await client()).query<string[]>({ text, values, rowMode: 'array' }));
   queue = read.catch(() => undefined);
   read.then(
     ({ rows }) =>

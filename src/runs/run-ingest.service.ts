@@ -23,9 +23,20 @@ interface Pending {
 }
 
 /** Transactions one instance runs at once; requests arriving meanwhile wait and go together in the next. */
-const MAX_TRANSACTIONS = 4;
+const MAX_TRANSACTIONS = 2;
 /** Runs one transaction takes at most. */
 const MAX_RUNS_PER_TRANSACTION = 64;
+/** Runs whose state an instance keeps between writes; the least recently written is dropped first. */
+const MAX_CACHED_RUNS = 2_000;
+
+/** A run as this instance last wrote it. Only a hint: the write statement checks it under the run's lock. */
+interface CachedRun {
+  orgId: string;
+  status: RunStatus;
+  lastSeq: number;
+  staleAfterSeconds: number;
+  nodes: Map<string, NodeState>;
+}
 
 type Outcome = { ok: true; accepted: number; duplicates: number; lastIndex: number } | { ok: false; error: unknown };
 
@@ -42,6 +53,9 @@ interface Applied {
   work: RunWork;
   state: RunState;
   previous: RunStatus;
+  /** The node map the state was built on; it holds the new state once the jobs are applied. */
+  nodes: Map<string, NodeState>;
+  staleAfterSeconds: number;
   firstSeq: number;
   lastSeq: number;
 }
@@ -61,6 +75,7 @@ export function eventView(seq: number, event: NewEvent): RunEventView {
 @Injectable()
 export class RunIngestService {
   private readonly pending = new Map<string, Pending>();
+  private readonly cache = new Map<string, CachedRun>();
   private readonly inFlight = new Set<string>();
   private running = 0;
 
@@ -120,6 +135,54 @@ export class RunIngestService {
 
   private async commit(batch: RunWork[]): Promise<void> {
     batch.sort((a, b) => (a.runId < b.runId ? -1 : 1));
+    let applied: Applied[];
+    try {
+      applied = (await this.commitFromCache(batch)) ?? (await this.commitLocked(batch));
+    } catch (error) {
+      // Whether it committed is unknown: the next write reads the runs again.
+      for (const work of batch) this.cache.delete(work.runId);
+      throw error;
+    }
+    for (const run of applied) this.remember(run);
+    for (const { work, state, firstSeq, lastSeq } of applied) {
+      this.bus.publish({ runId: work.runId, orgId: work.orgId, status: state.runStatus, lastSeq, events: state.events.map((e, i) => eventView(firstSeq + i, e)) });
+    }
+    const runs = new Map(applied.map((a) => [a.work, a]));
+    for (const work of batch) {
+      work.jobs.forEach((job, i) => {
+        const outcome = work.outcomes[i]!;
+        if (!outcome.ok) return job.reject(outcome.error);
+        const { firstSeq, lastSeq } = runs.get(work)!;
+        job.resolve({ accepted: outcome.accepted, duplicates: outcome.duplicates, lastSeq: outcome.lastIndex >= 0 ? firstSeq + outcome.lastIndex : lastSeq });
+      });
+    }
+  }
+
+  /**
+   * The common case in one round trip: every run of the batch is cached and
+   * only reporters' events wait. The events are applied to the cached state,
+   * and the write statement itself checks under the runs' locks that the
+   * cache was current and no event id is a retry; if not, it writes nothing
+   * and this answers null, for the locked path to redo the batch.
+   */
+  private async commitFromCache(batch: RunWork[]): Promise<Applied[] | null> {
+    const cached = batch.map((work) => this.cache.get(work.runId));
+    if (cached.some((run, i) => !run || run.orgId !== batch[i]!.orgId) || batch.some((work) => work.jobs.some((job) => job.kind !== 'events'))) return null;
+    const now = new Date().toISOString();
+    const applied = batch.map((work, i) => {
+      const run = cached[i]!;
+      return this.apply(work, run.status, new Map(run.nodes), { seen: new Set(), stale: new Set(), staleAfterSeconds: run.staleAfterSeconds }, run.lastSeq, now);
+    });
+    if (await this.write(this.db.manager, applied)) return applied;
+    for (const work of batch) {
+      this.cache.delete(work.runId);
+      work.outcomes = [];
+    }
+    return null;
+  }
+
+  /** Locks the runs, reads their state and writes, in one transaction: for cancels, stall marks, retries and runs not cached. */
+  private async commitLocked(batch: RunWork[]): Promise<Applied[]> {
     const applied: Applied[] = [];
     await this.db.transaction(async (manager) => {
       // Lock first; what follows reads with a snapshot taken after the lock, so it sees the previous writer's commit.
@@ -142,22 +205,10 @@ export class RunIngestService {
       for (const work of live) {
         const run = runs.get(work.runId)!;
         const { nodes, seen, stale } = states.get(work.runId)!;
-        const state = new RunState(run.status, nodes);
-        for (const job of work.jobs) {
-          try {
-            const before = state.events.length;
-            let result = { accepted: 0, duplicates: 0 };
-            if (job.kind === 'events') result = state.apply(job.events, seen, now);
-            else if (job.kind === 'cancel') state.cancel(now);
-            else result.accepted = state.stall(job.keys.filter((k) => stale.has(k)), run.stale_after_seconds, now);
-            work.outcomes.push({ ok: true, ...result, lastIndex: state.events.length > before ? state.events.length - 1 : -1 });
-          } catch (error) {
-            work.outcomes.push({ ok: false, error });
-          }
-        }
-        applied.push({ work, state, previous: run.status, firstSeq: Number(run.last_seq) + 1, lastSeq: Number(run.last_seq) + state.events.length });
+        applied.push(this.apply(work, run.status, nodes, { seen, stale, staleAfterSeconds: run.stale_after_seconds }, Number(run.last_seq), now));
       }
-      await this.write(manager, applied);
+      const changes = applied.some((a) => a.state.events.length > 0 || a.state.changed.size > 0);
+      if (changes && !(await this.write(manager, applied))) throw new Error('vitrine_ingest_write refused a batch written under its own locks');
       for (const { work, lastSeq } of applied) {
         for (const [i, job] of work.jobs.entries()) {
           if (job.kind === 'cancel' && work.outcomes[i]!.ok) {
@@ -166,18 +217,38 @@ export class RunIngestService {
         }
       }
     });
-    for (const { work, state, firstSeq, lastSeq } of applied) {
-      this.bus.publish({ runId: work.runId, orgId: work.orgId, status: state.runStatus, lastSeq, events: state.events.map((e, i) => eventView(firstSeq + i, e)) });
+    return applied;
+  }
+
+  /** Tries each of the run's jobs in order on its state; a job that breaks a rule fails alone and leaves no trace. */
+  private apply(work: RunWork, status: RunStatus, nodes: Map<string, NodeState>, run: { seen: Set<string>; stale: Set<string>; staleAfterSeconds: number }, lastSeq: number, now: string): Applied {
+    const state = new RunState(status, nodes);
+    for (const job of work.jobs) {
+      try {
+        const before = state.events.length;
+        let result = { accepted: 0, duplicates: 0 };
+        if (job.kind === 'events') result = state.apply(job.events, run.seen, now);
+        else if (job.kind === 'cancel') state.cancel(now);
+        else result.accepted = state.stall(job.keys.filter((k) => run.stale.has(k)), run.staleAfterSeconds, now);
+        work.outcomes.push({ ok: true, ...result, lastIndex: state.events.length > before ? state.events.length - 1 : -1 });
+      } catch (error) {
+        work.outcomes.push({ ok: false, error });
+      }
     }
-    const runs = new Map(applied.map((a) => [a.work, a]));
-    for (const work of batch) {
-      work.jobs.forEach((job, i) => {
-        const outcome = work.outcomes[i]!;
-        if (!outcome.ok) return job.reject(outcome.error);
-        const { firstSeq, lastSeq } = runs.get(work)!;
-        job.resolve({ accepted: outcome.accepted, duplicates: outcome.duplicates, lastSeq: outcome.lastIndex >= 0 ? firstSeq + outcome.lastIndex : lastSeq });
-      });
+    return { work, state, previous: status, nodes, staleAfterSeconds: run.staleAfterSeconds, firstSeq: lastSeq + 1, lastSeq: lastSeq + state.events.length };
+  }
+
+  /** Keeps the run's committed state for its next write; a run that ended takes no more events, so it is dropped. */
+  private remember({ work, state, lastSeq, nodes, staleAfterSeconds }: Applied): void {
+    this.cache.delete(work.runId);
+    if (TERMINAL_RUN.has(state.runStatus)) return;
+    if (this.cache.size >= MAX_CACHED_RUNS) this.cache.delete(this.cache.keys().next().value!);
+    // As a fresh read has them: output and error are only ever read back from the database, and the touch was this write's.
+    for (const key of state.changed) {
+      const { output: _output, error: _error, touched: _touched, ...node } = nodes.get(key)!;
+      nodes.set(key, { ...node, output: undefined, error: null });
     }
+    this.cache.set(work.runId, { orgId: work.orgId, status: state.runStatus, lastSeq, staleAfterSeconds, nodes });
   }
 
   /**
@@ -228,33 +299,28 @@ export class RunIngestService {
     );
   }
 
-  /** Every run's events, touched nodes and the runs themselves in one statement: one round trip, whatever the batch. */
-  private async write(manager: EntityManager, runs: Applied[]): Promise<void> {
+  /**
+   * Every run's events, touched nodes and the runs themselves in one
+   * statement, vitrine_ingest_write (see its migration): one round trip,
+   * whatever the batch. False when a run was not at the seq and status it was
+   * applied to, or an event id is stored already; then nothing was written.
+   */
+  private async write(manager: EntityManager, runs: Applied[]): Promise<boolean> {
+    if (runs.length === 0) return true;
     const changedRuns = runs.filter((r) => r.state.events.length || r.state.changed.size);
-    if (changedRuns.length === 0) return;
     const events = changedRuns.flatMap((r) => r.state.events.map((e, i) => ({ runId: r.work.runId, seq: r.firstSeq + i, e })));
     const changed = changedRuns.flatMap((r) => [...r.state.changed].map((key) => ({ runId: r.work.runId, n: r.state.node(key)! })));
-    // Not a named statement: a generic plan for this one joined run_nodes badly (measured 5x slower on 100-event batches).
-    await manager.query(
-      `WITH inserted AS (
-         INSERT INTO run_events (run_id, seq, id, at, node, type, data)
-         SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::jsonb[])
-       ), nodes AS (
-         UPDATE run_nodes n SET status = u.status, reason = u.reason, percent = u.percent, message = u.message, stalled = u.stalled,
-                started_at = u.started_at, ended_at = u.ended_at,
-                last_event_at = CASE WHEN u.touched THEN now() ELSE n.last_event_at END,
-                output = CASE WHEN u.set_output THEN u.output ELSE n.output END,
-                error = COALESCE(u.error, n.error)
-           FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[], $12::float8[], $13::text[], $14::bool[], $15::timestamptz[], $16::timestamptz[], $17::bool[], $18::bool[], $19::jsonb[], $20::jsonb[])
-             AS u(run_id, key, status, reason, percent, message, stalled, started_at, ended_at, touched, set_output, output, error)
-          WHERE n.run_id = u.run_id AND n.key = u.key
-       )
-       UPDATE runs r SET last_seq = u.last_seq, status = u.status, updated_at = now(),
-              ended_at = CASE WHEN u.ended THEN now() ELSE r.ended_at END,
-              reporter_expires_at = CASE WHEN u.ended THEN now() + make_interval(secs => $25) ELSE r.reporter_expires_at END
-         FROM unnest($21::uuid[], $22::bigint[], $23::text[], $24::bool[]) AS u(id, last_seq, status, ended)
-        WHERE r.id = u.id`,
+    // Not a named statement: the function's statements are planned for each call's arrays (see the migration).
+    const [{ ok }] = (await manager.query(
+      `SELECT vitrine_ingest_write($1::uuid[], $2::uuid[], $3::bigint[], $4::text[],
+         $5::uuid[], $6::bigint[], $7::uuid[], $8::timestamptz[], $9::text[], $10::text[], $11::jsonb[],
+         $12::uuid[], $13::text[], $14::text[], $15::text[], $16::float8[], $17::text[], $18::bool[], $19::timestamptz[], $20::timestamptz[], $21::bool[], $22::bool[], $23::jsonb[], $24::jsonb[],
+         $25::uuid[], $26::bigint[], $27::text[], $28::bool[], $29::integer) AS ok`,
       [
+        runs.map((r) => r.work.runId),
+        runs.map((r) => r.work.orgId),
+        runs.map((r) => r.firstSeq - 1),
+        runs.map((r) => r.previous),
         events.map((x) => x.runId),
         events.map((x) => x.seq),
         events.map((x) => x.e.id),
@@ -281,6 +347,7 @@ export class RunIngestService {
         changedRuns.map((r) => TERMINAL_RUN.has(r.state.runStatus) && !TERMINAL_RUN.has(r.previous)),
         REPORTER_GRACE_SECONDS,
       ],
-    );
+    )) as { ok: boolean }[];
+    return ok!;
   }
 }

@@ -179,6 +179,37 @@ describe('reporting events', () => {
     expect((await getRun(run.id)).lastSeq).toBe(200);
   });
 
+  it('lets two instances write one run in turns: contiguous seqs, and neither acts on its stale copy of the run', async () => {
+    // Each instance keeps the state it last wrote and writes from it in one statement; the other's writes make that copy stale.
+    const second = await createTestApp({ DATABASE_URL: t.config.databaseUrl! });
+    try {
+      const post2 = (events: Record<string, unknown>[]) => second.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events });
+      const run = await createRun(t, member.token, skill, { a: [], b: ['a'] });
+      expect((await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }])).body.lastSeq).toBe(1);
+      expect((await post2([{ node: 'a', type: 'progress', percent: 50 }, { node: 'a', type: 'succeeded' }])).body.lastSeq).toBe(3);
+      // The first instance's copy still has `a` running: acting on it would refuse this with dependencies_not_met.
+      const started = await post(run.reporterToken, run.id, [{ node: 'b', type: 'started' }]);
+      expect(started.status).toBe(200);
+      expect(started.body.lastSeq).toBe(4);
+      // A retry through the other instance is a duplicate there too.
+      const id = randomUUID();
+      expect((await post(run.reporterToken, run.id, [{ id, node: 'b', type: 'progress', percent: 10 }])).body).toEqual({ accepted: 1, duplicates: 0, lastSeq: 5 });
+      expect((await post2([{ id, node: 'b', type: 'progress', percent: 10 }])).body).toEqual({ accepted: 0, duplicates: 1, lastSeq: 5 });
+      // Both at once, 40 requests.
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? post2 : (e: Record<string, unknown>[]) => post(run.reporterToken, run.id, e))([{ node: 'b', type: 'log', message: `line ${i}` }])));
+      expect(answers.every((r) => r.status === 200)).toBe(true);
+      expect((await post2([{ node: 'b', type: 'succeeded' }])).body.lastSeq).toBe(46);
+      // The first instance's copy has the run running; it must not take an event for the ended run.
+      expectProblem(await post(run.reporterToken, run.id, [{ node: 'b', type: 'log', message: 'late' }]), 409, 'run_terminal');
+      const events = await replay(run.id);
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 46 }, (_, i) => i + 1));
+      expect(events.filter((e) => e.type === 'log')).toHaveLength(40);
+      expect((await getRun(run.id)).status).toBe('succeeded');
+    } finally {
+      await second.close();
+    }
+  });
+
   it('keeps a reporter token to its own run, and out of account routes', async () => {
     const mine = await createRun(t, member.token, skill, { a: [] });
     const other = await createRun(t, member.token, skill, { a: [] });

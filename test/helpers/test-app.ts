@@ -33,11 +33,13 @@ export interface TestApp {
 /**
  * The real service (configureApp, as main.ts uses it) on its own database
  * cloned from the migrated template, with org `default` and its admin.
+ * Given a DATABASE_URL (another test app's `config.databaseUrl`), it is a
+ * second instance on that database instead, and leaves it in place on close.
  */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+  const database = env.DATABASE_URL ? undefined : await createTestDatabase();
   const config = loadConfig({
-    DATABASE_URL: database.url,
+    DATABASE_URL: database?.url,
     PORT: '0',
     LOG_LEVEL: 'silent',
     VITRINE_ADMIN_EMAIL: ADMIN_EMAIL,
@@ -65,7 +67,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     }),
     close: async () => {
       await app.close();
-      await database.drop();
+      await database?.drop();
     },
   };
 }

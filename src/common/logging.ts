@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RequestMethod } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import type { Params } from 'nestjs-pino';
 import type { AppConfig } from '../config/config.schema.js';
@@ -26,9 +27,14 @@ function redactUrl(url: string | undefined): string | undefined {
 /**
  * Structured JSON logs. Requests are logged by method, route and id only:
  * never headers (tokens, cookies) and never bodies (passwords, artifact content).
+ * Reporters' event POSTs are not logged one by one: thousands a second would
+ * bury everything else and cost the ingest a log write each. The
+ * http_request_duration_seconds metric counts them by status, and an
+ * unexpected error on them is logged as on any route.
  */
 export function loggerParams(config: AppConfig): Params {
   return {
+    exclude: [{ method: RequestMethod.POST, path: 'api/v1/runs/:id/events' }],
     pinoHttp: {
       level: config.logLevel,
       genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? newId(),

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics; one registry per app so tests can run several apps in one process. */
@@ -18,13 +18,12 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Express middleware: times every request and labels it with its route template, not its URL. */
-  readonly middleware = (request: Request, response: Response, next: NextFunction): void => {
+  /** Times the request from now until its response is sent, labelled with its route template, not its URL. */
+  observe(request: Request, response: Response): void {
     const end = this.httpDuration.startTimer();
     response.once('finish', () => {
       const route = request.route?.path ? `${request.baseUrl}${String(request.route.path)}` : 'unmatched';
       end({ method: request.method, route, status: String(response.statusCode) });
     });
-    next();
-  };
+  }
 }

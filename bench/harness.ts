@@ -81,6 +81,45 @@ export async function load(concurrency: number, seconds: number, worker: () => P
   return { perSecond: latencies.length / elapsed, count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
+/**
+ * Open-loop load: `rate` calls a second for `seconds`, call k going to
+ * reporter k % reporters, each reporter one call at a time (a call due while
+ * its reporter is busy waits its turn). Latency runs from when the call was
+ * due, not when it was sent, so a backlog shows in it (no coordinated omission).
+ * Calls in a first `warmup` seconds open the connections and are not counted.
+ */
+export async function paced(reporters: number, rate: number, seconds: number, call: (reporter: number) => Promise<unknown>, warmup = 0.5): Promise<Counted> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const chains: Promise<void>[] = Array.from({ length: reporters }, () => Promise.resolve());
+  const warm = Math.floor(rate * warmup);
+  const total = warm + Math.floor(rate * seconds);
+  const t0 = performance.now();
+  let start = t0;
+  for (let k = 0; k < total; k++) {
+    const due = t0 + (k * 1000) / rate;
+    if (k === warm) start = due;
+    const wait = due - performance.now();
+    if (wait >= 1) await new Promise((r) => setTimeout(r, wait));
+    const r = k % reporters;
+    const counts = k >= warm;
+    chains[r] = chains[r]!.then(async () => {
+      try {
+        await call(r);
+      } catch (error) {
+        errors++;
+        firstError ??= error instanceof Error ? error.message : String(error);
+      }
+      if (counts) latencies.push(performance.now() - due);
+    });
+  }
+  await Promise.all(chains);
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / elapsed, count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, firstError };
+}
+
 /** `--name value` from the command line, as a number. */
 export function numberArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { newId } from '../src/common/ids.js';
 import type { IncomingEvent } from '../src/runs/runs.schemas.js';
-import { counted, perReporter, type Counted } from './harness.js';
+import { counted, paced, perReporter, type Counted } from './harness.js';
 
 /** A minimal JSON client on node:http: keep-alive sockets, no parsing on the hot path beyond the status. */
 export class Client {
@@ -69,20 +69,20 @@ export interface HttpLoad {
   seconds: number;
   batch: number;
   reporters: { path: string; token: string; node: string }[];
+  /** Requests a second in all, open loop (see paced()); without it, each reporter sends its next request when the last is answered. */
+  rate?: number;
 }
 
 export async function httpLoad(spec: HttpLoad): Promise<Counted> {
   const client = new Client(spec.port, spec.concurrency);
   const counter = { n: 0 };
   try {
-    return await counted(
-      spec.concurrency,
-      spec.seconds,
-      perReporter(spec.reporters, async (r) => {
-        const res = await client.request('POST', r.path, { events: progressEvents(r.node, spec.batch, counter) }, r.token);
-        if (res.status !== 200) throw new Error(`${res.status} ${res.text.slice(0, 300)}`);
-      }),
-    );
+    const post = async (r: HttpLoad['reporters'][number]) => {
+      const res = await client.request('POST', r.path, { events: progressEvents(r.node, spec.batch, counter) }, r.token);
+      if (res.status !== 200) throw new Error(`${res.status} ${res.text.slice(0, 300)}`);
+    };
+    if (spec.rate) return await paced(spec.concurrency, spec.rate, spec.seconds, (i) => post(spec.reporters[i]!));
+    return await counted(spec.concurrency, spec.seconds, perReporter(spec.reporters, post));
   } finally {
     client.close();
   }

@@ -26,8 +26,8 @@ interface Pending {
 const MAX_TRANSACTIONS = 2;
 /** Runs one transaction takes at most. */
 const MAX_RUNS_PER_TRANSACTION = 64;
-/** Runs whose state an instance keeps between writes; the least recently written is dropped first. */
-const MAX_CACHED_RUNS = 2_000;
+/** Nodes (over all runs) whose state an instance keeps between writes: about 100 MB at most. */
+const MAX_CACHED_NODES = 200_000;
 
 /** A run as this instance last wrote it. Only a hint: the write statement checks it under the run's lock. */
 interface CachedRun {
@@ -36,6 +36,37 @@ interface CachedRun {
   lastSeq: number;
   staleAfterSeconds: number;
   nodes: Map<string, NodeState>;
+}
+
+/** The runs this instance wrote last, bounded by their nodes; the least recently written run is dropped first. */
+export class RunCache {
+  private readonly runs = new Map<string, CachedRun>();
+  private nodes = 0;
+
+  constructor(private readonly maxNodes = MAX_CACHED_NODES) {}
+
+  get size(): number {
+    return this.runs.size;
+  }
+
+  get(runId: string): CachedRun | undefined {
+    return this.runs.get(runId);
+  }
+
+  delete(runId: string): void {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    this.runs.delete(runId);
+    this.nodes -= run.nodes.size;
+  }
+
+  set(runId: string, run: CachedRun): void {
+    this.delete(runId);
+    if (run.nodes.size > this.maxNodes) return;
+    while (this.nodes + run.nodes.size > this.maxNodes) this.delete(this.runs.keys().next().value!);
+    this.runs.set(runId, run);
+    this.nodes += run.nodes.size;
+  }
 }
 
 type Outcome = { ok: true; accepted: number; duplicates: number; lastIndex: number } | { ok: false; error: unknown };
@@ -75,7 +106,7 @@ export function eventView(seq: number, event: NewEvent): RunEventView {
 @Injectable()
 export class RunIngestService {
   private readonly pending = new Map<string, Pending>();
-  private readonly cache = new Map<string, CachedRun>();
+  private readonly cache = new RunCache();
   private readonly inFlight = new Set<string>();
   private running = 0;
 
@@ -240,9 +271,7 @@ export class RunIngestService {
 
   /** Keeps the run's committed state for its next write; a run that ended takes no more events, so it is dropped. */
   private remember({ work, state, lastSeq, nodes, staleAfterSeconds }: Applied): void {
-    this.cache.delete(work.runId);
-    if (TERMINAL_RUN.has(state.runStatus)) return;
-    if (this.cache.size >= MAX_CACHED_RUNS) this.cache.delete(this.cache.keys().next().value!);
+    if (TERMINAL_RUN.has(state.runStatus)) return this.cache.delete(work.runId);
     // As a fresh read has them: output and error are only ever read back from the database, and the touch was this write's.
     for (const key of state.changed) {
       const { output: _output, error: _error, touched: _touched, ...node } = nodes.get(key)!;

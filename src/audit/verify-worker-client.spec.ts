@@ -45,4 +45,24 @@ describe('VerifyWorkers', () => {
     expect(after).toHaveLength(2);
     expect(after.filter((pid) => before.includes(pid))).toEqual([]);
   });
+
+  it('fails only the calls of a thread that dies, and starts a new thread for the next call', async () => {
+    const own = new VerifyWorkers(url, 2);
+    try {
+      await Promise.all([7, 8].map((seq) => own.recompute(rowsQuery, [[row(seq, 'abc')]])));
+      // Call 2 goes to thread 0 and sleeps in the database; call 3 goes to thread 1.
+      const sleeping = own.recompute(`SELECT r FROM pg_sleep(5), unnest($1::text[]) AS u(r)`, [[row(9, 'abc')]]);
+      const other = own.recompute(rowsQuery, [[row(10, 'abc')]]);
+      const threads = (own as unknown as { threads: ({ thread: { terminate(): Promise<number> } } | undefined)[] }).threads;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await threads[0]!.thread.terminate();
+      await expect(sleeping).rejects.toThrow(/the verify worker exited/);
+      expect((await other).seqs).toEqual([10]);
+      expect(threads[0]).toBeUndefined();
+      // Call 4 goes to thread 0 again: a new one.
+      expect((await own.recompute(rowsQuery, [[row(11, 'abc')]])).computed).toEqual([expected(11)]);
+    } finally {
+      await own.close();
+    }
+  });
 });

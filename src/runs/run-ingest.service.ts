@@ -339,8 +339,9 @@ export class RunIngestService {
     const changedRuns = runs.filter((r) => r.state.events.length || r.state.changed.size);
     const events = changedRuns.flatMap((r) => r.state.events.map((e, i) => ({ runId: r.work.runId, seq: r.firstSeq + i, e })));
     const changed = changedRuns.flatMap((r) => [...r.state.changed].map((key) => ({ runId: r.work.runId, n: r.state.node(key)! })));
-    // Not a named statement: the function's statements are planned for each call's arrays (see the migration).
-    const [{ ok }] = (await manager.query(
+    // Prepared: the call itself plans the same every time (the function plans its own statements for each call's arrays).
+    const [{ ok }] = await queryRows<{ ok: boolean }>(
+      manager,
       `SELECT vitrine_ingest_write($1::uuid[], $2::uuid[], $3::bigint[], $4::text[],
          $5::uuid[], $6::bigint[], $7::uuid[], $8::timestamptz[], $9::text[], $10::text[], $11::jsonb[],
          $12::uuid[], $13::text[], $14::text[], $15::text[], $16::float8[], $17::text[], $18::bool[], $19::timestamptz[], $20::timestamptz[], $21::bool[], $22::bool[], $23::jsonb[], $24::jsonb[],
@@ -376,7 +377,8 @@ export class RunIngestService {
         changedRuns.map((r) => TERMINAL_RUN.has(r.state.runStatus) && !TERMINAL_RUN.has(r.previous)),
         REPORTER_GRACE_SECONDS,
       ],
-    )) as { ok: boolean }[];
+      'vitrine_ingest_write',
+    );
     return ok!;
   }
 }

@@ -73,6 +73,22 @@ describe('one error shape', () => {
     expectProblem(await t.http(admin).get('/api/v1/teams?limit=abc'), 400, 'validation_failed');
   });
 
+  it('refuses text the database cannot store (NUL, unpaired surrogates) in a body, a key or a query, naming where, changing nothing', async () => {
+    const before = await counts();
+    const nul = await t.http(admin).post('/api/v1/teams').send({ name: 'a\u0000b' });
+    expectProblem(nul, 400, 'validation_failed');
+    expect(nul.body.errors).toEqual([{ path: 'name', message: expect.stringMatching(/NUL character or an unpaired surrogate/) }]);
+    // JSON.stringify escapes the lone surrogate (\ud800), and the server's parser turns it back into one.
+    const surrogate = await t.http(admin).post('/api/v1/teams').send({ name: 'x', description: { nested: ['ok', 'y\ud800'] } });
+    expect(surrogate.body.errors).toEqual([expect.objectContaining({ path: 'description.nested.1' })]);
+    const key = await t.http(admin).post('/api/v1/teams').send({ name: 'x', ['k\u0000']: 1 });
+    expect(key.body.errors).toEqual([expect.objectContaining({ path: 'k\u0000' })]);
+    const query = await t.http(admin).get('/api/v1/audit?action=a%00b');
+    expectProblem(query, 400, 'validation_failed');
+    expect(query.body.errors).toEqual([expect.objectContaining({ path: 'action' })]);
+    expect(await counts()).toEqual(before);
+  });
+
   it("echoes the caller's X-Request-Id in the problem and the response header", async () => {
     const res = await t.http(admin).get('/api/v1/members/01900000-0000-7000-8000-000000000000').set('X-Request-Id', 'trace-abc-123');
     expect(res.body.requestId).toBe('trace-abc-123');

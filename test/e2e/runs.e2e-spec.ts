@@ -126,6 +126,17 @@ describe('reporting events', () => {
     expect(await replay(run.id)).toEqual([]);
   });
 
+  it('refuses event text the database cannot store, naming the event, and applies none of the batch', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const message = await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }, { node: 'a', type: 'log', message: 'tool said \u0000' }]);
+    expectProblem(message, 400, 'validation_failed');
+    expect(message.body.errors).toEqual([expect.objectContaining({ path: 'events.1.message' })]);
+    const output = await post(run.reporterToken, run.id, [{ node: 'a', type: 'succeeded', output: { text: 'half a pair \ud83d' } }]);
+    expect(output.body.errors).toEqual([expect.objectContaining({ path: 'events.0.output.text' })]);
+    expect((await getRun(run.id)).lastSeq).toBe(0);
+    expect((await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }])).body.lastSeq).toBe(1);
+  });
+
   it('refuses events for an ended node, and for an ended run first', async () => {
     const run = await createRun(t, member.token, skill, { a: [], b: [] });
     await post(run.reporterToken, run.id, [{ node: 'a', type: 'succeeded' }]);

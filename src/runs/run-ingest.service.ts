@@ -84,8 +84,6 @@ interface Applied {
   work: RunWork;
   state: RunState;
   previous: RunStatus;
-  /** The node map the state was built on; it holds the new state once the jobs are applied. */
-  nodes: Map<string, NodeState>;
   staleAfterSeconds: number;
   firstSeq: number;
   lastSeq: number;
@@ -96,12 +94,15 @@ export function eventView(seq: number, event: NewEvent): RunEventView {
 }
 
 /**
- * The one writer of run state. Requests that arrive while transactions are
- * running wait, then go together in the next one (a group commit), for one
- * run or many: one lock statement for their runs (in id order, so instances
- * never deadlock), one read of their state, one statement writing every
- * event, touched node and run. Each request is still all or nothing, and seqs
- * stay contiguous across instances because the row lock orders writers.
+ * The one writer of run state. Requests that arrive while writes are running
+ * wait, then go together in the next one (a group commit), for one run or
+ * many. When this instance wrote all of the batch's runs last, the events are
+ * applied to its cached state and committed by one statement that checks the
+ * cache under the runs' row locks (commitFromCache); otherwise, or if that
+ * check fails, a transaction locks the runs (in id order, so instances never
+ * deadlock), reads their state and writes with the same statement
+ * (commitLocked). Each request is still all or nothing, and seqs stay
+ * contiguous across instances because the row lock orders writers.
  */
 @Injectable()
 export class RunIngestService {
@@ -266,17 +267,15 @@ export class RunIngestService {
         work.outcomes.push({ ok: false, error });
       }
     }
-    return { work, state, previous: status, nodes, staleAfterSeconds: run.staleAfterSeconds, firstSeq: lastSeq + 1, lastSeq: lastSeq + state.events.length };
+    return { work, state, previous: status, staleAfterSeconds: run.staleAfterSeconds, firstSeq: lastSeq + 1, lastSeq: lastSeq + state.events.length };
   }
 
   /** Keeps the run's committed state for its next write; a run that ended takes no more events, so it is dropped. */
-  private remember({ work, state, lastSeq, nodes, staleAfterSeconds }: Applied): void {
+  private remember({ work, state, lastSeq, staleAfterSeconds }: Applied): void {
     if (TERMINAL_RUN.has(state.runStatus)) return this.cache.delete(work.runId);
+    const { nodes } = state;
     // As a fresh read has them: output and error are only ever read back from the database, and the touch was this write's.
-    for (const key of state.changed) {
-      const { output: _output, error: _error, touched: _touched, ...node } = nodes.get(key)!;
-      nodes.set(key, { ...node, output: undefined, error: null });
-    }
+    for (const key of state.changed) nodes.set(key, { ...nodes.get(key)!, output: undefined, error: null, touched: undefined });
     this.cache.set(work.runId, { orgId: work.orgId, status: state.runStatus, lastSeq, staleAfterSeconds, nodes });
   }
 
@@ -335,7 +334,6 @@ export class RunIngestService {
    * applied to, or an event id is stored already; then nothing was written.
    */
   private async write(manager: EntityManager, runs: Applied[]): Promise<boolean> {
-    if (runs.length === 0) return true;
     const changedRuns = runs.filter((r) => r.state.events.length || r.state.changed.size);
     const events = changedRuns.flatMap((r) => r.state.events.map((e, i) => ({ runId: r.work.runId, seq: r.firstSeq + i, e })));
     const changed = changedRuns.flatMap((r) => [...r.state.changed].map((key) => ({ runId: r.work.runId, n: r.state.node(key)! })));

@@ -45,9 +45,10 @@ export class RunState {
   readonly events: NewEvent[] = [];
   readonly changed = new Set<string>();
 
+  /** `nodes` is updated in place as requests are kept: after applying, it holds the run's new node states. */
   constructor(
     private status: RunStatus,
-    private readonly nodes: Map<string, NodeState>,
+    readonly nodes: Map<string, NodeState>,
   ) {}
 
   get runStatus(): RunStatus {

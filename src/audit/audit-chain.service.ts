@@ -325,7 +325,6 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
     return found;
   }
 
-
   async checkpoints(orgId: string, limit: number, cursor?: string) {
     const before = decodeCursor(cursor, z.number().int());
     const rows: HeadRow[] = await this.db.query(

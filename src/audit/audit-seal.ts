@@ -1,4 +1,4 @@
-import { createHash, hash as oneShotHash, type KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { canonicalEvent, type AuditEvent } from './audit-event.js';
 import { verifySignature } from './audit-signing-key.js';
@@ -51,11 +51,12 @@ export interface ChainProblem {
   reason: string;
 }
 
-const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+/** SHA-256 in hex, in one call (no Hash object). */
+export const sha256 = (data: string | Buffer): string => hash('sha256', data, 'hex');
 
 export function eventHash(event: Omit<AuditEvent, 'hash'>): string {
   // The one-shot hash skips a Hash object per event: verify runs this for every event.
-  return oneShotHash('sha256', canonicalEvent(event), 'hex');
+  return sha256(canonicalEvent(event));
 }
 
 /** One digest over the block's (seq, hash) pairs, in order: each an 8-byte big-endian seq and the 32-byte hash. */
@@ -94,7 +95,6 @@ export function sealHash(seal: Omit<Seal, 'hash' | 'keyId' | 'signature'>): stri
 export function checkpointMessage(checkpoint: Omit<Checkpoint, 'signature'>): string {
   return canonicalize({ orgId: checkpoint.orgId, seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at })!;
 }
-
 
 /** Checks a block on its own and against the block before it (null for the first). */
 export function checkSeal(seal: Seal, previous: Seal | null, publicKeys: ReadonlyMap<string, KeyObject>): ChainProblem | null {

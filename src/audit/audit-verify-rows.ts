@@ -1,5 +1,5 @@
-import { hash } from 'node:crypto';
 import { canonicalEvent, type AuditEventBody } from './audit-event.js';
+import { sha256 } from './audit-seal.js';
 
 // Every column as the text its hash was computed over (the time as epoch
 // milliseconds: to_char costs more than the rest of the row), joined into one
@@ -66,7 +66,7 @@ export function hashVerifyRows(rows: readonly string[]): { seqs: number[]; store
     const event = canonicalFromVerifyRow(row);
     seqs.push(event.seq);
     stored.push(event.stored);
-    computed.push(hash('sha256', event.canonical, 'hex'));
+    computed.push(sha256(event.canonical));
   }
   return { seqs, stored, computed };
 }

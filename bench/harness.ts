@@ -62,6 +62,26 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** Operations/s over `seconds`, and latency (ms) percentiles; sorts `latencies`. */
+function summary(latencies: number[], seconds: number) {
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / seconds, count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** Failures counted instead of thrown, so one bad request does not abandon the other loops mid-cell; the first one's message is kept. */
+function failures() {
+  const tally = { errors: 0, firstError: undefined as string | undefined };
+  const attempt = async (call: () => Promise<unknown>) => {
+    try {
+      await call();
+    } catch (error) {
+      tally.errors++;
+      tally.firstError ??= error instanceof Error ? error.message : String(error);
+    }
+  };
+  return { tally, attempt };
+}
+
 /** Runs `worker` on `concurrency` loops for `seconds`; returns operations/s and per-operation latency (ms) percentiles. */
 export async function load(concurrency: number, seconds: number, worker: () => Promise<unknown>) {
   const latencies: number[] = [];
@@ -76,9 +96,7 @@ export async function load(concurrency: number, seconds: number, worker: () => P
       }
     }),
   );
-  const elapsed = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { perSecond: latencies.length / elapsed, count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return summary(latencies, (performance.now() - start) / 1000);
 }
 
 /**
@@ -90,8 +108,7 @@ export async function load(concurrency: number, seconds: number, worker: () => P
  */
 export async function paced(reporters: number, rate: number, seconds: number, call: (reporter: number) => Promise<unknown>, warmup = 0.5): Promise<Counted> {
   const latencies: number[] = [];
-  let errors = 0;
-  let firstError: string | undefined;
+  const { tally, attempt } = failures();
   const chains: Promise<void>[] = Array.from({ length: reporters }, () => Promise.resolve());
   const warm = Math.floor(rate * warmup);
   const total = warm + Math.floor(rate * seconds);
@@ -105,19 +122,12 @@ export async function paced(reporters: number, rate: number, seconds: number, ca
     const r = k % reporters;
     const counts = k >= warm;
     chains[r] = chains[r]!.then(async () => {
-      try {
-        await call(r);
-      } catch (error) {
-        errors++;
-        firstError ??= error instanceof Error ? error.message : String(error);
-      }
+      await attempt(() => call(r));
       if (counts) latencies.push(performance.now() - due);
     });
   }
   await Promise.all(chains);
-  const elapsed = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { perSecond: latencies.length / elapsed, count: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, firstError };
+  return { ...summary(latencies, (performance.now() - start) / 1000), ...tally };
 }
 
 /** `--name value` from the command line, as a number. */
@@ -131,19 +141,10 @@ export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export type Counted = Awaited<ReturnType<typeof load>> & { errors: number; firstError?: string };
 
-/** Runs `worker` under load(), counting failures instead of throwing so one bad request does not abandon the other loops mid-cell. */
+/** Runs `worker` under load(), counting its failures (see failures()). */
 export async function counted(concurrency: number, seconds: number, worker: () => Promise<unknown>): Promise<Counted> {
-  let errors = 0;
-  let firstError: string | undefined;
-  const r = await load(concurrency, seconds, async () => {
-    try {
-      await worker();
-    } catch (error) {
-      errors++;
-      firstError ??= error instanceof Error ? error.message : String(error);
-    }
-  });
-  return { ...r, errors, firstError };
+  const { tally, attempt } = failures();
+  return { ...(await load(concurrency, seconds, () => attempt(worker))), ...tally };
 }
 
 /**

@@ -45,10 +45,6 @@ export class RunCache {
 
   constructor(private readonly maxNodes = MAX_CACHED_NODES) {}
 
-  get size(): number {
-    return this.runs.size;
-  }
-
   get(runId: string): CachedRun | undefined {
     return this.runs.get(runId);
   }

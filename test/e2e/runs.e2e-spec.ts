@@ -243,6 +243,21 @@ describe('reporting events', () => {
     await expect(ingest.ingest(orgId, randomUUID(), [{ node: 'a', type: 'started' }])).rejects.toBeInstanceOf(NotFoundError);
     await expect(ingest.ingest(other.id, run.id, [{ node: 'a', type: 'started' }])).rejects.toBeInstanceOf(NotFoundError);
     expect((await getRun(run.id)).lastSeq).toBe(0);
+    // Once written, the run is in the writer's cache: the other org is still refused.
+    expect((await ingest.ingest(orgId, run.id, [{ node: 'a', type: 'started' }])).lastSeq).toBe(1);
+    await expect(ingest.ingest(other.id, run.id, [{ node: 'a', type: 'progress', percent: 5 }])).rejects.toBeInstanceOf(NotFoundError);
+    expect((await getRun(run.id)).lastSeq).toBe(1);
+  });
+
+  it('fails a group whose write fails, and takes the next write in order', async () => {
+    // The HTTP route refuses such text first; called directly, the writer's statement fails on it.
+    const ingest = t.app.get(RunIngestService);
+    const orgId = (await t.http(admin).get('/api/v1/me')).body.orgId;
+    const run = await createRun(t, member.token, skill, { a: [] });
+    expect((await ingest.ingest(orgId, run.id, [{ node: 'a', type: 'started' }])).lastSeq).toBe(1);
+    await expect(ingest.ingest(orgId, run.id, [{ node: 'a', type: 'log', message: 'nul \u0000' }])).rejects.not.toBeInstanceOf(NotFoundError);
+    expect((await ingest.ingest(orgId, run.id, [{ node: 'a', type: 'progress', percent: 10 }])).lastSeq).toBe(2);
+    expect((await replay(run.id)).map((e) => e.type)).toEqual(['started', 'progress']);
   });
 
   it('writes many runs in one transaction, each in order, and fails an unknown or illegal one alone', async () => {

@@ -4,6 +4,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { ConflictError, NotFoundError } from '../common/problem.js';
+import type { PolicyActor } from '../policy/policy-engine.js';
 import { PolicyResources } from '../policy/policy-resources.js';
 import { PolicyService } from '../policy/policy.service.js';
 import { AccessToken } from './access-token.entity.js';
@@ -30,8 +31,15 @@ export function memberView(member: Member): MemberView {
 
 /** What policy conditions on a Member may name. */
 export function memberAttributes(member: Member): Record<string, unknown> {
-  return { id: member.id, orgId: member.orgId, role: member.role, email: member.email, teamIds: (member.teams ?? []).map((t) => t.id).sort() };
+  return { id: member.id, orgId: member.orgId, role: member.role, email: member.email, teamIds: teamIdsOf(member) };
 }
+
+/** A member as policy sees its actors (explain as another member, the dry run's link makers); load it with its teams. */
+export function memberAsPolicyActor(member: Member): PolicyActor {
+  return { id: member.id, orgId: member.orgId, role: member.role, teamIds: teamIdsOf(member), installationAdmin: member.installationAdmin };
+}
+
+const teamIdsOf = (member: Member): string[] => (member.teams ?? []).map((t) => t.id).sort();
 
 /** Members of the caller's org; another org's member answers 404. */
 @Injectable()

@@ -4,7 +4,7 @@ import { ApiProblems } from '../common/openapi.decorators.js';
 import { decodeCursor, encodeCursor, ListQuerySchema, PageSchema, type ListQuery } from '../common/pagination.js';
 import type { UserActor } from '../identity/actor.js';
 import { CurrentActor } from '../identity/current-actor.decorator.js';
-import { memberAttributes, MembersService } from '../identity/members.service.js';
+import { memberAsPolicyActor, MembersService } from '../identity/members.service.js';
 import { z } from 'zod';
 import { Authorize } from './authorize.decorator.js';
 import { CompiledPolicy } from './policy-engine.js';
@@ -104,7 +104,7 @@ export class PoliciesController {
   @ApiOkResponse({ standardSchema: ExplanationSchema })
   @ApiProblems(400, 401, 403, 404, 413)
   async explain(@CurrentActor() actor: UserActor, @Body({ schema: ExplainSchema }) body: ExplainBody) {
-    const target = body.actorId ? await this.memberAsActor(actor, body.actorId) : policyActor(actor);
+    const target = body.actorId ? memberAsPolicyActor(await this.members.get(actor, body.actorId)) : policyActor(actor);
     let attributes = 'attributes' in body.resource ? body.resource.attributes : await this.resources.attributesOf(actor, body.resource.type, body.resource.id);
     if (body.share) attributes = { ...attributes, share: body.share };
     const draft = body.source ? new CompiledPolicy('draft', parseBundle(body.source).bundle) : undefined;
@@ -117,10 +117,4 @@ export class PoliciesController {
       rules: explanation.rules,
     };
   }
-
-  private async memberAsActor(actor: UserActor, id: string) {
-    const member = await this.members.get(actor, id);
-    return { id: member.id, orgId: member.orgId, role: member.role, teamIds: memberAttributes(member).teamIds as string[], installationAdmin: member.installationAdmin };
-  }
-
 }

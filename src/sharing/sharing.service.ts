@@ -12,6 +12,7 @@ import { hashSecret, newSecret } from '../common/secrets.js';
 import type { Actor, UserActor } from '../identity/actor.js';
 import { IdSchema } from '../identity/identity.schemas.js';
 import { Member } from '../identity/member.entity.js';
+import { memberAsPolicyActor } from '../identity/members.service.js';
 import { PolicyResources, type ShareCandidate } from '../policy/policy-resources.js';
 import { PolicyService } from '../policy/policy.service.js';
 import { Share } from './share.entity.js';
@@ -223,7 +224,7 @@ export class SharingService {
       return {
         shareId: share.id,
         artifactId: share.artifactId,
-        actor: maker ? { id: maker.id, orgId, role: maker.role, teamIds: (maker.teams ?? []).map((t) => t.id) } : null,
+        actor: maker ? memberAsPolicyActor(maker) : null,
         attributes: { ...attributes, share: shareRequest(share.audience, share.expiresInSeconds, share.revision) },
       };
     });

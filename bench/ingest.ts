@@ -21,6 +21,11 @@
  * Those cells saturate the service, so their latency is mostly queueing; a
  * last section offers a steady rate (a quarter and half of the peak) and
  * measures the commit p99 there, from when each POST was due.
+ * - platform ceiling: bare Express in this process, with the same JSON body
+ *   parser and one route that answers as ingest does, but no auth, validation,
+ *   Nest or database, loaded the same way: how fast this machine serves HTTP
+ *   from one Node thread today, so a figure can be read against it (the
+ *   machine's speed varies from day to day by a factor of three).
  * The service runs in this process, as the tests start it; the HTTP load
  * comes from a worker thread (its own event loop, as reporters are other
  * processes). Each cell ends with "cpu N%/M%": this process's CPU (service
@@ -29,12 +34,14 @@
  * shared with other work, shows as such.
  */
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type pg from 'pg';
+import express from 'express';
 import { DataSource } from 'typeorm';
 import { configureApp } from '../src/app.js';
 import { AppModule } from '../src/app.module.js';
@@ -90,12 +97,34 @@ async function measure(batch: number, run: () => Promise<Counted>): Promise<Cell
   return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine: ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * 100, errors, firstError };
 }
 
+/** Bare Express with the service's JSON parser and one route answering as ingest does: the HTTP ceiling of one Node thread. */
+async function bareExpress(bodyLimit: string): Promise<{ server: Server; port: number }> {
+  const bare = express();
+  bare.use(express.json({ limit: bodyLimit }));
+  let seq = 0;
+  bare.post('/bare/:id/events', (request, response) => {
+    const events = (request.body as { events: unknown[] }).events;
+    seq += events.length;
+    response.json({ accepted: events.length, duplicates: 0, lastSeq: seq });
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = bare.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+function cellText(c: Cell): string {
+  const base = `${fmt(c.eventsPerSecond).padStart(7)}/s ${c.p50.toFixed(1).padStart(5)} ${c.p99.toFixed(1).padStart(6)} ms cpu ${fmt(c.cpu).padStart(3)}%/${fmt(c.machine).padStart(3)}%`;
+  return c.errors ? `${base} ERR×${c.errors}` : base;
+}
+
 async function main() {
   // Other work on the machine skews every figure here; the load average says whether there was any.
   const load1 = () => loadavg().map((l) => l.toFixed(2)).join(' ');
   console.log(`ingest bench: Node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} cores, ${SECONDS} s per cell; load average ${load1()}`);
   const bench = await benchDatabase();
   let app: NestExpressApplication | undefined;
+  let bare: Server | undefined;
   try {
     const [{ server_version: version }] = await bench.dataSource.query('SHOW server_version');
     const [{ synchronous_commit: sync }] = await bench.dataSource.query('SHOW synchronous_commit');
@@ -188,11 +217,18 @@ async function main() {
       client.close();
     }
 
+    // The ceiling first, after the same warm-up, so every later figure can be read against it.
+    const ceiling = await bareExpress(config.bodyLimit);
+    bare = ceiling.server;
+    const bareReporters = Array.from({ length: 32 }, () => ({ path: '/bare/run/events', token: 'none', node: 'n0' }));
+    await loadFromWorker({ port: ceiling.port, concurrency: 32, seconds: 1, batch: 1, reporters: bareReporters });
+    const ceilings = new Map<number, Cell>();
+    for (const batch of BATCHES) ceilings.set(batch, await measure(batch, () => loadFromWorker({ port: ceiling.port, concurrency: 32, seconds: SECONDS, batch, reporters: bareReporters })));
+    console.log(`platform ceiling, bare Express in this process (same JSON parser, one route, no auth, validation, Nest or database), 32 reporters:`);
+    for (const batch of BATCHES) console.log(`   batch ${String(batch).padStart(3)}: ${cellText(ceilings.get(batch)!)}`);
+
     const results: { batch: number; concurrency: number; kind: string; cell: Cell }[] = [];
-    const cell = (c: Cell) => {
-      const base = `${fmt(c.eventsPerSecond).padStart(7)}/s ${c.p50.toFixed(1).padStart(5)} ${c.p99.toFixed(1).padStart(6)} ms cpu ${fmt(c.cpu).padStart(3)}%/${fmt(c.machine).padStart(3)}%`;
-      return c.errors ? `${base} ERR×${c.errors}` : base;
-    };
+    const cell = cellText;
     const blank = '(same as own run)';
     for (const batch of BATCHES) {
       console.log(`\nbatch of ${batch} event${batch === 1 ? '' : 's'} per request (${batch === 1 ? 'raw pg: single-row INSERT per event' : 'raw pg: one unnest INSERT of 100 rows'}); events/s, p50 and p99 per request in ms, cpu this process/machine`);
@@ -223,7 +259,7 @@ async function main() {
     ] as const) {
       const b = best(batch);
       console.log(
-        `   >= ${fmt(goal)} events/s with ${batch === 1 ? 'single-event POSTs' : '100-event batches'}: best ${fmt(b.cell.eventsPerSecond)}/s (${label(b)}, p99 ${b.cell.p99.toFixed(1)} ms) → ${verdict(b.cell.eventsPerSecond >= goal)}; raw pg best ${fmt(rawBest(batch))}/s`,
+        `   >= ${fmt(goal)} events/s with ${batch === 1 ? 'single-event POSTs' : '100-event batches'}: best ${fmt(b.cell.eventsPerSecond)}/s (${label(b)}, p99 ${b.cell.p99.toFixed(1)} ms) → ${verdict(b.cell.eventsPerSecond >= goal)}; raw pg best ${fmt(rawBest(batch))}/s; bare Express ${fmt(ceilings.get(batch)!.eventsPerSecond)}/s, so ${fmt((b.cell.eventsPerSecond / ceilings.get(batch)!.eventsPerSecond) * 100)}% of the ceiling`,
       );
     }
     const worst = httpCells.reduce((a, b) => (b.cell.p99 > a.cell.p99 ? b : a));
@@ -255,6 +291,7 @@ async function main() {
       `   commit p99 <= 10 ms at half the peak rate: ${half.map((s) => `batch ${s.batch} ${s.cell.p99.toFixed(1)} ms`).join(', ')} → ${verdict(half.every((s) => s.cell.p99 <= 10 && s.cell.errors === 0))}`,
     );
   } finally {
+    bare?.close();
     await app?.close();
     await bench.close();
   }

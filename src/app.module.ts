@@ -1,9 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
 import { ArtifactsModule } from './artifacts/artifacts.module.js';
 import { AuditModule } from './audit/audit.module.js';
-import { loggerParams } from './common/logging.js';
+import { createRootLogger, ROOT_LOGGER } from './common/logging.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.schema.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -22,9 +21,10 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), LoggerModule.forRoot(loggerParams(config)), DatabaseModule, AuditModule, PolicyModule, IdentityModule, SkillsModule, RunsModule, ArtifactsModule, SharingModule, OpsModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, AuditModule, PolicyModule, IdentityModule, SkillsModule, RunsModule, ArtifactsModule, SharingModule, OpsModule],
       // Order matters: authenticate first, then decide.
       providers: [
+        { provide: ROOT_LOGGER, useFactory: () => createRootLogger(config) },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_GUARD, useClass: PolicyGuard },
       ],

@@ -1,9 +1,9 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { Logger } from 'nestjs-pino';
+import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from './config/config.schema.js';
-import { requestIdMiddleware } from './common/logging.js';
+import { NestPinoLogger, requestIdMiddleware, requestLogger, ROOT_LOGGER } from './common/logging.js';
 import { requestContextMiddleware } from './common/request-context.js';
 import { setupOpenApi } from './common/openapi.js';
 import { bodyParserProblems, ProblemFilter } from './common/problem.filter.js';
@@ -17,7 +17,8 @@ import { MetricsService } from './ops/metrics.service.js';
  */
 export function configureApp(app: NestExpressApplication): NestExpressApplication {
   const config = app.get<AppConfig>(APP_CONFIG);
-  app.useLogger(app.get(Logger));
+  const logger = app.get<Logger>(ROOT_LOGGER);
+  app.useLogger(new NestPinoLogger(logger));
   app.disable('x-powered-by');
   const metrics = app.get(MetricsService);
   const parseCookies = cookieParser();
@@ -30,6 +31,7 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
     if (request.headers.cookie) parseCookies(request, response, done);
     requestContextMiddleware(request, response, next);
   });
+  app.use(requestLogger(logger));
   app.use(express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'] }));
   // Policy bundles may be sent as YAML text.
   app.use(express.text({ limit: config.bodyLimit, type: ['application/yaml', 'application/x-yaml', 'text/yaml'] }));

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { newId } from '../common/ids.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
-import { currentRequestContext } from '../common/request-context.js';
+import { NO_REQUEST, type RequestContext } from '../common/request-context.js';
 import { queryRows } from '../database/query-rows.js';
 import type { Actor } from '../identity/actor.js';
 import { canonicalEventPrefix, eventColumns, storable, type AuditActor, type AuditEvent, type AuditEventBody } from './audit-event.js';
@@ -25,6 +25,8 @@ export interface AuditEntry {
   /** The decision that allowed or denied it; by default the guard's decision for this request. */
   policy?: { version: string; ruleId: string | null } | null;
   details?: Record<string, unknown>;
+  /** The request it came from; by default the actor's (see AuthGuard). Give it where the actor was not authenticated by the request. */
+  context?: RequestContext;
 }
 
 export const SYSTEM_ACTOR: AuditActor = { type: 'system', id: null, name: 'Vitrine' };
@@ -92,7 +94,7 @@ export class AuditService {
 
   /** Appends one event in the caller's transaction: it commits or rolls back with the change. */
   async record(manager: EntityManager, entry: AuditEntry): Promise<void> {
-    const context = currentRequestContext();
+    const context = entry.context ?? ('orgId' in entry.actor ? entry.actor.context : undefined) ?? NO_REQUEST;
     const decided = entry.policy === undefined ? context.decision : entry.policy;
     const policy = decided ? { version: decided.version, ruleId: decided.ruleId } : null;
     const event: Omit<AuditEventBody, 'seq'> = storable({

@@ -1,24 +1,27 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { Controller, Get, HttpCode, Module, Post } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from '@nestjs/common';
 import express from 'express';
-import { LoggerModule } from 'nestjs-pino';
-import { pinoHttp } from 'pino-http';
 import request from 'supertest';
 import { loadConfig } from '../config/config.schema.js';
-import { loggerParams, requestIdMiddleware } from './logging.js';
+import { createRootLogger, NestPinoLogger, requestIdMiddleware, requestLogger } from './logging.js';
+
+/** A root logger at `level` writing into an array of parsed lines. */
+function capture(level = 'info') {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));
+  return { lines, root: createRootLogger(loadConfig({ LOG_LEVEL: level }), stream) };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
 
 describe('request logs', () => {
   it('carry the request id and never the credentials, cookies or bodies of a request', async () => {
-    const lines: string[] = [];
-    const stream = new PassThrough();
-    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
-    const params = loggerParams(loadConfig({ LOG_LEVEL: 'info' }));
+    const { lines, root } = capture();
     const app = express();
     app.use(requestIdMiddleware);
-    app.use(pinoHttp({ ...(params.pinoHttp as object), stream } as never));
+    app.use(requestLogger(root));
     app.use(express.json());
     app.post('/api/v1/auth/token', (_req, res) => {
       res.status(201).json({ token: 'vtr_pat_secret-in-response' });
@@ -34,53 +37,69 @@ describe('request logs', () => {
       .set('X-Request-Id', 'req-123')
       .send({ email: 'a@b.test', password: 'secret-password' });
     await request(app).get('/s/vtr_shr_secret-in-path');
-    await new Promise((r) => setImmediate(r));
+    await settle();
 
-    const all = lines.join('\n');
+    const all = JSON.stringify(lines);
     expect(lines.length).toBeGreaterThanOrEqual(2);
-    expect(JSON.parse(lines[0]!).req.id).toBe('req-123');
+    expect((lines[0]!.req as { id: string }).id).toBe('req-123');
     for (const secret of ['secret-in-header', 'secret-in-cookie', 'secret-password', 'secret-in-response', 'secret-in-path']) {
       expect(all).not.toContain(secret);
     }
   });
 
   it("leave out reporters' event POSTs, and only those", async () => {
-    const lines: string[] = [];
-    const stream = new PassThrough();
-    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
-    const params = loggerParams(loadConfig({ LOG_LEVEL: 'info' }));
-    @Controller('api/v1/runs')
-    class RunsStub {
-      @Post(':id/events')
-      @HttpCode(200)
-      report() {
-        return { accepted: 1 };
-      }
+    const { lines, root } = capture();
+    const app = express();
+    app.use(requestIdMiddleware);
+    app.use(requestLogger(root));
+    app.all('/{*path}', (_req, res) => {
+      res.json({});
+    });
+    const send = (method: 'get' | 'post', path: string) => request(app)[method](path).send({});
+    for (const path of ['/api/v1/runs/r1/events', '/api/v1/runs/r1/events/', '/api/v1/runs/r1/events?x=1', '/API/V1/Runs/r1/Events']) await send('post', path);
+    for (const path of ['/api/v1/runs/r1/events', '/api/v1/runs/r1/events/more']) await send('get', path);
+    for (const path of ['/api/v1/runs', '/api/v1/runs/r1/cancel', '/api/v1/runs/r1/events/more', '/api/v1/runs/r1/x/events']) await send('post', path);
+    await settle();
+    const logged = lines.flatMap((l) => (l.req ? [`${(l.req as { method: string }).method} ${(l.req as { url: string }).url}`] : []));
+    expect(logged).toEqual([
+      'GET /api/v1/runs/r1/events',
+      'GET /api/v1/runs/r1/events/more',
+      'POST /api/v1/runs',
+      'POST /api/v1/runs/r1/cancel',
+      'POST /api/v1/runs/r1/events/more',
+      'POST /api/v1/runs/r1/x/events',
+    ]);
+  });
+});
 
-      @Post()
-      create() {
-        return { id: 'r1' };
-      }
-
-      @Get(':id/events')
-      replay() {
-        return { items: [] };
-      }
-    }
-    @Module({ imports: [LoggerModule.forRoot({ ...params, pinoHttp: { ...(params.pinoHttp as object), stream } as never })], controllers: [RunsStub] })
-    class LoggedModule {}
-    const app = await NestFactory.create<NestExpressApplication>(LoggedModule, { logger: false });
-    await app.init();
+describe("Nest's logs", () => {
+  it('go through the root logger with their context, fields and errors', async () => {
+    const { lines, root } = capture('debug');
+    const service = new NestPinoLogger(root);
+    Logger.overrideLogger(service);
     try {
-      const server = app.getHttpServer();
-      expect((await request(server).post('/api/v1/runs/r1/events').send({})).status).toBe(200);
-      expect((await request(server).get('/api/v1/runs/r1/events')).status).toBe(200);
-      expect((await request(server).post('/api/v1/runs').send({})).status).toBe(201);
-      await new Promise((r) => setImmediate(r));
-      const logged = lines.map((l) => JSON.parse(l) as { req?: { method: string; url: string } }).flatMap((l) => (l.req ? [`${l.req.method} ${l.req.url}`] : []));
-      expect(logged).toEqual(['GET /api/v1/runs/r1/events', 'POST /api/v1/runs']);
+      new Logger('Orgs').log('admin created');
+      new Logger('ProblemFilter').error({ err: new Error('boom'), requestId: 'req-9' }, 'unexpected error');
+      new Logger('ExceptionsHandler').error('it broke', 'Error: it broke\n    at somewhere (file.js:1:1)');
+      service.warn(new Error('plain'));
+      new Logger('Quiet').verbose('below the level');
+      await settle();
     } finally {
-      await app.close();
+      Logger.overrideLogger(false);
     }
+    const pick = (l: Record<string, unknown>) => ({
+      level: l.level,
+      msg: l.msg,
+      context: l.context,
+      requestId: l.requestId,
+      err: (l.err as { message?: string } | undefined)?.message,
+      stack: typeof l.stack === 'string' ? l.stack.split('\n')[0] : undefined,
+    });
+    expect(lines.map(pick)).toEqual([
+      { level: 30, msg: 'admin created', context: 'Orgs', requestId: undefined, err: undefined, stack: undefined },
+      { level: 50, msg: 'unexpected error', context: 'ProblemFilter', requestId: 'req-9', err: 'boom', stack: undefined },
+      { level: 50, msg: 'it broke', context: 'ExceptionsHandler', requestId: undefined, err: undefined, stack: 'Error: it broke' },
+      { level: 40, msg: 'plain', context: undefined, requestId: undefined, err: 'plain', stack: undefined },
+    ]);
   });
 });

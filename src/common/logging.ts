@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RequestMethod } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
-import type { Params } from 'nestjs-pino';
+import type { LoggerService } from '@nestjs/common';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { pino, type DestinationStream, type Logger as Pino } from 'pino';
+import { pinoHttp } from 'pino-http';
 import type { AppConfig } from '../config/config.schema.js';
 import { newId } from './ids.js';
 
@@ -24,32 +25,95 @@ function redactUrl(url: string | undefined): string | undefined {
   return url?.replace(/vtr_[a-z]{3}_[A-Za-z0-9_-]+/g, 'vtr_[redacted]');
 }
 
-/**
- * Structured JSON logs. Requests are logged by method, route and id only:
- * never headers (tokens, cookies) and never bodies (passwords, artifact content).
- * Reporters' event POSTs are not logged one by one: thousands a second would
- * bury everything else and cost the ingest a log write each. The
- * http_request_duration_seconds metric counts them by status, and an
- * unexpected error on them is logged as on any route.
- */
-export function loggerParams(config: AppConfig): Params {
-  return {
-    exclude: [{ method: RequestMethod.POST, path: 'api/v1/runs/:id/events' }],
-    pinoHttp: {
-      level: config.logLevel,
-      genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? newId(),
-      autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' || req.url === '/metrics' },
-      serializers: {
-        req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: redactUrl(req.url),
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      redact: { paths: ['password', '*.password', 'token', '*.token', 'authorization', '*.authorization', 'cookie', '*.cookie'], censor: '[redacted]' },
-      customSuccessMessage: (req: IncomingMessage, res: ServerResponse) => `${req.method} ${redactUrl(req.url)} ${res.statusCode}`,
-    },
+/** The application's one pino logger: Nest's logs and request logs both go through it. */
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+
+export function createRootLogger(config: Pick<AppConfig, 'logLevel'>, stream?: DestinationStream): Pino {
+  const options = {
+    level: config.logLevel,
+    redact: { paths: ['password', '*.password', 'token', '*.token', 'authorization', '*.authorization', 'cookie', '*.cookie'], censor: '[redacted]' },
   };
+  return stream ? pino(options, stream) : pino(options);
+}
+
+/** A reporter's `POST /api/v1/runs/{id}/events` (Express matches paths case-insensitively, with or without a trailing slash). */
+const REPORTER_POST = /^\/api\/v1\/runs\/[^/?]+\/events\/?(?:\?|$)/i;
+
+/**
+ * Structured JSON request logs. Requests are logged by method, route and id
+ * only: never headers (tokens, cookies) and never bodies (passwords, artifact
+ * content). Reporters' event POSTs are not logged one by one: thousands a
+ * second would bury everything else and cost the ingest a log write each. The
+ * http_request_duration_seconds metric counts them by status, and an
+ * unexpected error on them is logged as on any route (ProblemFilter).
+ * Mount after requestIdMiddleware.
+ */
+export function requestLogger(root: Pino): RequestHandler {
+  const log = pinoHttp({
+    logger: root,
+    genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? newId(),
+    autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' || req.url === '/metrics' },
+    serializers: {
+      req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: redactUrl(req.url),
+        remoteAddress: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    customSuccessMessage: (req: IncomingMessage, res: ServerResponse) => `${req.method} ${redactUrl(req.url)} ${res.statusCode}`,
+  });
+  return (request, response, next) => (request.method === 'POST' && REPORTER_POST.test(request.url) ? next() : log(request, response, next));
+}
+
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/**
+ * Nest's LoggerService on the root pino logger. Nest passes the logger's
+ * context (its name) last, and `error(message, stack)` for exceptions; an
+ * object first (as `logger.error({ err, requestId }, 'unexpected error')`)
+ * becomes the line's fields, as with pino itself.
+ */
+export class NestPinoLogger implements LoggerService {
+  constructor(private readonly root: Pino) {}
+
+  log(message: unknown, ...params: unknown[]): void {
+    this.write('info', message, params);
+  }
+  error(message: unknown, ...params: unknown[]): void {
+    this.write('error', message, params);
+  }
+  warn(message: unknown, ...params: unknown[]): void {
+    this.write('warn', message, params);
+  }
+  debug(message: unknown, ...params: unknown[]): void {
+    this.write('debug', message, params);
+  }
+  verbose(message: unknown, ...params: unknown[]): void {
+    this.write('trace', message, params);
+  }
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.write('fatal', message, params);
+  }
+
+  private write(level: Level, message: unknown, params: unknown[]): void {
+    if (!this.root.isLevelEnabled(level)) return;
+    const rest = params.filter((p) => p !== undefined);
+    const fields: Record<string, unknown> = {};
+    if (rest.length && typeof rest[rest.length - 1] === 'string') fields.context = rest.pop();
+    let text: string | undefined;
+    if (message instanceof Error) {
+      fields.err = message;
+      text = message.message;
+    } else if (typeof message === 'object' && message !== null) {
+      Object.assign(fields, message);
+      if (typeof rest[0] === 'string') text = rest.shift() as string;
+    } else {
+      text = String(message);
+    }
+    if (typeof rest[0] === 'string' && /\n\s+at /.test(rest[0])) fields.stack = rest.shift();
+    if (rest.length) fields.params = rest;
+    this.root[level](fields, text);
+  }
 }

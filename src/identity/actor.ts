@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import type { RequestContext } from '../common/request-context.js';
 import type { Role } from './member.entity.js';
 
 /** Who is calling: resolved once per request by the auth guard. */
@@ -16,6 +17,8 @@ export interface UserActor {
   credentialId: string;
   /** The org's active policy version, read together with the credentials. */
   policyVersionId: string | null;
+  /** The request this actor acts in, for the audit log; set by the auth guard, absent outside a request. */
+  context?: RequestContext;
 }
 
 /** A run's reporter token: an agent that may report to that run and keep its artifacts current. */
@@ -32,6 +35,7 @@ export interface AgentActor {
   via: 'reporter';
   credentialId: string;
   policyVersionId: string | null;
+  context?: RequestContext;
 }
 
 export type Actor = UserActor | AgentActor;

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse,
 import type { Request, Response } from 'express';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import { ApiProblems } from '../common/openapi.decorators.js';
+import { CurrentRequest, type RequestContext } from '../common/request-context.js';
 import { SelfService } from '../policy/authorize.decorator.js';
 import { CurrentActor } from './current-actor.decorator.js';
 import type { UserActor } from './actor.js';
@@ -37,9 +38,9 @@ export class AuthController {
   @ApiOperation({ summary: 'Log in; sets the HttpOnly session cookie' })
   @ApiOkResponse({ standardSchema: LoginResponseSchema })
   @ApiProblems(400, 401, 413)
-  async login(@Body({ schema: LoginSchema }) body: LoginBody, @Res({ passthrough: true }) response: Response) {
-    const member = await this.auth.checkPassword(body.email, body.password, 'session');
-    const session = await this.auth.createSession(member);
+  async login(@Body({ schema: LoginSchema }) body: LoginBody, @CurrentRequest() context: RequestContext, @Res({ passthrough: true }) response: Response) {
+    const member = await this.auth.checkPassword(body.email, body.password, 'session', context);
+    const session = await this.auth.createSession(member, context);
     response.cookie(SESSION_COOKIE, session.secret, {
       httpOnly: true,
       sameSite: 'lax',
@@ -57,9 +58,9 @@ export class AuthController {
   @ApiOperation({ summary: 'End the browser session' })
   @ApiNoContentResponse({ description: 'The session is over (also when there was none)' })
   @ApiProblems(403)
-  async logout(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<void> {
+  async logout(@Req() request: Request, @CurrentRequest() context: RequestContext, @Res({ passthrough: true }) response: Response): Promise<void> {
     const secret = (request.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
-    if (secret) await this.auth.endSession(secret);
+    if (secret) await this.auth.endSession(secret, context);
     response.clearCookie(SESSION_COOKIE, { path: '/' });
   }
 
@@ -68,9 +69,9 @@ export class AuthController {
   @ApiOperation({ summary: 'Create a personal access token with email and password; the token is shown once' })
   @ApiCreatedResponse({ standardSchema: CreatedTokenSchema })
   @ApiProblems(400, 401, 413)
-  async tokenWithPassword(@Body({ schema: CreateTokenWithPasswordSchema }) body: CreateTokenWithPasswordBody) {
-    const member: Member = await this.auth.checkPassword(body.email, body.password, 'token');
-    return this.auth.createToken(member, body.name, body.expiresInSeconds);
+  async tokenWithPassword(@Body({ schema: CreateTokenWithPasswordSchema }) body: CreateTokenWithPasswordBody, @CurrentRequest() context: RequestContext) {
+    const member: Member = await this.auth.checkPassword(body.email, body.password, 'token', context);
+    return this.auth.createToken(member, body.name, body.expiresInSeconds, 'password', context);
   }
 
   @SelfService()

@@ -2,6 +2,7 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import { CsrfRejectedError, UnauthenticatedError } from '../common/problem.js';
+import { requestContext } from '../common/request-context.js';
 import type { RequestWithActor } from './actor.js';
 import { AuthService, SESSION_COOKIE } from './auth.service.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
@@ -39,13 +40,14 @@ export class AuthGuard implements CanActivate {
     if (authorization !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) throw new UnauthenticatedError('The Authorization header must be "Bearer <token>"');
-      request.actor = await this.auth.actorForToken(match[1]!);
+      // A copy per request: the auth service caches actors, and the context is this request's own.
+      request.actor = { ...(await this.auth.actorForToken(match[1]!)), context: requestContext(request) };
       return;
     }
     const session = (request.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
     if (session) {
       if (!SAFE_METHODS.has(request.method) && !this.sameOrigin(request)) throw new CsrfRejectedError();
-      request.actor = await this.auth.actorForSession(session);
+      request.actor = { ...(await this.auth.actorForSession(session)), context: requestContext(request) };
     }
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
+import type { RequestContext } from '../common/request-context.js';
 import { queryRows } from '../database/query-rows.js';
 import { newId } from '../common/ids.js';
 import { InvalidCredentialsError, NotFoundError, UnauthenticatedError } from '../common/problem.js';
@@ -64,7 +65,7 @@ export class AuthService {
    * wrong password. A wrong password for a known member is audited in that
    * member's org (an unknown email belongs to no org's log).
    */
-  async checkPassword(email: string, password: string, purpose: 'session' | 'token'): Promise<Member> {
+  async checkPassword(email: string, password: string, purpose: 'session' | 'token', context: RequestContext): Promise<Member> {
     const member = await this.db
       .getRepository(Member)
       .createQueryBuilder('m')
@@ -81,6 +82,7 @@ export class AuthService {
         reason: 'wrong password',
         policy: null,
         details: { email: member.email, for: purpose },
+        context,
       });
     }
     if (!member || !ok) throw new InvalidCredentialsError();
@@ -92,7 +94,7 @@ export class AuthService {
     return rows.map((r) => r.team_id);
   }
 
-  async createSession(member: Member): Promise<{ secret: string; expiresAt: Date }> {
+  async createSession(member: Member, context: RequestContext): Promise<{ secret: string; expiresAt: Date }> {
     const secret = newSecret('vtr_ses_');
     const expiresAt = new Date(Date.now() + SESSION_TTL_SECONDS * 1000);
     const id = newId();
@@ -105,12 +107,13 @@ export class AuthService {
         resource: { type: 'Member', id: member.id },
         policy: null,
         details: { email: member.email, sessionId: id },
+        context,
       });
     });
     return { secret, expiresAt };
   }
 
-  async endSession(secret: string): Promise<void> {
+  async endSession(secret: string, context: RequestContext): Promise<void> {
     await this.db.transaction(async (manager) => {
       const ended = await queryRows<{ id: string; member_id: string; org_id: string; name: string }>(
         manager,
@@ -125,12 +128,19 @@ export class AuthService {
           resource: { type: 'Member', id: session.member_id },
           policy: null,
           details: { sessionId: session.id },
+          context,
         });
       }
     });
   }
 
-  async createToken(member: { id: string; orgId: string; name: string }, name: string, expiresInSeconds?: number, via: 'password' | 'token' | 'session' = 'password') {
+  async createToken(
+    member: { id: string; orgId: string; name: string },
+    name: string,
+    expiresInSeconds: number | undefined,
+    via: 'password' | 'token' | 'session',
+    context: RequestContext,
+  ) {
     const secret = newSecret(PAT_PREFIX);
     const token = this.db.getRepository(AccessToken).create({
       id: newId(),
@@ -151,6 +161,7 @@ export class AuthService {
         resource: { type: 'Token', id: token.id },
         policy: null,
         details: { name, expiresAt: token.expiresAt.toISOString(), via },
+        context,
       });
     });
     return { id: token.id, name, token: secret, expiresAt: token.expiresAt.toISOString(), createdAt: token.createdAt.toISOString() };

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query } f
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../common/openapi.decorators.js';
 import { decodeCursor, ListQuerySchema, PageSchema, toPage, type ListQuery } from '../common/pagination.js';
+import { NO_REQUEST } from '../common/request-context.js';
 import { SelfService } from '../policy/authorize.decorator.js';
 import type { UserActor } from './actor.js';
 import { AuthService, tokenView } from './auth.service.js';
@@ -30,7 +31,7 @@ export class TokensController {
   @ApiCreatedResponse({ standardSchema: CreatedTokenSchema })
   @ApiProblems(400, 401, 413)
   create(@CurrentActor() actor: UserActor, @Body({ schema: CreateTokenSchema }) body: CreateTokenBody) {
-    return this.auth.createToken({ id: actor.id, orgId: actor.orgId, name: actor.name }, body.name, body.expiresInSeconds, actor.via);
+    return this.auth.createToken({ id: actor.id, orgId: actor.orgId, name: actor.name }, body.name, body.expiresInSeconds, actor.via, actor.context ?? NO_REQUEST);
   }
 
   @Delete(':id')

@@ -34,7 +34,7 @@ export class PolicyGuard implements CanActivate {
     const id = request.params?.id;
     const decision = await this.policy.assert(actor, declared.action, declared.subject, undefined, typeof id === 'string' ? id : null);
     // The change this request makes cites the rule that let it through.
-    rememberDecision({ version: decision.version, ruleId: decision.ruleId });
+    rememberDecision(request, { version: decision.version, ruleId: decision.ruleId });
     return true;
   }
 }

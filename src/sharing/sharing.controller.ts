@@ -7,6 +7,7 @@ import type { RequestWithActor } from '../identity/actor.js';
 import { ArtifactSchema, RemixSchema, type RemixBody } from '../artifacts/artifacts.schemas.js';
 import { ApiProblems } from '../common/openapi.decorators.js';
 import { ListQuerySchema, PageSchema, type ListQuery } from '../common/pagination.js';
+import { requestContext } from '../common/request-context.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import type { Actor, UserActor } from '../identity/actor.js';
 import { CurrentActor } from '../identity/current-actor.decorator.js';
@@ -78,7 +79,7 @@ export class ShareViewController {
   @ApiOkResponse({ description: 'The page, under a sandboxing Content-Security-Policy' })
   @ApiProblems(404, 410)
   async view(@Param('token') token: string, @Req() request: RequestWithActor, @Res({ passthrough: true }) response: Response) {
-    const html = await this.sharing.view(request.actor, token);
+    const html = await this.sharing.view(request.actor, token, requestContext(request));
     response.set(RENDER_HEADERS);
     return html;
   }

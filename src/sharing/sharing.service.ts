@@ -8,6 +8,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { AppError, NotFoundError, ValidationFailedError } from '../common/problem.js';
+import type { RequestContext } from '../common/request-context.js';
 import { hashSecret, newSecret } from '../common/secrets.js';
 import type { Actor, UserActor } from '../identity/actor.js';
 import { IdSchema } from '../identity/identity.schemas.js';
@@ -162,7 +163,7 @@ export class SharingService {
    * that org or team (anyone else gets 404, as for an unknown link). Every
    * view is audited in the artifact's org, which is how views are counted.
    */
-  async view(actor: Actor | undefined, token: string): Promise<string> {
+  async view(actor: Actor | undefined, token: string, context: RequestContext): Promise<string> {
     const share = await this.byToken(token, actor);
     const artifact = await this.db.getRepository(Artifact).findOneByOrFail({ id: share.artifactId });
     const html = await this.artifacts.render(artifact, share.revision ?? undefined);
@@ -173,6 +174,7 @@ export class SharingService {
       resource: { type: 'Share', id: share.id },
       policy: null,
       details: { artifactId: artifact.id, revision: share.revision ?? artifact.revision, audience: share.audience },
+      context,
     });
     return html;
   }

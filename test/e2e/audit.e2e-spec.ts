@@ -172,6 +172,26 @@ describe('one event per change', () => {
     expect(demote).toEqual([]);
   });
 
+  it('gives each event the request it came from, also where no token or session names the actor', async () => {
+    const as = (id: string) => ({ 'X-Request-Id': id, 'User-Agent': `agent-${id}` });
+    const steps: [string, () => Promise<unknown>][] = [
+      ['login', () => t.http().post('/api/v1/auth/login').set(as('login')).send({ email: member.email, password: member.password })],
+      ['login-failed', () => t.http().post('/api/v1/auth/login').set(as('login-failed')).send({ email: member.email, password: 'wrong-password' })],
+      ['token-by-password', () => t.http().post('/api/v1/auth/token').set(as('token-by-password')).send({ email: member.email, password: member.password, name: 'ctx' })],
+      ['token-by-token', () => t.http(member.token).post('/api/v1/tokens').set(as('token-by-token')).send({ name: 'ctx 2' })],
+      ['denied', () => t.http(auditor.token).post('/api/v1/teams').set(as('denied')).send({ name: 'not mine to make' })],
+    ];
+    const artifact = await createArtifact(t, member.token);
+    const share = await createShare(t, member.token, artifact.id);
+    steps.push(['share-view', () => t.http().get(`/s/${share.token}`).set(as('share-view'))]);
+    for (const [id, step] of steps) {
+      const rows = await eventsOf(step);
+      expect([id, rows.map((r) => r.request_id)]).toEqual([id, [id]]);
+      const [{ user_agent: userAgent }] = await t.db.query('SELECT user_agent FROM audit_events WHERE seq = $1', [rows[0]!.seq]);
+      expect(userAgent).toBe(`agent-${id}`);
+    }
+  });
+
   it('carries the request context and no secrets', async () => {
     const rows = await eventsOf(() => t.http(admin).post('/api/v1/teams').set('User-Agent', 'audit-test/1.0').set('X-Request-Id', 'req-audit-ctx').send({ name: 'ctx' }));
     const [event] = (await t.http(auditor.token).get('/api/v1/audit').query({ resourceId: rows[0]!.resource_id })).body.items;

@@ -300,6 +300,37 @@ describe('cancel', () => {
     expectProblem(await post(run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 1 }]), 409, 'run_terminal');
     expectProblem(await t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`), 409, 'run_terminal');
   });
+  it('is audited with its own request and rule, also when it commits in a write another request started', async () => {
+    const orgOf = async (runId: string) => ((await t.db.query('SELECT org_id FROM runs WHERE id = $1', [runId])) as { org_id: string }[])[0]!.org_id;
+    // A lone cancel: the rule that lets a member cancel.
+    const lone = await createRun(t, member.token, skill, { a: [] });
+    expect((await t.http(member.token).post(`/api/v1/runs/${lone.id}/cancel`).set('X-Request-Id', 'lone-cancel')).status).toBe(200);
+    const orgId = await orgOf(lone.id);
+    const [expected] = (await auditRows(t, orgId)).filter((r) => r.action === 'run.cancel' && r.resource_id === lone.id);
+    expect(expected!.request_id).toBe('lone-cancel');
+    expect(expected!.policy_rule_id).not.toBeNull();
+
+    // Reporters keep the run's writer busy, so the cancel waits and goes in a
+    // write a reporter's request started; it is still its own request.
+    const keys = Array.from({ length: 8 }, (_, i) => `n${i}`);
+    const run = await createRun(t, member.token, skill, Object.fromEntries(keys.map((k) => [k, []])));
+    // Set once the cancel is answered; the reporters' loops read it after each await.
+    const done = { cancelled: false };
+    let n = 0;
+    const reporters = keys.map(async (key) => {
+      await post(run.reporterToken, run.id, [{ node: key, type: 'started' }]).set('X-Request-Id', `report-${n++}`);
+      while (!done.cancelled) await post(run.reporterToken, run.id, [{ node: key, type: 'progress', percent: n % 100 }]).set('X-Request-Id', `report-${n++}`);
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const cancel = await t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`).set('X-Request-Id', 'busy-cancel');
+    done.cancelled = true;
+    await Promise.all(reporters);
+    expect(cancel.status).toBe(200);
+    const rows = (await auditRows(t, orgId)).filter((r) => r.action === 'run.cancel' && r.resource_id === run.id);
+    expect(rows.map((r) => ({ request: r.request_id, rule: r.policy_rule_id, version: r.policy_version }))).toEqual([
+      { request: 'busy-cancel', rule: expected!.policy_rule_id, version: expected!.policy_version },
+    ]);
+  });
 });
 
 describe('stalls', () => {

@@ -27,20 +27,51 @@ export function issuesToProblems(issues: readonly Issue[], root: string): FieldP
 // Text PostgreSQL cannot store in text or jsonb: a NUL character, or a UTF-16
 // surrogate without its pair (with the u flag, \p{Cs} matches only those).
 const UNSTORABLE = /\0|\p{Cs}/u;
-const join = (path: string, key: string | number) => (path ? `${path}.${key}` : String(key));
+const UNSTORABLE_MESSAGE = 'holds a NUL character or an unpaired surrogate, which cannot be stored';
 
-/** Where in a request value (a key or a string) text sits that cannot be stored, as a dotted path; null when nowhere. */
-export function unstorablePath(value: unknown, path = ''): string | null {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : null;
+/** How deep a request value may nest (objects and arrays); deeper is refused before any schema or service walks it. */
+export const MAX_DEPTH = 64;
+
+/** What is wrong with a request value, and where: the keys and indexes down to it. */
+export interface Flaw {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * One walk over a request value (a body, query or param) before its schema
+ * sees it. It removes the keys that could pollute prototypes (`__proto__`,
+ * `prototype`, `constructor`, as Nest's stripProtoKeys does, which this walk
+ * replaces), and finds the first key or string PostgreSQL cannot store, or
+ * the first value nested deeper than MAX_DEPTH. Without the depth bound, a
+ * few hundred kilobytes of `[[[[…]]]]` overflowed the stack of this and
+ * later walks: a 500 where the caller should hear what is wrong. Paths are
+ * built only for a flaw found. JSON and query strings give dense arrays.
+ */
+export function inspectRequestValue(value: unknown, depth = 0): Flaw | null {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? { path: [], message: UNSTORABLE_MESSAGE } : null;
+  if (value === null || typeof value !== 'object') return null;
+  if (depth === MAX_DEPTH) return { path: [], message: `nests deeper than ${MAX_DEPTH} levels of objects and arrays` };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = unstorablePath(value[i], join(path, i));
-      if (found !== null) return found;
+      const flaw = inspectRequestValue(value[i], depth + 1);
+      if (flaw) {
+        flaw.path.unshift(i);
+        return flaw;
+      }
     }
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      const found = UNSTORABLE.test(key) ? join(path, key) : unstorablePath(item, join(path, key));
-      if (found !== null) return found;
+    return null;
+  }
+  const object = value as { [key: string]: unknown; __proto__?: unknown; prototype?: unknown; constructor?: unknown };
+  delete object.__proto__;
+  delete object.prototype;
+  delete object.constructor;
+  for (const key in object) {
+    if (UNSTORABLE.test(key)) return { path: [key], message: UNSTORABLE_MESSAGE };
+    const flaw = inspectRequestValue(object[key], depth + 1);
+    if (flaw) {
+      flaw.path.unshift(key);
+      return flaw;
     }
   }
   return null;
@@ -48,20 +79,24 @@ export function unstorablePath(value: unknown, path = ''): string | null {
 
 /**
  * Nest's Standard Schema pipe, answering with Vitrine's `validation_failed`
- * problem. Bodies, queries and params holding text the database cannot store
- * are refused here, naming the field, for every route: otherwise the write
- * fails as a 500 (and an ingest fails every request of its group commit).
+ * problem. Bodies, queries and params holding text the database cannot store,
+ * or nested too deep, are refused here, naming the field, for every route:
+ * otherwise the write fails as a 500 (and an ingest fails every request of
+ * its group commit).
  */
 export class ProblemValidationPipe extends StandardSchemaValidationPipe {
   constructor() {
     super({ exceptionFactory: (issues) => new ValidationFailedError(issuesToProblems(issues as readonly Issue[], '')) });
   }
 
+  /** inspectRequestValue has already removed these keys, in the same walk. */
+  protected override stripProtoKeys(): void {}
+
   override async transform<T = unknown>(value: T, metadata: ArgumentMetadata): Promise<T> {
     const root = metadata.type === 'param' || metadata.type === 'query' ? (metadata.data ?? metadata.type) : 'body';
     if (metadata.type !== 'custom') {
-      const at = unstorablePath(value);
-      if (at !== null) throw new ValidationFailedError([{ path: at || String(root), message: 'holds a NUL character or an unpaired surrogate, which cannot be stored' }]);
+      const flaw = inspectRequestValue(value);
+      if (flaw) throw new ValidationFailedError([{ path: flaw.path.join('.') || String(root), message: flaw.message }]);
     }
     try {
       return await super.transform(value, metadata);

@@ -89,6 +89,15 @@ describe('one error shape', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('refuses a body nested deeper than 64 levels (it overflowed the stack: a 500), naming where, changing nothing', async () => {
+    const before = await counts();
+    const depth = 30_000;
+    const res = await t.http(admin).post('/api/v1/teams').set('Content-Type', 'application/json').send(`{"name":"deep","description":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+    expectProblem(res, 400, 'validation_failed');
+    expect(res.body.errors).toEqual([{ path: ['description', ...Array(63).fill(0)].join('.'), message: 'nests deeper than 64 levels of objects and arrays' }]);
+    expect(await counts()).toEqual(before);
+  });
+
   it("echoes the caller's X-Request-Id in the problem and the response header", async () => {
     const res = await t.http(admin).get('/api/v1/members/01900000-0000-7000-8000-000000000000').set('X-Request-Id', 'trace-abc-123');
     expect(res.body.requestId).toBe('trace-abc-123');

@@ -3,7 +3,7 @@ import { ApiResponse } from '@nestjs/swagger';
 import { PROBLEM_CONTENT_TYPE } from './problem.filter.js';
 
 const DESCRIPTIONS: Record<number, string> = {
-  400: 'Bad input: `validation_failed` (every bad field in `errors`) or `malformed_json`',
+  400: 'Bad input: `validation_failed` (every bad field in `errors`; also text holding a NUL character or an unpaired surrogate, and values nested deeper than 64 levels of objects and arrays) or `malformed_json`',
   401: '`unauthenticated` (or `invalid_credentials` on login)',
   403: '`policy_denied` (with `policy.ruleId` and the reason in `detail`) or `csrf_rejected`',
   404: '`not_found`: unknown id, or one of another org',

@@ -111,11 +111,10 @@ export class RunState {
   }
 
   private applyOne(event: IncomingEvent, index: number, now: string): void {
-    const path = `events.${index}`;
     const node = this.node(event.node);
     if (!node) {
       throw new AppError(400, 'unknown_node', 'Unknown node', `events[${index}] names node "${event.node}", which is not in this run`, [
-        { path: `${path}.node`, message: `no node "${event.node}" in this run` },
+        { path: `events.${index}.node`, message: `no node "${event.node}" in this run` },
       ]);
     }
     if (TERMINAL_RUN.has(this.runStatus)) {
@@ -125,8 +124,8 @@ export class RunState {
       throw new ConflictError(`events[${index}]: node "${node.key}" has ended (${node.status}); it takes no more events`, 'node_terminal');
     }
     const at = event.at ? new Date(event.at).toISOString() : now;
-    let next: NodeState = { ...node, stalled: false, touched: true };
-    if (node.status === 'pending' && event.type !== 'skipped') {
+    const previous = node.status;
+    if (previous === 'pending' && event.type !== 'skipped') {
       // Any sign of work starts the node, and work needs every dependency done.
       const waiting = node.dependsOn.filter((dep) => this.node(dep)!.status !== 'succeeded');
       if (waiting.length) {
@@ -135,7 +134,15 @@ export class RunState {
           'dependencies_not_met',
         );
       }
-      next = { ...next, status: 'running', startedAt: at };
+    }
+    // The first event of a request on a node copies it into the overlay; later
+    // ones change that copy (a batch of 100 on one node copies it once).
+    const next: NodeState = this.overlay.get(node.key) ?? { ...node };
+    next.stalled = false;
+    next.touched = true;
+    if (previous === 'pending' && event.type !== 'skipped') {
+      next.status = 'running';
+      next.startedAt = at;
     }
     const data: Record<string, unknown> = {};
     switch (event.type) {
@@ -153,23 +160,30 @@ export class RunState {
       case 'heartbeat':
         break;
       case 'succeeded':
-        next = { ...next, status: 'succeeded', percent: 100, endedAt: at, output: event.output ?? null };
+        next.status = 'succeeded';
+        next.percent = 100;
+        next.endedAt = at;
+        next.output = event.output ?? null;
         if (event.output !== undefined) data.output = event.output;
         if (event.message !== undefined) next.message = data.message = event.message;
         break;
       case 'failed':
-        next = { ...next, status: 'failed', endedAt: at, error: event.error! };
+        next.status = 'failed';
+        next.endedAt = at;
+        next.error = event.error!;
         data.error = event.error;
         break;
       case 'skipped':
-        next = { ...next, status: 'skipped', reason: event.message ?? 'skipped', endedAt: at };
+        next.status = 'skipped';
+        next.reason = event.message ?? 'skipped';
+        next.endedAt = at;
         if (event.message !== undefined) data.message = event.message;
         break;
     }
     this.write(next);
     this.pending.push({ id: event.id ?? newId(), at, node: node.key, type: event.type, data });
     // The run's status follows its nodes' statuses; most events (progress, log, heartbeat) change none.
-    if (next.status === node.status) return;
+    if (next.status === previous) return;
     if (next.status === 'failed' || next.status === 'skipped') this.skipDownstream(node.key, next.status === 'failed' ? 'upstream_failed' : 'upstream_skipped', now);
     this.derive();
   }

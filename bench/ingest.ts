@@ -20,7 +20,8 @@
  * the transaction committed, so the HTTP p99 is the commit p99 a reporter sees.
  * Those cells saturate the service, so their latency is mostly queueing; a
  * last section offers a steady rate (a quarter and half of the peak) and
- * measures the commit p99 there, from when each POST was due.
+ * measures the commit p99 there, from when each POST was due, beside raw pg
+ * inserts of the same batches at the same rate (the database's and disk's share).
  * - platform ceiling: bare Express in this process, with the same JSON body
  *   parser and one route that answers as ingest does, but no auth, validation,
  *   Nest or database, loaded the same way: how fast this machine serves HTTP
@@ -48,7 +49,7 @@ import { AppModule } from '../src/app.module.js';
 import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
-import { benchDatabase, counted, fmt, load, numberArg, perReporter, type Counted } from './harness.js';
+import { benchDatabase, counted, fmt, load, numberArg, paced, perReporter, type Counted } from './harness.js';
 import { Client, loadFromWorker, progressEvents } from './http-load.js';
 
 const SECONDS = numberArg('seconds', 3);
@@ -272,8 +273,9 @@ async function main() {
     // Commit latency as reporters see it when the service is not saturated: an
     // open-loop rate, a quarter and a half of the peak measured above, from 32
     // reporters on their own runs; latency counted from when each POST was due.
-    console.log(`\ncommit latency at a steady rate (open loop, 32 reporters on their own runs, ${SECONDS} s each); p50 and p99 per request in ms`);
-    const steady: { batch: number; share: number; cell: Cell }[] = [];
+    // Beside each, raw pg at the same rate and batch, open loop too: the latency the database and disk alone give.
+    console.log(`\ncommit latency at a steady rate (open loop, 32 reporters on their own runs, ${SECONDS} s each); p50 and p99 per request in ms; raw pg at the same rate`);
+    const steady: { batch: number; share: number; cell: Cell; raw: Cell }[] = [];
     for (const batch of BATCHES) {
       const peak = best(batch).cell.eventsPerSecond / batch;
       for (const share of [0.25, 0.5]) {
@@ -281,14 +283,15 @@ async function main() {
         const runs = await Promise.all(Array.from({ length: 32 }, newRun));
         const reporters = runs.map((run) => ({ path: run.path, token: run.reporterToken, node: 'n0' }));
         const c = await measure(batch, () => loadFromWorker({ port, concurrency: 32, seconds: SECONDS, batch, reporters, rate }));
-        steady.push({ batch, share, cell: c });
-        console.log(`   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cell(c)}`);
+        const base = await measure(batch, () => paced(32, rate, SECONDS, raw(bench.pool, batch)));
+        steady.push({ batch, share, cell: c, raw: base });
+        console.log(`   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cell(c)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms`);
         if (c.firstError) console.log(`             ${c.errors} failed, first: ${c.firstError}`);
       }
     }
     const half = steady.filter((s) => s.share === 0.5);
     console.log(
-      `   commit p99 <= 10 ms at half the peak rate: ${half.map((s) => `batch ${s.batch} ${s.cell.p99.toFixed(1)} ms`).join(', ')} → ${verdict(half.every((s) => s.cell.p99 <= 10 && s.cell.errors === 0))}`,
+      `   commit p99 <= 10 ms at half the peak rate: ${half.map((s) => `batch ${s.batch} ${s.cell.p99.toFixed(1)} ms (raw pg ${s.raw.p99.toFixed(1)} ms)`).join(', ')} → ${verdict(half.every((s) => s.cell.p99 <= 10 && s.cell.errors === 0))}`,
     );
   } finally {
     bare?.close();

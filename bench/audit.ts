@@ -179,8 +179,6 @@ async function verify(db: DataSource, chain: AuditChainService) {
   const sealMs = performance.now() - t0;
   // Verify reads a log written earlier: let the fresh rows get their visibility hints and statistics first.
   await db.query('VACUUM (ANALYZE) audit_events');
-  // Verify reads a log written earlier: let the fresh rows get their visibility hints and statistics first.
-  await db.query('VACUUM (ANALYZE) audit_events');
   console.log(` sealed in ${sealMs.toFixed(0)} ms (${fmt(VERIFY_EVENTS / (sealMs / 1000))} events/s)`);
   // The first verify also starts the worker threads and their connections; the API keeps them.
   const runs: { ms: number; result: Awaited<ReturnType<AuditChainService['verify']>> }[] = [];

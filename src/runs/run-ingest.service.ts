@@ -197,9 +197,11 @@ export class RunIngestService {
     const cached = batch.map((work) => this.cache.get(work.runId));
     if (cached.some((run, i) => !run || run.orgId !== batch[i]!.orgId) || batch.some((work) => work.jobs.some((job) => job.kind !== 'events'))) return null;
     const now = new Date().toISOString();
+    // Applied to the cached nodes in place, not a copy of them (a run may have 2,000): the
+    // run is in flight, so no other write reads them, and a write that does not commit drops it.
     const applied = batch.map((work, i) => {
       const run = cached[i]!;
-      return this.apply(work, run.status, new Map(run.nodes), { seen: new Set(), stale: new Set(), staleAfterSeconds: run.staleAfterSeconds }, run.lastSeq, now);
+      return this.apply(work, run.status, run.nodes, { seen: new Set(), stale: new Set(), staleAfterSeconds: run.staleAfterSeconds }, run.lastSeq, now);
     });
     if (await this.write(this.db.manager, applied)) return applied;
     for (const work of batch) {

@@ -125,8 +125,9 @@ export class RunState {
     }
     const at = event.at ? new Date(event.at).toISOString() : now;
     const previous = node.status;
-    if (previous === 'pending' && event.type !== 'skipped') {
-      // Any sign of work starts the node, and work needs every dependency done.
+    // Any sign of work starts the node, and work needs every dependency done.
+    const starts = previous === 'pending' && event.type !== 'skipped';
+    if (starts) {
       const waiting = node.dependsOn.filter((dep) => this.node(dep)!.status !== 'succeeded');
       if (waiting.length) {
         throw new ConflictError(
@@ -140,7 +141,7 @@ export class RunState {
     const next: NodeState = this.overlay.get(node.key) ?? { ...node };
     next.stalled = false;
     next.touched = true;
-    if (previous === 'pending' && event.type !== 'skipped') {
+    if (starts) {
       next.status = 'running';
       next.startedAt = at;
     }

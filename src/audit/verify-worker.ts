@@ -50,6 +50,8 @@ parentPort!.on('message', (message: RecomputeRequest | 'close') => {
     return;
   }
   const { id, text, values } = message;
+  // A chunk that cannot be read or hashed fails its own call only.
+  const fail = (error: unknown) => parentPort!.postMessage({ id, error: error instanceof Error ? error.message : String(error) });
   const read = queue.then(async () => (await client()).query<string[]>({ text, values, rowMode: 'array' }));
   queue = read.catch(() => undefined);
   read.then(
@@ -58,9 +60,9 @@ parentPort!.on('message', (message: RecomputeRequest | 'close') => {
         try {
           parentPort!.postMessage({ id, ...hashVerifyRows(rows.map((row) => row[0]!)) });
         } catch (error) {
-          parentPort!.postMessage({ id, error: error instanceof Error ? error.message : String(error) });
+          fail(error);
         }
       }),
-    (error: unknown) => parentPort!.postMessage({ id, error: error instanceof Error ? error.message : String(error) }),
+    fail,
   );
 });

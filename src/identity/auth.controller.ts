@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse,
 import type { Request, Response } from 'express';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import { ApiProblems } from '../common/openapi.decorators.js';
-import { CurrentRequest, type RequestContext } from '../common/request-context.js';
+import { CurrentRequest, requestContext, type RequestContext } from '../common/request-context.js';
 import { SelfService } from '../policy/authorize.decorator.js';
 import { CurrentActor } from './current-actor.decorator.js';
 import type { UserActor } from './actor.js';
@@ -58,9 +58,9 @@ export class AuthController {
   @ApiOperation({ summary: 'End the browser session' })
   @ApiNoContentResponse({ description: 'The session is over (also when there was none)' })
   @ApiProblems(403)
-  async logout(@Req() request: Request, @CurrentRequest() context: RequestContext, @Res({ passthrough: true }) response: Response): Promise<void> {
+  async logout(@Req() request: Request, @Res({ passthrough: true }) response: Response): Promise<void> {
     const secret = (request.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
-    if (secret) await this.auth.endSession(secret, context);
+    if (secret) await this.auth.endSession(secret, requestContext(request));
     response.clearCookie(SESSION_COOKIE, { path: '/' });
   }
 

@@ -92,9 +92,9 @@ export class TeamsService {
   }
 
   /** A team id named in a request (one field, not a list) must be a team of the caller's org. */
-  async assertTeamInOrg(manager: EntityManager, orgId: string, teamId: string, field = 'teamId'): Promise<void> {
+  async assertTeamInOrg(manager: EntityManager, orgId: string, teamId: string): Promise<void> {
     if (!(await manager.getRepository(Team).existsBy({ id: teamId, orgId }))) {
-      throw new ValidationFailedError([{ path: field, message: `no team ${teamId} in this org` }]);
+      throw new ValidationFailedError([{ path: 'teamId', message: `no team ${teamId} in this org` }]);
     }
   }
 

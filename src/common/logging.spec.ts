@@ -82,6 +82,7 @@ describe("Nest's logs", () => {
       new Logger('ProblemFilter').error({ err: new Error('boom'), requestId: 'req-9' }, 'unexpected error');
       new Logger('ExceptionsHandler').error('it broke', 'Error: it broke\n    at somewhere (file.js:1:1)');
       service.warn(new Error('plain'));
+      new Logger('Extra').debug('with more', { attempt: 2 });
       new Logger('Quiet').verbose('below the level');
       await settle();
     } finally {
@@ -94,12 +95,14 @@ describe("Nest's logs", () => {
       requestId: l.requestId,
       err: (l.err as { message?: string } | undefined)?.message,
       stack: typeof l.stack === 'string' ? l.stack.split('\n')[0] : undefined,
+      ...(l.params ? { params: l.params } : {}),
     });
     expect(lines.map(pick)).toEqual([
       { level: 30, msg: 'admin created', context: 'Orgs', requestId: undefined, err: undefined, stack: undefined },
       { level: 50, msg: 'unexpected error', context: 'ProblemFilter', requestId: 'req-9', err: 'boom', stack: undefined },
       { level: 50, msg: 'it broke', context: 'ExceptionsHandler', requestId: undefined, err: undefined, stack: 'Error: it broke' },
       { level: 40, msg: 'plain', context: undefined, requestId: undefined, err: 'plain', stack: undefined },
+      { level: 20, msg: 'with more', context: 'Extra', requestId: undefined, err: undefined, stack: undefined, params: [{ attempt: 2 }] },
     ]);
   });
 });

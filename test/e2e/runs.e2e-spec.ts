@@ -301,11 +301,10 @@ describe('cancel', () => {
     expectProblem(await t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`), 409, 'run_terminal');
   });
   it('is audited with its own request and rule, also when it commits in a write another request started', async () => {
-    const orgOf = async (runId: string) => ((await t.db.query('SELECT org_id FROM runs WHERE id = $1', [runId])) as { org_id: string }[])[0]!.org_id;
     // A lone cancel: the rule that lets a member cancel.
     const lone = await createRun(t, member.token, skill, { a: [] });
     expect((await t.http(member.token).post(`/api/v1/runs/${lone.id}/cancel`).set('X-Request-Id', 'lone-cancel')).status).toBe(200);
-    const orgId = await orgOf(lone.id);
+    const orgId = (await t.http(member.token).get('/api/v1/me')).body.orgId as string;
     const [expected] = (await auditRows(t, orgId)).filter((r) => r.action === 'run.cancel' && r.resource_id === lone.id);
     expect(expected!.request_id).toBe('lone-cancel');
     expect(expected!.policy_rule_id).not.toBeNull();

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { MAX_DEPTH } from '../common/validation.pipe.js';
 import { loadBundle, PolicyInvalidError } from './bundle.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -75,6 +76,25 @@ describe('policy bundle loader', () => {
   it('rejects duplicate rule ids and YAML syntax errors', () => {
     expect(problems(rule('  - id: ok\n    effect: deny\n    actions: [read]\n    subject: Run\n    reason: again')).map((p) => p.path)).toEqual(['rules[2] (ok).id']);
     expect(problems('rules: [ {')[0]!.line).toBe(1);
+  });
+
+  it(`takes conditions nested up to ${MAX_DEPTH} levels and names the first place deeper, in YAML and in JSON`, () => {
+    // The bundle itself takes 4 levels (root, rules, the rule, conditions); `labels` nests the rest.
+    const flow = (levels: number) => `${'['.repeat(levels)}1${']'.repeat(levels)}`;
+    const at = (levels: number) => rule(`    conditions:\n      labels: ${flow(levels)}`);
+    expect(loadBundle(at(MAX_DEPTH - 4)).bundle.rules[1]!.conditions).toBeDefined();
+    const deepest = `rules[1] (the-rule).conditions.labels${'.0'.repeat(MAX_DEPTH - 4)}`;
+    expect(problems(at(MAX_DEPTH - 3))).toEqual([{ path: deepest, message: `nests deeper than ${MAX_DEPTH} levels of maps and lists`, line: 13 }]);
+    const json = { rules: [{ id: 'the-rule', effect: 'allow', actions: ['read'], subject: 'Artifact', reason: 'r', conditions: { labels: JSON.parse(flow(MAX_DEPTH - 3)) as unknown } }] };
+    expect(problems(json).map((p) => [p.path, p.message])).toEqual([[deepest.replace('rules[1]', 'rules[0]'), `nests deeper than ${MAX_DEPTH} levels of maps and lists`]]);
+  });
+
+  it('names the depth, not a stack overflow, for a bundle nested too deep for the YAML parser', () => {
+    for (const levels of [5_000, 50_000]) {
+      expect(problems(rule(`    conditions:\n      labels: ${'['.repeat(levels)}1${']'.repeat(levels)}`))).toEqual([
+        { path: '', message: `nests deeper than ${MAX_DEPTH} levels of maps and lists`, line: 13 },
+      ]);
+    }
   });
 
   it('rejects a bundle that is not a list of rules', () => {

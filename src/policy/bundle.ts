@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isCollection, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import type { FieldProblem } from '../common/problem.js';
+import { MAX_DEPTH } from '../common/validation.pipe.js';
 import {
   ACTIONS,
   ACTOR_PLACEHOLDERS,
@@ -76,6 +77,20 @@ function pathText(path: readonly PathSegment[], doc: Document): string {
   return path.join('.');
 }
 
+const tooDeep = `nests deeper than ${MAX_DEPTH} levels of maps and lists`;
+
+/** The path of keys and indexes to the last of `ancestors`, as visit() hands them (document, collections, pairs). */
+function pathTo(ancestors: readonly unknown[]): PathSegment[] {
+  const path: PathSegment[] = [];
+  for (let i = 1; i < ancestors.length; i++) {
+    const parent = ancestors[i - 1];
+    const node = ancestors[i];
+    if (isPair(node) && isScalar(node.key)) path.push(String(node.key.value));
+    if (isSeq(parent) && !isPair(node)) path.push(parent.items.indexOf(node as never));
+  }
+  return path;
+}
+
 function lineOf(doc: Document, counter: LineCounter, path: readonly PathSegment[]): number | undefined {
   for (let depth = path.length; depth >= 0; depth--) {
     const node = depth === 0 ? doc.contents : (doc.getIn(path.slice(0, depth), true) as Node | undefined);
@@ -138,28 +153,31 @@ export function loadBundle(input: string | object): LoadedBundle {
   const doc = parseDocument(text, { lineCounter: counter, uniqueKeys: true, prettyErrors: false });
   const problems: FieldProblem[] = [];
 
+  // The parser recurses per level: a bundle nested some thousands of levels deep
+  // overflows its stack (once per level it unwinds) before the depth check below sees it.
+  const overflow = doc.errors.find((error) => /maximum call stack/i.test(error.message));
+  if (overflow) throw new PolicyInvalidError([{ path: '', message: tooDeep, line: counter.linePos(overflow.pos[0]).line }]);
   for (const error of doc.errors) {
     problems.push({ path: '', message: error.message.split('\n')[0]!, line: counter.linePos(error.pos[0]).line });
   }
   if (problems.length) throw new PolicyInvalidError(problems);
 
-  // Keys that could reach an object's prototype are refused wherever they appear.
+  // Keys that could reach an object's prototype are refused wherever they appear,
+  // and nesting is bounded as it is for JSON bodies (CASL and the checks below recurse).
   visit(doc, {
     Pair(_key, pair, ancestors) {
       if (isScalar(pair.key) && FORBIDDEN_KEYS.has(String(pair.key.value))) {
-        const path: PathSegment[] = [];
-        for (let i = 1; i < ancestors.length; i++) {
-          const parent = ancestors[i - 1];
-          const node = ancestors[i];
-          if (isPair(node) && isScalar(node.key)) path.push(String(node.key.value));
-          if (isSeq(parent) && !isPair(node)) path.push(parent.items.indexOf(node as never));
-        }
         problems.push({
-          path: pathText([...path, String(pair.key.value)], doc),
+          path: pathText([...pathTo(ancestors), String(pair.key.value)], doc),
           message: `the key "${String(pair.key.value)}" is not allowed`,
           line: pair.key.range ? counter.linePos(pair.key.range[0]).line : undefined,
         });
       }
+    },
+    Collection(_key, node, ancestors) {
+      if (ancestors.filter(isCollection).length < MAX_DEPTH) return undefined;
+      problems.push({ path: pathText(pathTo([...ancestors, node]), doc), message: tooDeep, line: node.range ? counter.linePos(node.range[0]).line : undefined });
+      return visit.BREAK;
     },
   });
   if (problems.length) throw new PolicyInvalidError(problems);

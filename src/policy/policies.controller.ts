@@ -48,7 +48,7 @@ export class PoliciesController {
   @ApiOperation({
     summary: 'Validate and activate a new bundle version',
     description:
-      'Body: the bundle as `application/yaml` text, or as an `application/json` object. With `?dryRun=true` the bundle is only validated, and the answer lists the share links valid now that it would no longer allow; nothing is stored.',
+      'Body: the bundle as `application/yaml` text, or as an `application/json` object. A bundle may nest at most 64 levels of maps and lists (400 `policy_invalid` naming where). With `?dryRun=true` the bundle is only validated, and the answer lists the share links valid now that it would no longer allow; nothing is stored.',
   })
   @ApiQuery({ name: 'dryRun', required: false, schema: { type: 'boolean' } })
   @ApiConsumes('application/yaml', 'application/json')

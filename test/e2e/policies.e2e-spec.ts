@@ -61,6 +61,7 @@ describe('invalid bundles', () => {
     ['an unknown attribute', `${DEFAULT_SOURCE}  - id: extra\n    effect: allow\n    actions: [read]\n    subject: Run\n    conditions: { budget: 3 }\n    reason: r\n`, 'conditions.budget', 0],
     ['__proto__', `${DEFAULT_SOURCE}  - id: extra\n    effect: allow\n    actions: [read]\n    subject: Run\n    conditions: { __proto__: { x: 1 } }\n    reason: r\n`, '__proto__', 0],
     ['a rule without a reason', `${DEFAULT_SOURCE}  - id: extra\n    effect: allow\n    actions: [read]\n    subject: Run\n`, 'reason', 0],
+    ['conditions nested 65 levels deep', `${DEFAULT_SOURCE}  - id: extra\n    effect: allow\n    actions: [read]\n    subject: Artifact\n    conditions: { labels: ${'['.repeat(61)}x${']'.repeat(61)} }\n    reason: r\n`, 'conditions.labels.0.0', 0],
   ];
 
   it.each(invalid)('answers %s with 400 policy_invalid naming the rule and its line; the active version stays', async (_what, source, pathPart) => {
@@ -74,6 +75,14 @@ describe('invalid bundles', () => {
     const after = (await t.http(admin).get('/api/v1/policies')).body;
     expect(after.hash).toBe(before.hash);
     expect(after.version).toBe(before.version);
+  });
+
+  it('answers a bundle nested too deep for the YAML parser with 400 policy_invalid naming the depth; the active version stays', async () => {
+    const before = (await t.http(admin).get('/api/v1/policies')).body;
+    const res = await putYaml(admin, `${DEFAULT_SOURCE}  - id: extra\n    effect: allow\n    actions: [read]\n    subject: Artifact\n    conditions: { labels: ${'['.repeat(20_000)}x${']'.repeat(20_000)} }\n    reason: r\n`);
+    expectProblem(res, 400, 'policy_invalid');
+    expect(res.body.errors).toEqual([{ path: '', message: 'nests deeper than 64 levels of maps and lists', line: DEFAULT_SOURCE.split('\n').length + 4 }]);
+    expect((await t.http(admin).get('/api/v1/policies')).body.version).toBe(before.version);
   });
 
   it('answers a body that is neither YAML text nor an object with 400 policy_invalid', async () => {

@@ -103,7 +103,8 @@ export async function load(concurrency: number, seconds: number, worker: () => P
  * Open-loop load: `rate` calls a second for `seconds`, call k going to
  * reporter k % reporters, each reporter one call at a time (a call due while
  * its reporter is busy waits its turn). Latency runs from when the call was
- * due, not when it was sent, so a backlog shows in it (no coordinated omission).
+ * due, not when it was sent, so a backlog shows in it (no coordinated omission);
+ * a call sent early (timers round) runs from when it was sent.
  * Calls in a first `warmup` seconds open the connections and are not counted.
  */
 export async function paced(reporters: number, rate: number, seconds: number, call: (reporter: number) => Promise<unknown>, warmup = 0.5): Promise<Counted> {
@@ -122,8 +123,10 @@ export async function paced(reporters: number, rate: number, seconds: number, ca
     const r = k % reporters;
     const counts = k >= warm;
     chains[r] = chains[r]!.then(async () => {
+      // A timer may fire up to a millisecond early: a call sent before it was due is timed from when it was sent.
+      const sent = performance.now();
       await attempt(() => call(r));
-      if (counts) latencies.push(performance.now() - due);
+      if (counts) latencies.push(performance.now() - Math.min(due, sent));
     });
   }
   await Promise.all(chains);

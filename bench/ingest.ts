@@ -35,6 +35,7 @@
  * shared with other work, shows as such.
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { Server } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -70,6 +71,8 @@ interface Cell {
   machine: number;
   errors: number;
   firstError?: string;
+  /** The service's event loop over the cell: how late its timers ran (p99 and worst, ms), and its longest GC pause (ms). */
+  loop: { p99: number; max: number; gcMax: number };
 }
 
 /** Busy and total jiffies over all cores, from the first line of /proc/stat. */
@@ -86,16 +89,30 @@ function machineTicks(): { busy: number; total: number } {
 
 /** One cell: the load `run` puts on, with this process's and the machine's CPU over it. */
 async function measure(batch: number, run: () => Promise<Counted>): Promise<Cell> {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  let gcMax = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMax = Math.max(gcMax, entry.duration);
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  delay.enable();
   const cpu0 = process.cpuUsage();
   const ticks0 = machineTicks();
   const t0 = performance.now();
   const r = await run();
+  delay.disable();
+  gc.disconnect();
   const { errors, firstError } = r;
   const cpu = process.cpuUsage(cpu0);
   const ticks1 = machineTicks();
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
   const ok = r.count ? (r.count - errors) / r.count : 0;
-  return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine: ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * 100, errors, firstError };
+  return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine: ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * 100,
+    errors,
+    firstError,
+    // The histogram counts in ns, from the 1 ms the timer was set for.
+    loop: { p99: Math.max(0, delay.percentile(99) / 1e6 - 1), max: Math.max(0, delay.max / 1e6 - 1), gcMax },
+  };
 }
 
 /** Bare Express with the service's JSON parser and one route answering as ingest does: the HTTP ceiling of one Node thread. */
@@ -285,7 +302,9 @@ async function main() {
         const c = await measure(batch, () => loadFromWorker({ port, concurrency: 32, seconds: SECONDS, batch, reporters, rate }));
         const base = await measure(batch, () => paced(32, rate, SECONDS, raw(bench.pool, batch)));
         steady.push({ batch, share, cell: c, raw: base });
-        console.log(`   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cell(c)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms`);
+        console.log(
+          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cell(c)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms | event loop late p99 ${c.loop.p99.toFixed(1)}, worst ${c.loop.max.toFixed(1)} ms, longest GC ${c.loop.gcMax.toFixed(1)} ms`,
+        );
         if (c.firstError) console.log(`             ${c.errors} failed, first: ${c.firstError}`);
       }
     }

@@ -107,8 +107,10 @@ export async function load(concurrency: number, seconds: number, worker: () => P
  * a call sent early (timers round) runs from when it was sent.
  * Calls in a first `warmup` seconds open the connections and are not counted.
  */
-export async function paced(reporters: number, rate: number, seconds: number, call: (reporter: number) => Promise<unknown>, warmup = 0.5): Promise<Counted> {
+export async function paced(reporters: number, rate: number, seconds: number, call: (reporter: number) => Promise<unknown>, warmup = 0.5): Promise<Counted & { sentLateP99: number }> {
   const latencies: number[] = [];
+  // How long after it was due each counted call was sent: this loop's own delays (a busy or descheduled thread) and a reporter's backlog.
+  const sentLate: number[] = [];
   const { tally, attempt } = failures();
   const chains: Promise<void>[] = Array.from({ length: reporters }, () => Promise.resolve());
   const warm = Math.floor(rate * warmup);
@@ -126,11 +128,14 @@ export async function paced(reporters: number, rate: number, seconds: number, ca
       // A timer may fire up to a millisecond early: a call sent before it was due is timed from when it was sent.
       const sent = performance.now();
       await attempt(() => call(r));
-      if (counts) latencies.push(performance.now() - Math.min(due, sent));
+      if (!counts) return;
+      latencies.push(performance.now() - Math.min(due, sent));
+      sentLate.push(Math.max(0, sent - due));
     });
   }
   await Promise.all(chains);
-  return { ...summary(latencies, (performance.now() - start) / 1000), ...tally };
+  sentLate.sort((a, b) => a - b);
+  return { ...summary(latencies, (performance.now() - start) / 1000), ...tally, sentLateP99: percentile(sentLate, 99) };
 }
 
 /** `--name value` from the command line, as a number. */
@@ -142,7 +147,7 @@ export function numberArg(name: string, fallback: number): number {
 /** A whole number with thousands separators, as the tables print figures. */
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-export type Counted = Awaited<ReturnType<typeof load>> & { errors: number; firstError?: string };
+export type Counted = Awaited<ReturnType<typeof load>> & { errors: number; firstError?: string; /** paced() only: p99 of how late calls were sent (ms). */ sentLateP99?: number };
 
 /** Runs `worker` under load(), counting its failures (see failures()). */
 export async function counted(concurrency: number, seconds: number, worker: () => Promise<unknown>): Promise<Counted> {

@@ -21,7 +21,12 @@
  * Those cells saturate the service, so their latency is mostly queueing; a
  * last section offers a steady rate (a quarter and half of the peak) and
  * measures the commit p99 there, from when each POST was due, beside raw pg
- * inserts of the same batches at the same rate (the database's and disk's share).
+ * inserts of the same batches at the same rate (the database's and disk's share),
+ * and where the tail comes from: the same requests timed inside the service
+ * (first middleware to answer written), how late a 1 ms timer ran on the service's
+ * event loop (p99, worst) and its longest GC pause, beside how late the same
+ * timer ran on an idle thread meanwhile (the scheduler's wait for a core on a
+ * machine that runs load, service and database together).
  * - platform ceiling: bare Express in this process, with the same JSON body
  *   parser and one route that answers as ingest does, but no auth, validation,
  *   Nest or database, loaded the same way: how fast this machine serves HTTP
@@ -35,7 +40,7 @@
  * shared with other work, shows as such.
  */
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { Server } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,8 +55,9 @@ import { AppModule } from '../src/app.module.js';
 import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
-import { benchDatabase, counted, fmt, load, numberArg, paced, perReporter, type Counted } from './harness.js';
+import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, type Counted } from './harness.js';
 import { Client, loadFromWorker, progressEvents } from './http-load.js';
+import { IdleProbe, watchLateness, type Lateness } from './idle-probe.js';
 
 const SECONDS = numberArg('seconds', 3);
 const CONCURRENCY = [1, 8, 32];
@@ -71,8 +77,10 @@ interface Cell {
   machine: number;
   errors: number;
   firstError?: string;
-  /** The service's event loop over the cell: how late its timers ran (p99 and worst, ms), and its longest GC pause (ms). */
-  loop: { p99: number; max: number; gcMax: number };
+  /** Open-loop cells: p99 of how late the load generator sent its calls (ms). */
+  sentLateP99?: number;
+  /** The service's event loop over the cell: how late a 1 ms timer ran, and its longest GC pause (ms). */
+  loop: Lateness & { gcMax: number };
 }
 
 /** Busy and total jiffies over all cores, from the first line of /proc/stat. */
@@ -89,30 +97,25 @@ function machineTicks(): { busy: number; total: number } {
 
 /** One cell: the load `run` puts on, with this process's and the machine's CPU over it. */
 async function measure(batch: number, run: () => Promise<Counted>): Promise<Cell> {
-  const delay = monitorEventLoopDelay({ resolution: 1 });
   let gcMax = 0;
   const gc = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) gcMax = Math.max(gcMax, entry.duration);
   });
   gc.observe({ entryTypes: ['gc'] });
-  delay.enable();
+  const loop = watchLateness();
   const cpu0 = process.cpuUsage();
   const ticks0 = machineTicks();
   const t0 = performance.now();
   const r = await run();
-  delay.disable();
+  const late = loop.stop();
   gc.disconnect();
   const { errors, firstError } = r;
   const cpu = process.cpuUsage(cpu0);
   const ticks1 = machineTicks();
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
   const ok = r.count ? (r.count - errors) / r.count : 0;
-  return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine: ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * 100,
-    errors,
-    firstError,
-    // The histogram counts in ns, from the 1 ms the timer was set for.
-    loop: { p99: Math.max(0, delay.percentile(99) / 1e6 - 1), max: Math.max(0, delay.max / 1e6 - 1), gcMax },
-  };
+  const machine = ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * 100;
+  return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine, errors, firstError, sentLateP99: r.sentLateP99, loop: { ...late, gcMax } };
 }
 
 /** Bare Express with the service's JSON parser and one route answering as ingest does: the HTTP ceiling of one Node thread. */
@@ -159,6 +162,16 @@ async function main() {
       VITRINE_AUDIT_SIGNING_KEY_FILE: path.join(tmpdir(), 'vitrine-bench-audit-key.pem'),
     });
     app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true });
+    // Inside the service: from a request's first middleware until its answer is written, for the steady-rate cells.
+    // Like the load's own figures, the first half second (the warm-up: connections, runs not yet cached) is not counted.
+    const inService = { on: false, from: Infinity, latencies: [] as number[] };
+    app.use((request: express.Request, response: express.Response, next: express.NextFunction) => {
+      if (!inService.on) return next();
+      const t0 = performance.now();
+      if (inService.from === Infinity) inService.from = t0 + 500;
+      if (t0 >= inService.from) response.once('finish', () => inService.latencies.push(performance.now() - t0));
+      next();
+    });
     configureApp(app);
     await app.listen(0, '127.0.0.1');
     const port = (app.getHttpServer().address() as { port: number }).port;
@@ -293,21 +306,26 @@ async function main() {
     // Beside each, raw pg at the same rate and batch, open loop too: the latency the database and disk alone give.
     console.log(`\ncommit latency at a steady rate (open loop, 32 reporters on their own runs, ${SECONDS} s each); p50 and p99 per request in ms; raw pg at the same rate`);
     const steady: { batch: number; share: number; cell: Cell; raw: Cell }[] = [];
+    const probe = new IdleProbe();
     for (const batch of BATCHES) {
       const peak = best(batch).cell.eventsPerSecond / batch;
       for (const share of [0.25, 0.5]) {
         const rate = Math.max(1, Math.round(peak * share));
         const runs = await Promise.all(Array.from({ length: 32 }, newRun));
         const reporters = runs.map((run) => ({ path: run.path, token: run.reporterToken, node: 'n0' }));
-        const c = await measure(batch, () => loadFromWorker({ port, concurrency: 32, seconds: SECONDS, batch, reporters, rate }));
+        Object.assign(inService, { on: true, from: Infinity });
+        const [c, idle] = await probe.during(() => measure(batch, () => loadFromWorker({ port, concurrency: 32, seconds: SECONDS, batch, reporters, rate })));
+        inService.on = false;
+        const served = inService.latencies.splice(0).sort((a, b) => a - b);
         const base = await measure(batch, () => paced(32, rate, SECONDS, raw(bench.pool, batch)));
         steady.push({ batch, share, cell: c, raw: base });
         console.log(
-          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cell(c)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms | event loop late p99 ${c.loop.p99.toFixed(1)}, worst ${c.loop.max.toFixed(1)} ms, longest GC ${c.loop.gcMax.toFixed(1)} ms`,
+          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cell(c)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${c.loop.p99.toFixed(1)}, worst ${c.loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${c.loop.gcMax.toFixed(1)} ms`,
         );
         if (c.firstError) console.log(`             ${c.errors} failed, first: ${c.firstError}`);
       }
     }
+    await probe.close();
     const half = steady.filter((s) => s.share === 0.5);
     console.log(
       `   commit p99 <= 10 ms at half the peak rate: ${half.map((s) => `batch ${s.batch} ${s.cell.p99.toFixed(1)} ms (raw pg ${s.raw.p99.toFixed(1)} ms)`).join(', ')} → ${verdict(half.every((s) => s.cell.p99 <= 10 && s.cell.errors === 0))}`,

@@ -1,0 +1,49 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+
+/** How late a 1 ms timer ran, in ms: p99 and worst (the histogram counts in ns, from the 1 ms the timer was set for). */
+export interface Lateness {
+  p99: number;
+  max: number;
+}
+
+export function lateness(histogram: IntervalHistogram): Lateness {
+  return { p99: Math.max(0, histogram.percentile(99) / 1e6 - 1), max: Math.max(0, histogram.max / 1e6 - 1) };
+}
+
+/** A 1 ms timer's lateness on the calling thread, from now until stop(). */
+export function watchLateness(): { stop(): Lateness } {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  return {
+    stop() {
+      histogram.disable();
+      return lateness(histogram);
+    },
+  };
+}
+
+/**
+ * A thread that does nothing but keep a 1 ms timer: how late it runs is how
+ * long this machine's scheduler keeps a thread that wants the CPU waiting,
+ * whatever that thread's own work. Beside the service's event loop lateness,
+ * it tells the CPU contention of a 2-core machine running load, service and
+ * database together from the service's own pauses.
+ */
+export class IdleProbe {
+  private readonly worker = new Worker(new URL('./idle-probe-worker.js', import.meta.url));
+
+  async during<T>(run: () => Promise<T>): Promise<[T, Lateness]> {
+    const started = new Promise((resolve) => this.worker.once('message', resolve));
+    this.worker.postMessage('start');
+    await started;
+    const result = await run();
+    const stopped = new Promise<Lateness>((resolve) => this.worker.once('message', resolve));
+    this.worker.postMessage('stop');
+    return [result, await stopped];
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+}

@@ -264,11 +264,12 @@ async function queries(db: DataSource, audit: AuditService) {
   const times: number[] = [];
   for (let i = 0; i < 220; i++) {
     const t = performance.now();
-    await db.query('SELECT * FROM audit_events WHERE org_id = $1 ORDER BY seq DESC LIMIT 50', [org]);
+    // The org's newest page as the service orders it, on the index it uses (ordering by seq alone would walk the whole log's primary key, other orgs' rows included).
+    await db.query('SELECT * FROM audit_events WHERE org_id = $1 ORDER BY at DESC, seq DESC LIMIT 50', [org]);
     if (i >= 20) times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
-  console.log(`   baseline: raw SELECT of the newest 50 by primary key: p50 ${percentile(times, 50).toFixed(2)} ms, p95 ${percentile(times, 95).toFixed(2)} ms`);
+  console.log(`   baseline: raw SELECT of the org's newest 50 on its (org_id, at, seq) index: p50 ${percentile(times, 50).toFixed(2)} ms, p95 ${percentile(times, 95).toFixed(2)} ms`);
 }
 
 async function main() {

@@ -99,6 +99,9 @@ export async function load(concurrency: number, seconds: number, worker: () => P
   return summary(latencies, (performance.now() - start) / 1000);
 }
 
+/** paced()'s first seconds, which open connections and are not counted. */
+export const WARMUP_SECONDS = 0.5;
+
 /**
  * Open-loop load: `rate` calls a second for `seconds`, call k going to
  * reporter k % reporters, each reporter one call at a time (a call due while
@@ -107,7 +110,7 @@ export async function load(concurrency: number, seconds: number, worker: () => P
  * a call sent early (timers round) runs from when it was sent.
  * Calls in a first `warmup` seconds open the connections and are not counted.
  */
-export async function paced(reporters: number, rate: number, seconds: number, call: (reporter: number) => Promise<unknown>, warmup = 0.5): Promise<Counted & { sentLateP99: number }> {
+export async function paced(reporters: number, rate: number, seconds: number, call: (reporter: number) => Promise<unknown>, warmup = WARMUP_SECONDS): Promise<Counted> {
   const latencies: number[] = [];
   // How long after it was due each counted call was sent: this loop's own delays (a busy or descheduled thread) and a reporter's backlog.
   const sentLate: number[] = [];

@@ -1,14 +1,10 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
-/** How late a 1 ms timer ran, in ms: p99 and worst (the histogram counts in ns, from the 1 ms the timer was set for). */
+/** How late a 1 ms timer ran, in ms: p99 and worst. */
 export interface Lateness {
   p99: number;
   max: number;
-}
-
-export function lateness(histogram: IntervalHistogram): Lateness {
-  return { p99: Math.max(0, histogram.percentile(99) / 1e6 - 1), max: Math.max(0, histogram.max / 1e6 - 1) };
 }
 
 /** A 1 ms timer's lateness on the calling thread, from now until stop(). */
@@ -18,7 +14,25 @@ export function watchLateness(): { stop(): Lateness } {
   return {
     stop() {
       histogram.disable();
-      return lateness(histogram);
+      // The histogram counts in ns, from the 1 ms the timer was set for.
+      return { p99: Math.max(0, histogram.percentile(99) / 1e6 - 1), max: Math.max(0, histogram.max / 1e6 - 1) };
+    },
+  };
+}
+
+/** This thread's timer lateness (watchLateness) and its longest GC pause (ms), from now until stop(). */
+export function watchThisThread(): { stop(): Lateness & { gcMax: number } } {
+  let gcMax = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMax = Math.max(gcMax, entry.duration);
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  const loop = watchLateness();
+  return {
+    stop() {
+      const late = loop.stop();
+      gc.disconnect();
+      return { ...late, gcMax };
     },
   };
 }

@@ -40,7 +40,6 @@
  * shared with other work, shows as such.
  */
 import { readFileSync } from 'node:fs';
-import { PerformanceObserver } from 'node:perf_hooks';
 import type { Server } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -55,9 +54,9 @@ import { AppModule } from '../src/app.module.js';
 import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
-import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, type Counted } from './harness.js';
+import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, WARMUP_SECONDS, type Counted } from './harness.js';
 import { Client, loadFromWorker, progressEvents } from './http-load.js';
-import { IdleProbe, watchLateness, type Lateness } from './idle-probe.js';
+import { IdleProbe, watchThisThread } from './idle-probe.js';
 
 const SECONDS = numberArg('seconds', 3);
 const CONCURRENCY = [1, 8, 32];
@@ -79,8 +78,6 @@ interface Cell {
   firstError?: string;
   /** Open-loop cells: p99 of how late the load generator sent its calls (ms). */
   sentLateP99?: number;
-  /** The service's event loop over the cell: how late a 1 ms timer ran, and its longest GC pause (ms). */
-  loop: Lateness & { gcMax: number };
 }
 
 /** Busy and total jiffies over all cores, from the first line of /proc/stat. */
@@ -97,25 +94,17 @@ function machineTicks(): { busy: number; total: number } {
 
 /** One cell: the load `run` puts on, with this process's and the machine's CPU over it. */
 async function measure(batch: number, run: () => Promise<Counted>): Promise<Cell> {
-  let gcMax = 0;
-  const gc = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gcMax = Math.max(gcMax, entry.duration);
-  });
-  gc.observe({ entryTypes: ['gc'] });
-  const loop = watchLateness();
   const cpu0 = process.cpuUsage();
   const ticks0 = machineTicks();
   const t0 = performance.now();
   const r = await run();
-  const late = loop.stop();
-  gc.disconnect();
   const { errors, firstError } = r;
   const cpu = process.cpuUsage(cpu0);
   const ticks1 = machineTicks();
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
   const ok = r.count ? (r.count - errors) / r.count : 0;
   const machine = ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * 100;
-  return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine, errors, firstError, sentLateP99: r.sentLateP99, loop: { ...late, gcMax } };
+  return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine, errors, firstError, sentLateP99: r.sentLateP99 };
 }
 
 /** Bare Express with the service's JSON parser and one route answering as ingest does: the HTTP ceiling of one Node thread. */
@@ -163,12 +152,12 @@ async function main() {
     });
     app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true });
     // Inside the service: from a request's first middleware until its answer is written, for the steady-rate cells.
-    // Like the load's own figures, the first half second (the warm-up: connections, runs not yet cached) is not counted.
+    // Like the load's own figures, the warm-up (connections, runs not yet cached) is not counted.
     const inService = { on: false, from: Infinity, latencies: [] as number[] };
     app.use((request: express.Request, response: express.Response, next: express.NextFunction) => {
       if (!inService.on) return next();
       const t0 = performance.now();
-      if (inService.from === Infinity) inService.from = t0 + 500;
+      if (inService.from === Infinity) inService.from = t0 + WARMUP_SECONDS * 1000;
       if (t0 >= inService.from) response.once('finish', () => inService.latencies.push(performance.now() - t0));
       next();
     });
@@ -259,7 +248,6 @@ async function main() {
     for (const batch of BATCHES) console.log(`   batch ${String(batch).padStart(3)}: ${cellText(ceilings.get(batch)!)}`);
 
     const results: { batch: number; concurrency: number; kind: string; cell: Cell }[] = [];
-    const cell = cellText;
     const blank = '(same as own run)';
     for (const batch of BATCHES) {
       console.log(`\nbatch of ${batch} event${batch === 1 ? '' : 's'} per request (${batch === 1 ? 'raw pg: single-row INSERT per event' : 'raw pg: one unnest INSERT of 100 rows'}); events/s, p50 and p99 per request in ms, cpu this process/machine`);
@@ -272,7 +260,7 @@ async function main() {
         };
         if (concurrency > 1) row.shared = await overHttp(concurrency, batch, true);
         for (const [kind, c] of Object.entries(row)) results.push({ batch, concurrency, kind, cell: c });
-        console.log(`   ${String(concurrency).padStart(9)} | ${cell(row.raw!)} | ${cell(row.service!)} | ${cell(row.own!)} | ${row.shared ? cell(row.shared) : blank}`);
+        console.log(`   ${String(concurrency).padStart(9)} | ${cellText(row.raw!)} | ${cellText(row.service!)} | ${cellText(row.own!)} | ${row.shared ? cellText(row.shared) : blank}`);
         for (const [kind, c] of Object.entries(row)) if (c.firstError) console.log(`             ${kind}: ${c.errors} failed, first: ${c.firstError}`);
       }
     }
@@ -314,13 +302,15 @@ async function main() {
         const runs = await Promise.all(Array.from({ length: 32 }, newRun));
         const reporters = runs.map((run) => ({ path: run.path, token: run.reporterToken, node: 'n0' }));
         Object.assign(inService, { on: true, from: Infinity });
+        const serviceThread = watchThisThread();
         const [c, idle] = await probe.during(() => measure(batch, () => loadFromWorker({ port, concurrency: 32, seconds: SECONDS, batch, reporters, rate })));
+        const loop = serviceThread.stop();
         inService.on = false;
         const served = inService.latencies.splice(0).sort((a, b) => a - b);
         const base = await measure(batch, () => paced(32, rate, SECONDS, raw(bench.pool, batch)));
         steady.push({ batch, share, cell: c, raw: base });
         console.log(
-          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cell(c)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${c.loop.p99.toFixed(1)}, worst ${c.loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${c.loop.gcMax.toFixed(1)} ms`,
+          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms`,
         );
         if (c.firstError) console.log(`             ${c.errors} failed, first: ${c.firstError}`);
       }

@@ -112,9 +112,9 @@ export async function startEmbeddedPostgres(options: {
     // wal_init_zero=off: a new 16 MB WAL segment is not written full of zeros first. While a
     // fresh cluster creates its segments (there are none yet to recycle), that zero-fill
     // stalled every commit for 40-120 ms at each segment switch: about once a second under
-    // batched ingest (bench:ingest's raw pg p99 at 400 batches/s: 43-46 ms with it, 5 ms without).
-    // What the zeros bought, space claimed before WAL is written, matters on a full disk,
-    // where PostgreSQL stops either way.
+    // batched ingest (100-row inserts at 400/s: p99 43-46 ms with it, 5 ms without). What the
+    // zeros buy, disk space claimed before WAL is written into it, matters only once the disk
+    // is full, and then PostgreSQL cannot go on writing WAL either way.
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'wal_init_zero=off'],
     onLog: (message) => {
       postgresLog.push(message);

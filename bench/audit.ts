@@ -22,7 +22,7 @@ import { AuditService } from '../src/audit/audit.service.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { newId } from '../src/common/ids.js';
 import { queryRows } from '../src/database/query-rows.js';
-import { benchDatabase, fmt, load, numberArg, percentile } from './harness.js';
+import { benchDatabase, fmt, load, numberArg, percentile, stringArg } from './harness.js';
 
 const ROWS = numberArg('rows', 1_000_000);
 const VERIFY_EVENTS = numberArg('verify-events', 200_000);
@@ -281,7 +281,7 @@ async function main() {
     const config = loadConfig({ DATABASE_URL: bench.url, VITRINE_AUDIT_SIGNING_KEY_FILE: path.join(tmpdir(), 'vitrine-bench-audit-key.pem'), VITRINE_AUDIT_SEAL_INTERVAL_MS: '1000' });
     const audit = new AuditService(bench.dataSource);
     const chain = new AuditChainService(bench.dataSource, config);
-    const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+    const only = stringArg('only');
     if (!only || only === 'writes') await writes(bench.dataSource, bench.pool, audit, chain);
     if (!only || only === 'verify') await verify(bench.dataSource, chain);
     if (!only || only === 'queries') await queries(bench.dataSource, audit);

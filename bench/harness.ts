@@ -141,10 +141,16 @@ export async function paced(reporters: number, rate: number, seconds: number, ca
   return { ...summary(latencies, (performance.now() - start) / 1000), ...tally, sentLateP99: percentile(sentLate, 99) };
 }
 
+/** `--name value` from the command line; undefined when `--name` is not given. */
+export function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 /** `--name value` from the command line, as a number. */
 export function numberArg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  const value = stringArg(name);
+  return value === undefined ? fallback : Number(value);
 }
 
 /** A whole number with thousands separators, as the tables print figures. */

@@ -54,7 +54,7 @@ import { AppModule } from '../src/app.module.js';
 import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
-import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, WARMUP_SECONDS, type Counted } from './harness.js';
+import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, stringArg, WARMUP_SECONDS, type Counted } from './harness.js';
 import { Client, loadFromWorker, progressEvents } from './http-load.js';
 import { IdleProbe, watchThisThread } from './idle-probe.js';
 
@@ -64,7 +64,7 @@ const SECONDS = numberArg('seconds', 3);
  * taking these as the peak requests/s of single events and 100-event batches
  * (from an earlier full run), to iterate on the tail.
  */
-const PEAKS = process.argv.includes('--peaks') ? process.argv[process.argv.indexOf('--peaks') + 1]!.split(',').map(Number) : undefined;
+const PEAKS = stringArg('peaks')?.split(',').map(Number);
 const CONCURRENCY = [1, 8, 32];
 const BATCHES = [1, 100];
 // 32 nodes per run, so up to 32 reporters of one run each report on a node of their own.

@@ -47,6 +47,11 @@ export function watchThisThread(): { stop(): Lateness & { gcMax: number } } {
 export class IdleProbe {
   private readonly worker = new Worker(new URL('./idle-probe-worker.js', import.meta.url));
 
+  constructor() {
+    // A bench that fails mid-cell exits instead of waiting on the probe forever.
+    this.worker.unref();
+  }
+
   async during<T>(run: () => Promise<T>): Promise<[T, Lateness]> {
     const started = new Promise((resolve) => this.worker.once('message', resolve));
     this.worker.postMessage('start');

@@ -27,11 +27,12 @@
  * event loop (p99, worst) and its longest GC pause, beside how late the same
  * timer ran on an idle thread meanwhile (the scheduler's wait for a core on a
  * machine that runs load, service and database together).
- * - platform ceiling: bare Express in this process, with the same JSON body
- *   parser and one route that answers as ingest does, but no auth, validation,
- *   Nest or database, loaded the same way: how fast this machine serves HTTP
- *   from one Node thread today, so a figure can be read against it (the
- *   machine's speed varies from day to day by a factor of three).
+ * - platform ceiling: bare Express in this process, on the service's HTTP
+ *   server (createExpressServer), with the same JSON body parser and one
+ *   route that answers as ingest does, but no auth, validation, Nest or
+ *   database, loaded the same way: how fast this machine serves HTTP from one
+ *   Node thread today, so a figure can be read against it (the machine's
+ *   speed varies from day to day by a factor of three).
  * The service runs in this process, as the tests start it; the HTTP load
  * comes from a worker thread (its own event loop, as reporters are other
  * processes). Each cell ends with "cpu N%/M%": this process's CPU (service
@@ -44,13 +45,12 @@ import type { Server } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type pg from 'pg';
 import express from 'express';
 import { DataSource } from 'typeorm';
-import { configureApp } from '../src/app.js';
-import { AppModule } from '../src/app.module.js';
+import { configureApp, createApp } from '../src/app.js';
+import { createExpressServer } from '../src/common/express-server.js';
 import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
@@ -113,7 +113,7 @@ async function measure(batch: number, run: () => Promise<Counted>): Promise<Cell
   return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine, errors, firstError, sentLateP99: r.sentLateP99 };
 }
 
-/** Bare Express with the service's JSON parser and one route answering as ingest does: the HTTP ceiling of one Node thread. */
+/** Bare Express on the service's HTTP server, with its JSON parser and one route answering as ingest does: the HTTP ceiling of one Node thread. */
 async function bareExpress(bodyLimit: string): Promise<{ server: Server; port: number }> {
   const bare = express();
   bare.use(express.json({ limit: bodyLimit }));
@@ -124,7 +124,7 @@ async function bareExpress(bodyLimit: string): Promise<{ server: Server; port: n
     response.json({ accepted: events.length, duplicates: 0, lastSeq: seq });
   });
   const server = await new Promise<Server>((resolve) => {
-    const s = bare.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createExpressServer(bare).listen(0, '127.0.0.1', () => resolve(s));
   });
   return { server, port: (server.address() as { port: number }).port };
 }
@@ -156,7 +156,7 @@ async function main() {
       VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       VITRINE_AUDIT_SIGNING_KEY_FILE: path.join(tmpdir(), 'vitrine-bench-audit-key.pem'),
     });
-    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true });
+    app = await createApp(config);
     // Inside the service: from a request's first middleware until its answer is written, for the steady-rate cells.
     // Like the load's own figures, the warm-up (connections, runs not yet cached) is not counted.
     const inService = { on: false, from: Infinity, latencies: [] as number[] };
@@ -250,7 +250,7 @@ async function main() {
     await loadFromWorker({ port: ceiling.port, concurrency: 32, seconds: 1, batch: 1, reporters: bareReporters });
     const ceilings = new Map<number, Cell>();
     for (const batch of BATCHES) ceilings.set(batch, await measure(batch, () => loadFromWorker({ port: ceiling.port, concurrency: 32, seconds: SECONDS, batch, reporters: bareReporters })));
-    console.log(`platform ceiling, bare Express in this process (same JSON parser, one route, no auth, validation, Nest or database), 32 reporters:`);
+    console.log(`platform ceiling, bare Express in this process (same HTTP server and JSON parser, one route, no auth, validation, Nest or database), 32 reporters:`);
     for (const batch of BATCHES) console.log(`   batch ${String(batch).padStart(3)}: ${cellText(ceilings.get(batch)!)}`);
 
     const results: { batch: number; concurrency: number; kind: string; cell: Cell }[] = [];

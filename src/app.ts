@@ -1,19 +1,31 @@
+import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import { AppModule } from './app.module.js';
 import { APP_CONFIG, type AppConfig } from './config/config.schema.js';
 import { NestPinoLogger, requestIdMiddleware, requestLogger, ROOT_LOGGER } from './common/logging.js';
 import { requestContextMiddleware } from './common/request-context.js';
 import { setupOpenApi } from './common/openapi.js';
+import { VitrineExpressAdapter } from './common/express-server.js';
 import { bodyParserProblems, ProblemFilter } from './common/problem.filter.js';
 import { ProblemValidationPipe } from './common/validation.pipe.js';
 import { MetricsService } from './ops/metrics.service.js';
 
 /**
+ * The Nest application on its Express platform and HTTP server (see
+ * express-server.ts), not yet configured: main.ts, every test and the
+ * bench create it here, then hand it to configureApp.
+ */
+export function createApp(config: AppConfig): Promise<NestExpressApplication> {
+  return NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), new VitrineExpressAdapter(), { bodyParser: false, bufferLogs: true });
+}
+
+/**
  * Everything that turns the module graph into the HTTP service: used by
  * main.ts and by every test, so the two cannot drift. Create the app with
- * `{ bodyParser: false, bufferLogs: true }`; the body parser is set up here.
+ * createApp (no body parser: it is set up here).
  */
 export function configureApp(app: NestExpressApplication): NestExpressApplication {
   const config = app.get<AppConfig>(APP_CONFIG);

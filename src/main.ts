@@ -1,9 +1,6 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
-import { configureApp } from './app.js';
-import { AppModule } from './app.module.js';
+import { configureApp, createApp } from './app.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/config.schema.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
 import { OrgsService } from './identity/orgs.service.js';
@@ -34,7 +31,7 @@ async function main(): Promise<void> {
     config = { ...config, databaseUrl: embedded.url };
   }
 
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true }).catch(
+  const app = await createApp(config).catch(
     async (error: unknown) => {
       await embedded?.stop();
       throw error;

@@ -2,12 +2,10 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { configureApp } from '../../src/app.js';
-import { AppModule } from '../../src/app.module.js';
+import { configureApp, createApp } from '../../src/app.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.schema.js';
 import { createTestDatabase } from '../setup/test-database.js';
 
@@ -47,7 +45,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     VITRINE_AUDIT_SIGNING_KEY_FILE: join(tmpdir(), 'vitrine-test', 'audit-signing-key.pem'),
     ...env,
   });
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false, bufferLogs: true });
+  const app = await createApp(config);
   configureApp(app);
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as Server;

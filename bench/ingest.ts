@@ -62,7 +62,7 @@ const SECONDS = numberArg('seconds', 3);
 /**
  * `--peaks 3200,790`: skip the tables and measure only the steady-rate section,
  * taking these as the peak requests/s of single events and 100-event batches
- * (from an earlier full run), to iterate on the tail.
+ * with 32 reporters on their own runs (from an earlier full run), to iterate on the tail.
  */
 const PEAKS = stringArg('peaks')?.split(',').map(Number);
 const CONCURRENCY = [1, 8, 32];
@@ -297,14 +297,15 @@ async function main() {
     }
 
     // Commit latency as reporters see it when the service is not saturated: an
-    // open-loop rate, a quarter and a half of the peak measured above, from 32
-    // reporters on their own runs; latency counted from when each POST was due.
+    // open-loop rate from 32 reporters on their own runs, a quarter and a half
+    // of the peak that same load reached above (the "HTTP, own run each" cell
+    // with 32 reporters); latency counted from when each POST was due.
     // Beside each, raw pg at the same rate and batch, open loop too: the latency the database and disk alone give.
     console.log(`\ncommit latency at a steady rate (open loop, 32 reporters on their own runs, ${SECONDS} s each); p50 and p99 per request in ms; raw pg at the same rate`);
     const steady: { batch: number; share: number; cell: Cell; raw: Cell }[] = [];
     const probe = new IdleProbe();
     for (const batch of BATCHES) {
-      const peak = PEAKS ? PEAKS[BATCHES.indexOf(batch)]! : best(batch).cell.eventsPerSecond / batch;
+      const peak = PEAKS ? PEAKS[BATCHES.indexOf(batch)]! : results.find((r) => r.batch === batch && r.kind === 'own' && r.concurrency === 32)!.cell.eventsPerSecond / batch;
       for (const share of [0.25, 0.5]) {
         const rate = Math.max(1, Math.round(peak * share));
         const runs = await Promise.all(Array.from({ length: 32 }, newRun));

@@ -1,11 +1,11 @@
-import type http from 'node:http';
+import http from 'node:http';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { createExpressServer, VitrineExpressAdapter } from './express-server.js';
 
-/** Serves `app` on `server` and reports the prototypes each request and response arrived with, before Express saw them. */
-function watch(app: Express, server: http.Server) {
+/** The prototypes each request and response to `server` arrived with, before Express saw them. */
+function watch(server: http.Server) {
   const arrived: { request: object | null; response: object | null }[] = [];
   server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     arrived.push({ request: Object.getPrototypeOf(req) as object | null, response: Object.getPrototypeOf(res) as object | null });
@@ -24,7 +24,7 @@ describe('createExpressServer', () => {
     app.get('/x', (_req, res) => res.send('ok'));
     const server = createExpressServer(app);
     servers.push(server);
-    const arrived = watch(app, server);
+    const arrived = watch(server);
 
     await request(server).get('/x').expect(200, 'ok');
     await request(server).get('/x').expect(200, 'ok');
@@ -38,7 +38,6 @@ describe('createExpressServer', () => {
 
   it('keeps Express’s request and response API', async () => {
     const app = express();
-    app.set('trust proxy', false);
     app.use(express.json());
     app.post('/items/:id', (req, res) => {
       res
@@ -67,10 +66,25 @@ describe('VitrineExpressAdapter', () => {
     app.get('/x', (_req, res) => res.json({ ok: true }));
     adapter.initHttpServer({});
     const server = adapter.getHttpServer() as http.Server;
-    const arrived = watch(app, server);
+    const arrived = watch(server);
     try {
       await request(server).get('/x').expect(200, { ok: true });
       expect(arrived).toEqual([{ request: app.request, response: app.response }]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('leaves HTTP servers with options Vitrine does not use to Nest', async () => {
+    const adapter = new VitrineExpressAdapter();
+    const app = adapter.getInstance<Express>();
+    app.get('/x', (_req, res) => res.json({ ok: true }));
+    adapter.initHttpServer({ forceCloseConnections: true });
+    const server = adapter.getHttpServer() as http.Server;
+    const arrived = watch(server);
+    try {
+      await request(server).get('/x').expect(200, { ok: true });
+      expect(arrived).toEqual([{ request: http.IncomingMessage.prototype, response: http.ServerResponse.prototype }]);
     } finally {
       server.close();
     }

@@ -7,8 +7,9 @@ export type NodeStatus = (typeof NODE_STATUSES)[number];
 
 /** One node of a run's DAG and its current state. */
 @Entity({ name: 'run_nodes' })
-// The stall sweep looks only at running nodes that are not stalled yet.
-@Index('ix_run_nodes_stall_sweep', ['lastEventAt'], { where: `"status" = 'running' AND NOT "stalled"` })
+// The stall sweep looks only at running nodes that are not stalled yet. Keyed by run_id, which no
+// event changes, so a progress event updates its node in place (see the migration RunNodesHotUpdates).
+@Index('ix_run_nodes_running', ['runId'], { where: `"status" = 'running' AND NOT "stalled"` })
 export class RunNode {
   @PrimaryColumn({ name: 'run_id', type: 'uuid' })
   runId!: string;

@@ -352,6 +352,29 @@ describe('stalls', () => {
     await post(run.reporterToken, run.id, [{ node: 'a', type: 'heartbeat' }]);
     expect((await getRun(run.id)).nodes.find((n: { key: string }) => n.key === 'a').stalled).toBe(false);
   }, 20_000);
+
+  it('finds silent nodes through an index no progress event changes, so an event updates its node in place', async () => {
+    // What a progress event writes to its node; an index keyed or filtered on any of them makes every event's update add index entries.
+    const eventColumns = ['percent', 'message', 'last_event_at'];
+    const indexes: { name: string; columns: string[]; predicate: string | null }[] = await t.db.query(
+      `SELECT c.relname AS name, ARRAY(SELECT a.attname::text FROM unnest(i.indkey) k JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k) AS columns,
+              pg_get_expr(i.indpred, i.indrelid) AS predicate
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'run_nodes'::regclass`,
+    );
+    expect(indexes.length).toBeGreaterThanOrEqual(2);
+    for (const index of indexes) {
+      const used = [...index.columns, ...(index.predicate?.match(/\w+/g) ?? [])];
+      expect({ index: index.name, uses: used.filter((c) => eventColumns.includes(c)) }).toEqual({ index: index.name, uses: [] });
+    }
+    const [{ options }] = await t.db.query(`SELECT reloptions AS options FROM pg_class WHERE oid = 'run_nodes'::regclass`);
+    expect(options).toContain('fillfactor=70');
+    // The sweep's condition can use the index of running nodes (the test's tables are small enough that the planner would scan them).
+    const plan: { 'QUERY PLAN': string }[] = await t.db.transaction(async (manager) => {
+      await manager.query('SET LOCAL enable_seqscan = off');
+      return manager.query(`EXPLAIN SELECT n.run_id FROM run_nodes n WHERE n.status = 'running' AND NOT n.stalled AND n.last_event_at < now() - interval '5 seconds'`);
+    });
+    expect(plan.map((p) => p['QUERY PLAN']).join('\n')).toMatch(/ix_run_nodes_running/);
+  });
 });
 
 describe('listing', () => {

@@ -2,7 +2,7 @@
  * Run event ingest benchmark: events/s made durable, every figure beside its
  * baseline from the same run, on the same database:
  *
- *   npm run bench:ingest [-- --seconds 3]
+ *   npm run bench:ingest [-- --seconds 3] [--steady-seconds 10]
  *
  * For batches of 1 and of 100 progress events, with 1, 8 and 32 concurrent
  * reporters, --seconds per cell:
@@ -19,7 +19,8 @@
  * Latency is per request (per statement for raw pg); a 200 is only sent once
  * the transaction committed, so the HTTP p99 is the commit p99 a reporter sees.
  * Those cells saturate the service, so their latency is mostly queueing; a
- * last section offers a steady rate (a quarter and half of the peak) and
+ * last section offers a steady rate (a quarter and half of the peak, for
+ * --steady-seconds each, after a CHECKPOINT) and
  * measures the commit p99 there, from when each POST was due, beside raw pg
  * inserts of the same batches at the same rate (the database's and disk's share),
  * and where the tail comes from: the same requests timed inside the service
@@ -65,6 +66,12 @@ const SECONDS = numberArg('seconds', 3);
  * with 32 reporters on their own runs (from an earlier full run), to iterate on the tail.
  */
 const PEAKS = stringArg('peaks')?.split(',').map(Number);
+/**
+ * `--steady-seconds 10`: how long each steady-rate cell runs. Longer than the
+ * tables' cells: at half the peak, 3 s of single events is about 9,000
+ * requests, so one 30 ms stall alone decides the p99.
+ */
+const STEADY_SECONDS = numberArg('steady-seconds', 10);
 const CONCURRENCY = [1, 8, 32];
 const BATCHES = [1, 100];
 // 32 nodes per run, so up to 32 reporters of one run each report on a node of their own.
@@ -84,6 +91,22 @@ interface Cell {
   firstError?: string;
   /** Open-loop cells: p99 of how late the load generator sent its calls (ms). */
   sentLateP99?: number;
+}
+
+/**
+ * Checkpoints the server has started (timed and requested), or NaN where it
+ * does not say: pg_stat_checkpointer from PostgreSQL 17, pg_stat_bgwriter before.
+ */
+async function checkpointsStarted(pool: pg.Pool): Promise<number> {
+  for (const sql of [`SELECT num_timed + num_requested AS n FROM pg_stat_checkpointer`, `SELECT checkpoints_timed + checkpoints_req AS n FROM pg_stat_bgwriter`]) {
+    try {
+      const { rows } = await pool.query<{ n: string }>(sql);
+      return Number(rows[0]!.n);
+    } catch {
+      // Not this server's view: try the next.
+    }
+  }
+  return NaN;
 }
 
 /** Busy and total jiffies over all cores, from the first line of /proc/stat. */
@@ -141,6 +164,7 @@ async function main() {
   const bench = await benchDatabase();
   let app: NestExpressApplication | undefined;
   let bare: Server | undefined;
+  let setup: Client | undefined;
   try {
     const [{ server_version: version }] = await bench.dataSource.query('SHOW server_version');
     const [{ synchronous_commit: sync }] = await bench.dataSource.query('SHOW synchronous_commit');
@@ -174,15 +198,16 @@ async function main() {
     const servicePool = (app.get(DataSource).options as { poolSize?: number }).poolSize;
     console.log(`service: in this process on 127.0.0.1:${port}, database pool ${servicePool}; raw pg pool 40`);
 
-    const setup = new Client(port, 4);
-    const { token } = await setup.expect<{ token: string }>(201, 'POST', '/api/v1/auth/token', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD, name: 'ingest bench' });
-    await setup.expect(201, 'POST', '/api/v1/tools', { name: 'bench-tool', description: 'bench', risk: 'low' }, token);
-    await setup.expect(201, 'POST', '/api/v1/skills', { name: 'bench-skill', version: '1.0.0', description: 'bench', tools: ['bench-tool'] }, token);
+    setup = new Client(port, 4);
+    const admin = setup;
+    const { token } = await admin.expect<{ token: string }>(201, 'POST', '/api/v1/auth/token', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD, name: 'ingest bench' });
+    await admin.expect(201, 'POST', '/api/v1/tools', { name: 'bench-tool', description: 'bench', risk: 'low' }, token);
+    await admin.expect(201, 'POST', '/api/v1/skills', { name: 'bench-skill', version: '1.0.0', description: 'bench', tools: ['bench-tool'] }, token);
     const nodes = Array.from({ length: NODES }, (_, i) => ({ key: `n${i}`, skill: 'bench-skill' }));
     // A fresh run per use, so no cell reports into a run an earlier one grew;
     // a week before stalling, so the stall sweeper stays out of later cells.
     const newRun = async () => {
-      const run = await setup.expect<{ id: string; reporterToken: string }>(201, 'POST', '/api/v1/runs', { title: 'ingest bench', staleAfterSeconds: 7 * 24 * 3600, nodes }, token);
+      const run = await admin.expect<{ id: string; reporterToken: string }>(201, 'POST', '/api/v1/runs', { title: 'ingest bench', staleAfterSeconds: 7 * 24 * 3600, nodes }, token);
       return { ...run, path: `/api/v1/runs/${run.id}/events` };
     };
     await bench.dataSource.query(`CREATE TABLE bench_raw_events (LIKE run_events INCLUDING ALL)`);
@@ -240,7 +265,7 @@ async function main() {
       await load(32, 1, warm);
       await load(32, 0.5, raw(bench.pool, 1));
       await load(32, 0.5, raw(bench.pool, 100));
-      client.close();
+      await client.close();
     }
 
     // The ceiling first, after the same warm-up, so every later figure can be read against it.
@@ -301,7 +326,21 @@ async function main() {
     // of the peak that same load reached above (the "HTTP, own run each" cell
     // with 32 reporters); latency counted from when each POST was due.
     // Beside each, raw pg at the same rate and batch, open loop too: the latency the database and disk alone give.
-    console.log(`\ncommit latency at a steady rate (open loop, 32 reporters on their own runs, ${SECONDS} s each); p50 and p99 per request in ms; raw pg at the same rate`);
+    //
+    // The tables above wrote about a gigabyte of WAL in a minute, which calls
+    // for a checkpoint (max_wal_size); left alone, it would run through these
+    // cells and sync its files in one of them, so whichever cell (service or
+    // raw pg) measured then would pay for the tables' writes. A CHECKPOINT
+    // first lets each cell pay only for its own; a checkpoint that still starts
+    // during a cell is counted on its line.
+    try {
+      await bench.dataSource.query('CHECKPOINT');
+    } catch (error) {
+      console.log(`(no CHECKPOINT before this section: ${error instanceof Error ? error.message : String(error)})`);
+    }
+    console.log(
+      `\ncommit latency at a steady rate (open loop, 32 reporters on their own runs, ${STEADY_SECONDS} s each, after a CHECKPOINT); p50 and p99 per request in ms; raw pg at the same rate`,
+    );
     const steady: { batch: number; share: number; cell: Cell; raw: Cell }[] = [];
     const probe = new IdleProbe();
     for (const batch of BATCHES) {
@@ -311,15 +350,19 @@ async function main() {
         const runs = await Promise.all(Array.from({ length: 32 }, newRun));
         const reporters = runs.map((run) => ({ path: run.path, token: run.reporterToken, node: 'n0' }));
         Object.assign(inService, { on: true, from: Infinity });
+        const checkpoints0 = await checkpointsStarted(bench.pool);
         const serviceThread = watchThisThread();
-        const [c, idle] = await probe.during(() => measure(batch, () => loadFromWorker({ port, concurrency: 32, seconds: SECONDS, batch, reporters, rate })));
+        const [c, idle] = await probe.during(() => measure(batch, () => loadFromWorker({ port, concurrency: 32, seconds: STEADY_SECONDS, batch, reporters, rate })));
         const loop = serviceThread.stop();
         inService.on = false;
         const served = inService.latencies.splice(0).sort((a, b) => a - b);
-        const base = await measure(batch, () => paced(32, rate, SECONDS, raw(bench.pool, batch)));
+        const checkpoints1 = await checkpointsStarted(bench.pool);
+        const base = await measure(batch, () => paced(32, rate, STEADY_SECONDS, raw(bench.pool, batch)));
+        const checkpoints2 = await checkpointsStarted(bench.pool);
         steady.push({ batch, share, cell: c, raw: base });
+        const started = (n: number) => (Number.isNaN(n) ? ' (checkpoints not counted)' : n > 0 ? ` (${n} checkpoint${n === 1 ? '' : 's'} started)` : '');
         console.log(
-          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms`,
+          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${started(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${started(checkpoints2 - checkpoints1)} | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms`,
         );
         if (c.firstError) console.log(`             ${c.errors} failed, first: ${c.firstError}`);
       }
@@ -330,6 +373,7 @@ async function main() {
       `   commit p99 <= 10 ms at half the peak rate: ${half.map((s) => `batch ${s.batch} ${s.cell.p99.toFixed(1)} ms (raw pg ${s.raw.p99.toFixed(1)} ms)`).join(', ')} → ${verdict(half.every((s) => s.cell.p99 <= 10 && s.cell.errors === 0))}`,
     );
   } finally {
+    await setup?.close();
     bare?.close();
     await app?.close();
     await bench.close();

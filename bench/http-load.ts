@@ -47,13 +47,12 @@ export function progressEvents(node: string, count: number, counter: { n: number
   });
 }
 
-
 /** One cell of HTTP load: each reporter POSTs its batches to its run, one request in flight at a time. */
 export interface HttpLoad {
   port: number;
-  concurrency: number;
   seconds: number;
   batch: number;
+  /** One connection each, and one request in flight each: as many reporters as concurrent requests. */
   reporters: { path: string; token: string; node: string }[];
   /** Requests a second in all, open loop (see paced()); without it, each reporter sends its next request when the last is answered. */
   rate?: number;
@@ -71,7 +70,7 @@ export async function httpLoad(spec: HttpLoad): Promise<Counted> {
       if (res.status !== 200) throw new Error(`${res.status} ${res.text.slice(0, 300)}`);
     };
     if (spec.rate) return await paced(reporters.length, spec.rate, spec.seconds, (i) => post(reporters[i]!));
-    return await counted(spec.concurrency, spec.seconds, perReporter(reporters, post));
+    return await counted(reporters.length, spec.seconds, perReporter(reporters, post));
   } finally {
     await Promise.all(reporters.map((r) => r.client.close()));
   }

@@ -254,7 +254,7 @@ async function main() {
       const runs = shared ? [await newRun()] : await Promise.all(Array.from({ length: concurrency }, newRun));
       // On the shared run, reporter i reports on node n<i>; on its own run, on n0.
       const reporters = Array.from({ length: concurrency }, (_, i) => ({ path: runs[shared ? 0 : i]!.path, token: runs[shared ? 0 : i]!.reporterToken, node: shared ? `n${i % NODES}` : 'n0' }));
-      return measure(batch, () => loadFromWorker({ port, concurrency, seconds: SECONDS, batch, reporters }));
+      return measure(batch, () => loadFromWorker({ port, seconds: SECONDS, batch, reporters }));
     };
     // Warm-up, not reported: JIT, pool connections, prepared statements on them.
     {
@@ -272,9 +272,9 @@ async function main() {
     const ceiling = await bareExpress(config.bodyLimit);
     bare = ceiling.server;
     const bareReporters = Array.from({ length: 32 }, () => ({ path: '/bare/run/events', token: 'none', node: 'n0' }));
-    await loadFromWorker({ port: ceiling.port, concurrency: 32, seconds: 1, batch: 1, reporters: bareReporters });
+    await loadFromWorker({ port: ceiling.port, seconds: 1, batch: 1, reporters: bareReporters });
     const ceilings = new Map<number, Cell>();
-    for (const batch of BATCHES) ceilings.set(batch, await measure(batch, () => loadFromWorker({ port: ceiling.port, concurrency: 32, seconds: SECONDS, batch, reporters: bareReporters })));
+    for (const batch of BATCHES) ceilings.set(batch, await measure(batch, () => loadFromWorker({ port: ceiling.port, seconds: SECONDS, batch, reporters: bareReporters })));
     console.log(`platform ceiling, bare Express in this process (same HTTP server and JSON parser, one route, no auth, validation, Nest or database), 32 reporters:`);
     for (const batch of BATCHES) console.log(`   batch ${String(batch).padStart(3)}: ${cellText(ceilings.get(batch)!)}`);
 
@@ -352,7 +352,7 @@ async function main() {
         Object.assign(inService, { on: true, from: Infinity });
         const checkpoints0 = await checkpointsStarted(bench.pool);
         const serviceThread = watchThisThread();
-        const [c, idle] = await probe.during(() => measure(batch, () => loadFromWorker({ port, concurrency: 32, seconds: STEADY_SECONDS, batch, reporters, rate })));
+        const [c, idle] = await probe.during(() => measure(batch, () => loadFromWorker({ port, seconds: STEADY_SECONDS, batch, reporters, rate })));
         const loop = serviceThread.stop();
         inService.on = false;
         const served = inService.latencies.splice(0).sort((a, b) => a - b);

@@ -94,19 +94,27 @@ interface Cell {
 }
 
 /**
- * Checkpoints the server has started (timed and requested), or NaN where it
- * does not say: pg_stat_checkpointer from PostgreSQL 17, pg_stat_bgwriter before.
+ * Counts the checkpoints the server has started (timed and requested), from
+ * pg_stat_checkpointer (PostgreSQL 17 on) or pg_stat_bgwriter (before),
+ * whichever this server has; NaN from a server that has neither.
  */
-async function checkpointsStarted(pool: pg.Pool): Promise<number> {
+async function checkpointCounter(pool: pg.Pool): Promise<() => Promise<number>> {
   for (const sql of [`SELECT num_timed + num_requested AS n FROM pg_stat_checkpointer`, `SELECT checkpoints_timed + checkpoints_req AS n FROM pg_stat_bgwriter`]) {
+    const count = async () => Number((await pool.query<{ n: string }>(sql)).rows[0]!.n);
     try {
-      const { rows } = await pool.query<{ n: string }>(sql);
-      return Number(rows[0]!.n);
+      await count();
+      return count;
     } catch {
       // Not this server's view: try the next.
     }
   }
-  return NaN;
+  return async () => NaN;
+}
+
+/** " (N checkpoints started)" for a cell in which any did. */
+function checkpointsText(started: number): string {
+  if (Number.isNaN(started)) return ' (checkpoints not counted)';
+  return started > 0 ? ` (${started} checkpoint${started === 1 ? '' : 's'} started)` : '';
 }
 
 /** Busy and total jiffies over all cores, from the first line of /proc/stat. */
@@ -343,6 +351,7 @@ async function main() {
     );
     const steady: { batch: number; share: number; cell: Cell; raw: Cell }[] = [];
     const probe = new IdleProbe();
+    const checkpointsStarted = await checkpointCounter(bench.pool);
     for (const batch of BATCHES) {
       const peak = PEAKS ? PEAKS[BATCHES.indexOf(batch)]! : results.find((r) => r.batch === batch && r.kind === 'own' && r.concurrency === 32)!.cell.eventsPerSecond / batch;
       for (const share of [0.25, 0.5]) {
@@ -350,19 +359,18 @@ async function main() {
         const runs = await Promise.all(Array.from({ length: 32 }, newRun));
         const reporters = runs.map((run) => ({ path: run.path, token: run.reporterToken, node: 'n0' }));
         Object.assign(inService, { on: true, from: Infinity });
-        const checkpoints0 = await checkpointsStarted(bench.pool);
+        const checkpoints0 = await checkpointsStarted();
         const serviceThread = watchThisThread();
         const [c, idle] = await probe.during(() => measure(batch, () => loadFromWorker({ port, seconds: STEADY_SECONDS, batch, reporters, rate })));
         const loop = serviceThread.stop();
         inService.on = false;
         const served = inService.latencies.splice(0).sort((a, b) => a - b);
-        const checkpoints1 = await checkpointsStarted(bench.pool);
+        const checkpoints1 = await checkpointsStarted();
         const base = await measure(batch, () => paced(32, rate, STEADY_SECONDS, raw(bench.pool, batch)));
-        const checkpoints2 = await checkpointsStarted(bench.pool);
+        const checkpoints2 = await checkpointsStarted();
         steady.push({ batch, share, cell: c, raw: base });
-        const started = (n: number) => (Number.isNaN(n) ? ' (checkpoints not counted)' : n > 0 ? ` (${n} checkpoint${n === 1 ? '' : 's'} started)` : '');
         console.log(
-          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${started(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${started(checkpoints2 - checkpoints1)} | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms`,
+          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${checkpointsText(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${checkpointsText(checkpoints2 - checkpoints1)} | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms`,
         );
         if (c.firstError) console.log(`             ${c.errors} failed, first: ${c.firstError}`);
       }

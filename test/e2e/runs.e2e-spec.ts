@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../../src/common/problem.js';
 import { Reporter } from '../../src/reporter/reporter.js';
 import { RunIngestService } from '../../src/runs/run-ingest.service.js';
+import { STALL_CANDIDATES } from '../../src/runs/stall-sweeper.service.js';
 import { auditRows } from '../helpers/audit.js';
 import { adminToken, createMember, createOrg, createRun, createSkill, createTeam, expectProblem, type TestMember } from '../helpers/factories.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -368,10 +369,10 @@ describe('stalls', () => {
     }
     const [{ options }] = await t.db.query(`SELECT reloptions AS options FROM pg_class WHERE oid = 'run_nodes'::regclass`);
     expect(options).toContain('fillfactor=70');
-    // The sweep's condition can use the index of running nodes (the test's tables are small enough that the planner would scan them).
+    // The sweep's own query can use the index of running nodes (the test's tables are small enough that the planner would scan them).
     const plan: { 'QUERY PLAN': string }[] = await t.db.transaction(async (manager) => {
       await manager.query('SET LOCAL enable_seqscan = off');
-      return manager.query(`EXPLAIN SELECT n.run_id FROM run_nodes n WHERE n.status = 'running' AND NOT n.stalled AND n.last_event_at < now() - interval '5 seconds'`);
+      return manager.query(`EXPLAIN ${STALL_CANDIDATES}`);
     });
     expect(plan.map((p) => p['QUERY PLAN']).join('\n')).toMatch(/ix_run_nodes_running/);
   });

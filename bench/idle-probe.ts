@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
@@ -20,19 +21,34 @@ export function watchLateness(): { stop(): Lateness } {
   };
 }
 
-/** This thread's timer lateness (watchLateness) and its longest GC pause (ms), from now until stop(). */
-export function watchThisThread(): { stop(): Lateness & { gcMax: number } } {
+/** The calling thread's time on a core and time runnable but waiting for one, in ms since it started (Linux's schedstat; NaN elsewhere). */
+function schedstat(): { ran: number; waited: number } {
+  try {
+    const [ran, waited] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
+    return { ran: ran! / 1e6, waited: waited! / 1e6 };
+  } catch {
+    return { ran: NaN, waited: NaN };
+  }
+}
+
+/**
+ * This thread's timer lateness (watchLateness), its longest GC pause (ms), and
+ * how long it waited for a core while it had work (ms; its run-queue wait), from now until stop().
+ */
+export function watchThisThread(): { stop(): Lateness & { gcMax: number; ranMs: number; waitedMs: number } } {
   let gcMax = 0;
   const gc = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) gcMax = Math.max(gcMax, entry.duration);
   });
   gc.observe({ entryTypes: ['gc'] });
   const loop = watchLateness();
+  const sched0 = schedstat();
   return {
     stop() {
       const late = loop.stop();
+      const sched = schedstat();
       gc.disconnect();
-      return { ...late, gcMax };
+      return { ...late, gcMax, ranMs: sched.ran - sched0.ran, waitedMs: sched.waited - sched0.waited };
     },
   };
 }

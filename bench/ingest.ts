@@ -25,7 +25,8 @@
  * inserts of the same batches at the same rate (the database's and disk's share),
  * and where the tail comes from: the same requests timed inside the service
  * (first middleware to answer written), how late a 1 ms timer ran on the service's
- * event loop (p99, worst) and its longest GC pause, beside how late the same
+ * event loop (p99, worst), its longest GC pause and how long its thread waited
+ * for a core while it had work (the run-queue wait), beside how late the same
  * timer ran on an idle thread meanwhile (the scheduler's wait for a core on a
  * machine that runs load, service and database together).
  * - platform ceiling: bare Express in this process, on the service's HTTP
@@ -36,7 +37,8 @@
  *   speed varies from day to day by a factor of three).
  * The service runs in this process, as the tests start it; the HTTP load
  * comes from a worker thread (its own event loop, as reporters are other
- * processes). Each cell ends with "cpu N%/M%": this process's CPU (service
+ * processes), at a higher priority where the bench may raise it (LOAD_NICE,
+ * said at the start). Each cell ends with "cpu N%/M%": this process's CPU (service
  * and load thread) in % of one core, then the whole machine's busy time in %
  * of all cores (from /proc/stat), so a cell limited by CPU, or a machine
  * shared with other work, shows as such.
@@ -56,7 +58,7 @@ import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
 import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, stringArg, WARMUP_SECONDS, type Counted } from './harness.js';
-import { Client, loadFromWorker, progressEvents } from './http-load.js';
+import { Client, LOAD_NICE, loadFromWorker, loadPriorityRaised, progressEvents } from './http-load.js';
 import { IdleProbe, watchThisThread } from './idle-probe.js';
 
 const SECONDS = numberArg('seconds', 3);
@@ -285,6 +287,11 @@ async function main() {
     for (const batch of BATCHES) ceilings.set(batch, await measure(batch, () => loadFromWorker({ port: ceiling.port, seconds: SECONDS, batch, reporters: bareReporters })));
     console.log(`platform ceiling, bare Express in this process (same HTTP server and JSON parser, one route, no auth, validation, Nest or database), 32 reporters:`);
     for (const batch of BATCHES) console.log(`   batch ${String(batch).padStart(3)}: ${cellText(ceilings.get(batch)!)}`);
+    console.log(
+      loadPriorityRaised
+        ? `the load's thread runs at nice ${LOAD_NICE}, above the service and the database: reporters on other machines send on time whatever this one does`
+        : `the load's thread runs at the service's priority (nice ${LOAD_NICE} needs root or CAP_SYS_NICE): its calls can go out late, see "sent late" below`,
+    );
 
     const results: { batch: number; concurrency: number; kind: string; cell: Cell }[] = [];
     const blank = '(same as own run)';
@@ -370,7 +377,7 @@ async function main() {
         const checkpoints2 = await checkpointsStarted();
         steady.push({ batch, share, cell: c, raw: base });
         console.log(
-          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${checkpointsText(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${checkpointsText(checkpoints2 - checkpoints1)} | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms`,
+          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${checkpointsText(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${checkpointsText(checkpoints2 - checkpoints1)} | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms; its thread waited for a core ${fmt(loop.waitedMs)} ms beside ${fmt(loop.ranMs)} ms on one`,
         );
         if (c.firstError) console.log(`             ${c.errors} failed, first: ${c.firstError}`);
       }

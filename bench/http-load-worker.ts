@@ -9,4 +9,4 @@ try {
 } catch {
   raised = false;
 }
-parentPort!.postMessage({ counted: await httpLoad(workerData as HttpLoad), raised } satisfies LoadResult);
+parentPort!.postMessage({ ...(await httpLoad(workerData as HttpLoad)), raised } satisfies LoadResult);

@@ -90,23 +90,14 @@ export async function httpLoad(spec: HttpLoad): Promise<Counted> {
  */
 export const LOAD_NICE = -10;
 
-/** What the load's worker answers: the cell's figures, and whether its thread runs at LOAD_NICE (raising a priority needs root or CAP_SYS_NICE). */
-export interface LoadResult {
-  counted: Counted;
-  raised: boolean;
-}
-
-/** Whether the last load ran at LOAD_NICE; undefined before any. */
-export let loadPriorityRaised: boolean | undefined;
+/** A cell's figures from the load's worker, and whether its thread ran at LOAD_NICE (raising a priority needs root or CAP_SYS_NICE). */
+export type LoadResult = Counted & { raised: boolean };
 
 /** httpLoad on a worker thread of its own, so the load is not made on the event loop that serves it. */
-export function loadFromWorker(spec: HttpLoad): Promise<Counted> {
+export function loadFromWorker(spec: HttpLoad): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./http-load-worker.js', import.meta.url), { workerData: spec });
-    worker.once('message', (result: LoadResult) => {
-      loadPriorityRaised = result.raised;
-      resolve(result.counted);
-    });
+    worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`the load worker exited (${code})`)));
   });

@@ -58,7 +58,7 @@ import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
 import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, stringArg, WARMUP_SECONDS, type Counted } from './harness.js';
-import { Client, LOAD_NICE, loadFromWorker, loadPriorityRaised, progressEvents } from './http-load.js';
+import { Client, LOAD_NICE, loadFromWorker, progressEvents } from './http-load.js';
 import { IdleProbe, watchThisThread } from './idle-probe.js';
 
 const SECONDS = numberArg('seconds', 3);
@@ -282,13 +282,14 @@ async function main() {
     const ceiling = await bareExpress(config.bodyLimit);
     bare = ceiling.server;
     const bareReporters = Array.from({ length: 32 }, () => ({ path: '/bare/run/events', token: 'none', node: 'n0' }));
-    await loadFromWorker({ port: ceiling.port, seconds: 1, batch: 1, reporters: bareReporters });
+    // Its warm-up also tells whether the load's thread got its priority (every cell's worker asks for the same).
+    const { raised } = await loadFromWorker({ port: ceiling.port, seconds: 1, batch: 1, reporters: bareReporters });
     const ceilings = new Map<number, Cell>();
     for (const batch of BATCHES) ceilings.set(batch, await measure(batch, () => loadFromWorker({ port: ceiling.port, seconds: SECONDS, batch, reporters: bareReporters })));
     console.log(`platform ceiling, bare Express in this process (same HTTP server and JSON parser, one route, no auth, validation, Nest or database), 32 reporters:`);
     for (const batch of BATCHES) console.log(`   batch ${String(batch).padStart(3)}: ${cellText(ceilings.get(batch)!)}`);
     console.log(
-      loadPriorityRaised
+      raised
         ? `the load's thread runs at nice ${LOAD_NICE}, above the service and the database: reporters on other machines send on time whatever this one does`
         : `the load's thread runs at the service's priority (nice ${LOAD_NICE} needs root or CAP_SYS_NICE): its calls can go out late, see "sent late" below`,
     );

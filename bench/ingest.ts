@@ -22,7 +22,9 @@
  * last section offers a steady rate (a quarter and half of the peak, for
  * --steady-seconds each, after a CHECKPOINT) and
  * measures the commit p99 there, from when each POST was due, beside raw pg
- * inserts of the same batches at the same rate (the database's and disk's share),
+ * inserts of the same batches at the same rate (the database's and disk's share)
+ * and bare Express (below) at that rate, loaded the same way (the HTTP platform's
+ * share: Node, the load's client and this machine's scheduler, with nothing behind them),
  * and where the tail comes from: the same requests timed inside the service
  * (first middleware to answer written), how late a 1 ms timer ran on the service's
  * event loop (p99, worst), its longest GC pause and how long its thread waited
@@ -376,9 +378,12 @@ async function main() {
         const checkpoints1 = await checkpointsStarted();
         const base = await measure(batch, () => paced(32, rate, STEADY_SECONDS, raw(bench.pool, batch)));
         const checkpoints2 = await checkpointsStarted();
+        const bareThread = watchThisThread();
+        const platform = await measure(batch, () => loadFromWorker({ port: ceiling.port, seconds: STEADY_SECONDS, batch, reporters: bareReporters, rate }));
+        const bareLoop = bareThread.stop();
         steady.push({ batch, share, cell: c, raw: base });
         console.log(
-          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${checkpointsText(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${checkpointsText(checkpoints2 - checkpoints1)} | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms; its thread waited for a core ${fmt(loop.waitedMs)} ms beside ${fmt(loop.ranMs)} ms on one`,
+          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${checkpointsText(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${checkpointsText(checkpoints2 - checkpoints1)} | bare Express ${platform.p50.toFixed(1)} ${platform.p99.toFixed(1)} ms, sent late p99 ${platform.sentLateP99!.toFixed(1)} ms, its thread ${fmt(bareLoop.ranMs)} ms on a core, ${fmt(bareLoop.waitedMs)} ms waiting | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms; its thread waited for a core ${fmt(loop.waitedMs)} ms beside ${fmt(loop.ranMs)} ms on one`,
         );
         if (c.firstError) console.log(`             ${c.errors} failed, first: ${c.firstError}`);
       }

@@ -385,7 +385,9 @@ async function main() {
         console.log(
           `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${checkpointsText(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${checkpointsText(checkpoints2 - checkpoints1)} | bare Express ${platform.p50.toFixed(1)} ${platform.p99.toFixed(1)} ms, sent late p99 ${platform.sentLateP99!.toFixed(1)} ms, its thread ${fmt(bareLoop.ranMs)} ms on a core, ${fmt(bareLoop.waitedMs)} ms waiting | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms; its thread waited for a core ${fmt(loop.waitedMs)} ms beside ${fmt(loop.ranMs)} ms on one`,
         );
-        if (c.firstError) console.log(`             ${c.errors} failed, first: ${c.firstError}`);
+        for (const [kind, cell] of [['service', c], ['raw pg', base], ['bare Express', platform]] as const) {
+          if (cell.firstError) console.log(`             ${kind}: ${cell.errors} failed, first: ${cell.firstError}`);
+        }
       }
     }
     await probe.close();

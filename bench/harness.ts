@@ -114,6 +114,8 @@ export async function paced(reporters: number, rate: number, seconds: number, ca
   const latencies: number[] = [];
   // How long after it was due each counted call was sent: this loop's own delays (a busy or descheduled thread) and a reporter's backlog.
   const sentLate: number[] = [];
+  // How long each counted call took from when it was sent: the round trip, without the backlog.
+  const roundTrips: number[] = [];
   const { tally, attempt } = failures();
   const chains: Promise<void>[] = Array.from({ length: reporters }, () => Promise.resolve());
   const warm = Math.floor(rate * warmup);
@@ -132,13 +134,16 @@ export async function paced(reporters: number, rate: number, seconds: number, ca
       const sent = performance.now();
       await attempt(() => call(r));
       if (!counts) return;
-      latencies.push(performance.now() - Math.min(due, sent));
+      const answered = performance.now();
+      latencies.push(answered - Math.min(due, sent));
       sentLate.push(Math.max(0, sent - due));
+      roundTrips.push(answered - sent);
     });
   }
   await Promise.all(chains);
   sentLate.sort((a, b) => a - b);
-  return { ...summary(latencies, (performance.now() - start) / 1000), ...tally, sentLateP99: percentile(sentLate, 99) };
+  roundTrips.sort((a, b) => a - b);
+  return { ...summary(latencies, (performance.now() - start) / 1000), ...tally, sentLateP99: percentile(sentLate, 99), roundTripP99: percentile(roundTrips, 99) };
 }
 
 /** `--name value` from the command line; undefined when `--name` is not given. */
@@ -156,7 +161,7 @@ export function numberArg(name: string, fallback: number): number {
 /** A whole number with thousands separators, as the tables print figures. */
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-export type Counted = Awaited<ReturnType<typeof load>> & { errors: number; firstError?: string; /** paced() only: p99 of how late calls were sent (ms). */ sentLateP99?: number };
+export type Counted = Awaited<ReturnType<typeof load>> & { errors: number; firstError?: string; /** paced() only: p99 of how late calls were sent (ms). */ sentLateP99?: number; /** paced() only: p99 from sending a call to its answer (ms). */ roundTripP99?: number };
 
 /** Runs `worker` under load(), counting its failures (see failures()). */
 export async function counted(concurrency: number, seconds: number, worker: () => Promise<unknown>): Promise<Counted> {

@@ -25,7 +25,10 @@
  * inserts of the same batches at the same rate (the database's and disk's share)
  * and bare Express (below) at that rate, loaded the same way (the HTTP platform's
  * share: Node, the load's client and this machine's scheduler, with nothing behind them),
- * and where the tail comes from: the same requests timed inside the service
+ * and where the tail comes from: how late the load sent its calls (each
+ * reporter has one call in flight, so an answer slower than the interval
+ * between its calls delays the next ones) and how long each took from being
+ * sent, the same requests timed inside the service
  * (first middleware to answer written), how late a 1 ms timer ran on the service's
  * event loop (p99, worst), its longest GC pause and how long its thread waited
  * for a core while it had work (the run-queue wait), beside how late the same
@@ -95,6 +98,8 @@ interface Cell {
   firstError?: string;
   /** Open-loop cells: p99 of how late the load generator sent its calls (ms). */
   sentLateP99?: number;
+  /** Open-loop cells: p99 from sending a call to its answer (ms), the backlog left out. */
+  roundTripP99?: number;
 }
 
 /**
@@ -145,7 +150,7 @@ async function measure(batch: number, run: () => Promise<Counted>): Promise<Cell
   const cpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
   const ok = r.count ? (r.count - errors) / r.count : 0;
   const machine = ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * 100;
-  return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine, errors, firstError, sentLateP99: r.sentLateP99 };
+  return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine, errors, firstError, sentLateP99: r.sentLateP99, roundTripP99: r.roundTripP99 };
 }
 
 /** Bare Express on the service's HTTP server, with its JSON parser and one route answering as ingest does: the HTTP ceiling of one Node thread. */
@@ -383,7 +388,7 @@ async function main() {
         const bareLoop = bareThread.stop();
         steady.push({ batch, share, cell: c, raw: base });
         console.log(
-          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${checkpointsText(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${checkpointsText(checkpoints2 - checkpoints1)} | bare Express ${platform.p50.toFixed(1)} ${platform.p99.toFixed(1)} ms, sent late p99 ${platform.sentLateP99!.toFixed(1)} ms, its thread ${fmt(bareLoop.ranMs)} ms on a core, ${fmt(bareLoop.waitedMs)} ms waiting | sent late p99 ${c.sentLateP99!.toFixed(1)} ms; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms; its thread waited for a core ${fmt(loop.waitedMs)} ms beside ${fmt(loop.ranMs)} ms on one`,
+          `   batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${checkpointsText(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${checkpointsText(checkpoints2 - checkpoints1)} | bare Express ${platform.p50.toFixed(1)} ${platform.p99.toFixed(1)} ms, sent late p99 ${platform.sentLateP99!.toFixed(1)} ms, its thread ${fmt(bareLoop.ranMs)} ms on a core, ${fmt(bareLoop.waitedMs)} ms waiting | sent late p99 ${c.sentLateP99!.toFixed(1)} ms, answered p99 ${c.roundTripP99!.toFixed(1)} ms after sending; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms; its thread waited for a core ${fmt(loop.waitedMs)} ms beside ${fmt(loop.ranMs)} ms on one`,
         );
         for (const [kind, cell] of [['service', c], ['raw pg', base], ['bare Express', platform]] as const) {
           if (cell.firstError) console.log(`             ${kind}: ${cell.errors} failed, first: ${cell.firstError}`);

@@ -134,10 +134,11 @@ export async function paced(reporters: number, rate: number, seconds: number, ca
       const sent = performance.now();
       await attempt(() => call(r));
       if (!counts) return;
-      const answered = performance.now();
-      latencies.push(answered - Math.min(due, sent));
-      sentLate.push(Math.max(0, sent - due));
-      roundTrips.push(answered - sent);
+      const late = Math.max(0, sent - due);
+      const roundTrip = performance.now() - sent;
+      sentLate.push(late);
+      roundTrips.push(roundTrip);
+      latencies.push(late + roundTrip);
     });
   }
   await Promise.all(chains);

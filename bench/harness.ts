@@ -144,7 +144,7 @@ export async function paced(reporters: number, rate: number, seconds: number, ca
   await Promise.all(chains);
   sentLate.sort((a, b) => a - b);
   roundTrips.sort((a, b) => a - b);
-  return { ...summary(latencies, (performance.now() - start) / 1000), ...tally, sentLateP99: percentile(sentLate, 99), roundTripP99: percentile(roundTrips, 99) };
+  return { ...summary(latencies, (performance.now() - start) / 1000), ...tally, sentLateP99: percentile(sentLate, 99), roundTripP99: percentile(roundTrips, 99), latencies };
 }
 
 /** `--name value` from the command line; undefined when `--name` is not given. */
@@ -162,7 +162,16 @@ export function numberArg(name: string, fallback: number): number {
 /** A whole number with thousands separators, as the tables print figures. */
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-export type Counted = Awaited<ReturnType<typeof load>> & { errors: number; firstError?: string; /** paced() only: p99 of how late calls were sent (ms). */ sentLateP99?: number; /** paced() only: p99 from sending a call to its answer (ms). */ roundTripP99?: number };
+export type Counted = Awaited<ReturnType<typeof load>> & {
+  errors: number;
+  firstError?: string;
+  /** paced() only: p99 of how late calls were sent (ms). */
+  sentLateP99?: number;
+  /** paced() only: p99 from sending a call to its answer (ms). */
+  roundTripP99?: number;
+  /** paced() only: every counted call's latency from when it was due (ms), sorted, so repeated cells can be pooled. */
+  latencies?: number[];
+};
 
 /** Runs `worker` under load(), counting its failures (see failures()). */
 export async function counted(concurrency: number, seconds: number, worker: () => Promise<unknown>): Promise<Counted> {

@@ -85,7 +85,9 @@ const STEADY_SECONDS = numberArg('steady-seconds', 10);
  * commit p99 over all rounds' requests together. On a machine whose stalls
  * come and go, one cell's p99 is one draw: the same cell has ranged over a
  * factor of ten between runs. The summary gives each round's p99 beside the
- * pooled one.
+ * pooled one. The CHECKPOINT comes once, before the first round, so later
+ * rounds carry the checkpoints their own writes call for (each line names
+ * any that started), as a server that ingests all day does.
  */
 const REPEAT = numberArg('repeat', 1);
 if (!Number.isInteger(REPEAT) || REPEAT < 1) throw new Error(`--repeat must be a whole number of rounds, at least 1 (got ${stringArg('repeat')})`);
@@ -181,9 +183,9 @@ async function bareExpress(bodyLimit: string): Promise<{ server: Server; port: n
   return { server, port: (server.address() as { port: number }).port };
 }
 
-/** Sorted arrays merged into one sorted array. */
-function pooled(sorted: number[][]): number[] {
-  return sorted.flat().sort((a, b) => a - b);
+/** Every array's values in one sorted array. */
+function pooled(arrays: number[][]): number[] {
+  return arrays.flat().sort((a, b) => a - b);
 }
 
 function median(values: number[]): number {

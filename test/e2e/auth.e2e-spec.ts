@@ -81,8 +81,7 @@ describe('CSRF protection of cookie sessions', () => {
 
   it('accepts a same-origin request', async () => {
     const { agent } = await login();
-    const origin = `http://127.0.0.1:${(t.server.address() as { port: number }).port}`;
-    const res = await agent.post('/api/v1/teams').set('Origin', origin).send({ name: 'same-origin-team' });
+    const res = await agent.post('/api/v1/teams').set('Origin', t.url).send({ name: 'same-origin-team' });
     expect(res.status).toBe(201);
     const byFetchMetadata = await agent.post('/api/v1/teams').set('Sec-Fetch-Site', 'same-origin').send({ name: 'fetch-metadata-team' });
     expect(byFetchMetadata.status).toBe(201);

@@ -76,7 +76,7 @@ async function visit(url: string): Promise<Page> {
 async function sharedLink(body: string, format: 'html' | 'markdown'): Promise<string> {
   const artifact = await createArtifact(t, member.token, { content: { format, body } });
   const share = await createShare(t, member.token, artifact.id);
-  return `http://127.0.0.1:${(t.server.address() as AddressInfo).port}/s/${share.token}`;
+  return `${t.url}/s/${share.token}`;
 }
 
 describeInChromium('a published page in Chromium', () => {

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../../src/common/problem.js';
@@ -399,8 +398,7 @@ describe('listing', () => {
 describe('the Reporter client against the real service', () => {
   it('batches, reports a DAG to success, and replays as sent', async () => {
     const run = await createRun(t, member.token, skill, { fetch: [], build: ['fetch'] });
-    const url = `http://127.0.0.1:${(t.server.address() as AddressInfo).port}`;
-    const reporter = new Reporter({ url, token: run.reporterToken, runId: run.id, batchSize: 3 });
+    const reporter = new Reporter({ url: t.url, token: run.reporterToken, runId: run.id, batchSize: 3 });
     reporter.started('fetch');
     reporter.progress('fetch', 50, 'halfway');
     reporter.succeeded('fetch', { files: 12 });

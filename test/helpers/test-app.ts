@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -15,6 +16,8 @@ export const ADMIN_PASSWORD = 'admin-password-123';
 export interface TestApp {
   app: NestExpressApplication;
   server: Server;
+  /** Where the app listens, `http://127.0.0.1:<port>`: for clients that are not supertest (a browser, the Reporter, an Origin header). */
+  url: string;
   config: AppConfig;
   db: DataSource;
   /** supertest against the app, optionally as a bearer. */
@@ -54,6 +57,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   return {
     app,
     server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     config,
     db: app.get(DataSource),
     http: (token?: string) => ({

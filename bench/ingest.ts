@@ -183,15 +183,9 @@ async function bareExpress(bodyLimit: string): Promise<{ server: Server; port: n
   return { server, port: (server.address() as { port: number }).port };
 }
 
-/** Every array's values in one sorted array. */
-function pooled(arrays: number[][]): number[] {
-  return arrays.flat().sort((a, b) => a - b);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+/** The p-th percentile of every array's values together. */
+function pooledPercentile(arrays: number[][], p: number): number {
+  return percentile(arrays.flat().sort((a, b) => a - b), p);
 }
 
 function cellText(c: Cell): string {
@@ -425,25 +419,25 @@ async function main() {
     const cells = BATCHES.flatMap((batch) =>
       [0.25, 0.5].map((share) => {
         const rounds = steady.filter((x) => x.batch === batch && x.share === share);
-        const p99 = (of: Cell[]) => percentile(pooled(of.map((c) => c.latencies ?? [])), 99);
+        const p99 = (of: (x: (typeof rounds)[number]) => number[] | undefined) => pooledPercentile(rounds.map((x) => of(x) ?? []), 99);
         return {
           batch,
           share,
           rate: rounds[0]!.rate,
-          p99: p99(rounds.map((x) => x.cell)),
+          p99: p99((x) => x.cell.latencies),
           rounds: rounds.map((x) => x.cell.p99),
           errors: rounds.reduce((sum, x) => sum + x.cell.errors, 0),
-          raw: p99(rounds.map((x) => x.raw)),
-          platform: p99(rounds.map((x) => x.platform)),
-          served: percentile(pooled(rounds.map((x) => x.served)), 99),
+          raw: p99((x) => x.raw.latencies),
+          platform: p99((x) => x.platform.latencies),
+          served: p99((x) => x.served),
         };
       }),
     );
     if (REPEAT > 1) {
-      console.log(`   over all ${REPEAT} rounds (${fmt(REPEAT * STEADY_SECONDS)} s a cell), p99 in ms; each round's p99, and their median:`);
+      console.log(`   over all ${REPEAT} rounds (${fmt(REPEAT * STEADY_SECONDS)} s a cell), p99 in ms; each round's p99, and their p50 (as every p50 here, the upper middle one of an even count):`);
       for (const c of cells) {
         console.log(
-          `   batch ${String(c.batch).padStart(3)}, ${fmt(c.rate).padStart(6)} requests/s (${c.share * 100}% of peak): ${c.p99.toFixed(1).padStart(6)} | raw pg ${c.raw.toFixed(1)} | bare Express ${c.platform.toFixed(1)} | inside the service ${c.served.toFixed(1)} | rounds ${c.rounds.map((p) => p.toFixed(1)).join(', ')} (median ${median(c.rounds).toFixed(1)})${c.errors ? ` ERR×${c.errors}` : ''}`,
+          `   batch ${String(c.batch).padStart(3)}, ${fmt(c.rate).padStart(6)} requests/s (${c.share * 100}% of peak): ${c.p99.toFixed(1).padStart(6)} | raw pg ${c.raw.toFixed(1)} | bare Express ${c.platform.toFixed(1)} | inside the service ${c.served.toFixed(1)} | rounds ${c.rounds.map((p) => p.toFixed(1)).join(', ')} (p50 ${pooledPercentile([c.rounds], 50).toFixed(1)})${c.errors ? ` ERR×${c.errors}` : ''}`,
         );
       }
     }

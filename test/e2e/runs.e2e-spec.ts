@@ -110,6 +110,28 @@ describe('reporting events', () => {
     expect((await replay(run.id)).map((e) => `${e.seq}:${e.node}:${e.type}`)).toEqual(['1:a:started', '2:a:progress', '3:a:log', '4:a:succeeded', '5:b:started', '6:b:succeeded']);
   });
 
+  it('stores text and outputs exactly as reported: quotes, backslashes, array and JSON punctuation, control characters, emoji, null', async () => {
+    const run = await createRun(t, member.token, skill, { a: [], b: [] });
+    const text = 'he said "done", \\o/ {a,b} NULL [1] \'q\'\n\ttab\r é ü 😀 \u2028 \\u0041';
+    const events = [
+      { node: 'a', type: 'started' },
+      { node: 'a', type: 'progress', percent: 12.5, message: text },
+      { node: 'a', type: 'log', message: text, level: 'warn' },
+      { node: 'a', type: 'succeeded', output: null },
+      { node: 'b', type: 'started' },
+      { node: 'b', type: 'failed', error: { message: text, code: 'E"1,{}' } },
+    ];
+    const res = await post(run.reporterToken, run.id, events);
+    expect(res.status).toBe(200);
+    const body = await getRun(run.id);
+    expect(body.nodes).toEqual([
+      expect.objectContaining({ key: 'a', status: 'succeeded', percent: 100, message: text }),
+      expect.objectContaining({ key: 'b', status: 'failed', error: { message: text, code: 'E"1,{}' } }),
+    ]);
+    const stored = await replay(run.id);
+    expect(stored.map(({ seq, id, at, ...rest }) => (expect(typeof at).toBe('string'), rest))).toEqual(events);
+  });
+
   it('applies none of a batch with one illegal event, naming its index', async () => {
     const run = await createRun(t, member.token, skill, { a: [], b: ['a'] });
     const early = await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }, { node: 'b', type: 'started' }]);

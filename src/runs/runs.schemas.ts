@@ -93,6 +93,19 @@ export type RunListQuery = z.infer<typeof RunListQuerySchema>;
 
 const outputSize = (value: unknown) => Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
 
+const EVENT_OPTIONAL_FIELDS = ['percent', 'message', 'level', 'output', 'error'] as const;
+/** The optional fields each event type takes (built once: every event of every batch is checked against it). */
+const EVENT_FIELDS: Record<EventType, readonly (typeof EVENT_OPTIONAL_FIELDS)[number][]> = {
+  started: ['message'],
+  progress: ['percent', 'message'],
+  log: ['message', 'level'],
+  heartbeat: [],
+  succeeded: ['output', 'message'],
+  failed: ['error'],
+  skipped: ['message'],
+};
+const eventIssue = (issues: z.core.$ZodRawIssue[], input: unknown, field: string, message: string) => issues.push({ code: 'custom', input, path: [field], message });
+
 export const EventSchema = z
   .strictObject({
     id: z.uuid().optional().describe('Idempotency key: an id seen before is not applied again'),
@@ -105,23 +118,16 @@ export const EventSchema = z
     error: z.strictObject({ message: z.string().min(1).max(4_096), code: z.string().max(100).optional() }).optional(),
     at: z.iso.datetime({ offset: true }).optional(),
   })
-  .superRefine((event, ctx) => {
-    const allowed: Record<EventType, string[]> = {
-      started: ['message'],
-      progress: ['percent', 'message'],
-      log: ['message', 'level'],
-      heartbeat: [],
-      succeeded: ['output', 'message'],
-      failed: ['error'],
-      skipped: ['message'],
-    };
-    for (const field of ['percent', 'message', 'level', 'output', 'error'] as const) {
-      if (event[field] !== undefined && !allowed[event.type].includes(field)) ctx.addIssue({ code: 'custom', path: [field], message: `is not part of a "${event.type}" event` });
+  .check(({ value: event, issues }) => {
+    // A check on the payload, not superRefine: this runs for every event of every batch,
+    // and superRefine gives each one an addIssue closure of its own.
+    for (const field of EVENT_OPTIONAL_FIELDS) {
+      if (event[field] !== undefined && !EVENT_FIELDS[event.type].includes(field)) eventIssue(issues, event, field, `is not part of a "${event.type}" event`);
     }
-    if (event.type === 'progress' && event.percent === undefined && event.message === undefined) ctx.addIssue({ code: 'custom', path: ['percent'], message: 'a progress event needs percent or message' });
-    if (event.type === 'log' && event.message === undefined) ctx.addIssue({ code: 'custom', path: ['message'], message: 'a log event needs a message' });
-    if (event.type === 'failed' && event.error === undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'a failed event needs an error' });
-    if (event.output !== undefined && outputSize(event.output) > MAX_OUTPUT_BYTES) ctx.addIssue({ code: 'custom', path: ['output'], message: 'must be at most 64 KiB of JSON' });
+    if (event.type === 'progress' && event.percent === undefined && event.message === undefined) eventIssue(issues, event, 'percent', 'a progress event needs percent or message');
+    if (event.type === 'log' && event.message === undefined) eventIssue(issues, event, 'message', 'a log event needs a message');
+    if (event.type === 'failed' && event.error === undefined) eventIssue(issues, event, 'error', 'a failed event needs an error');
+    if (event.output !== undefined && outputSize(event.output) > MAX_OUTPUT_BYTES) eventIssue(issues, event, 'output', 'must be at most 64 KiB of JSON');
   });
 export type IncomingEvent = z.infer<typeof EventSchema>;
 

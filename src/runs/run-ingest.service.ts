@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { NotFoundError } from '../common/problem.js';
+import { pgArray } from '../database/pg-array.js';
 import { queryRows } from '../database/query-rows.js';
 import type { Actor } from '../identity/actor.js';
 import { RunEventsBus } from './run-events.bus.js';
@@ -327,50 +328,51 @@ export class RunIngestService {
 
   /**
    * Every run's events, touched nodes and the runs themselves in one
-   * statement, vitrine_ingest_write (see its migrations): one round trip,
+   * statement, vitrine_ingest_write (see its migration): one round trip,
    * whatever the batch. False when a run was not at the seq and status it was
    * applied to, or an event id is stored already; then nothing was written.
-   * Its rows go as four JSON documents, each made by one JSON.stringify (a
-   * PostgreSQL array literal per column cost the service's thread several
-   * times the garbage: 1795600000000-ingest-write-json).
    */
   private async write(manager: EntityManager, runs: Applied[]): Promise<boolean> {
     const changedRuns = runs.filter((r) => r.state.events.length || r.state.changed.size);
-    const events = changedRuns.flatMap((r) =>
-      r.state.events.map((e, i) => ({ run_id: r.work.runId, seq: r.firstSeq + i, id: e.id, at: e.at, node: e.node, type: e.type, data: e.data })),
-    );
-    const nodes = changedRuns.flatMap((r) =>
-      [...r.state.changed].map((key) => {
-        const n = r.state.node(key)!;
-        return {
-          run_id: r.work.runId,
-          key: n.key,
-          status: n.status,
-          reason: n.reason,
-          percent: n.percent,
-          message: n.message,
-          stalled: n.stalled,
-          started_at: n.startedAt,
-          ended_at: n.endedAt,
-          touched: n.touched === true,
-          set_output: n.output !== undefined,
-          // As JSON text: JSON null in a document would arrive as SQL NULL, not the jsonb null an output of null is.
-          output: n.output === undefined ? null : JSON.stringify(n.output),
-          error: n.error ? JSON.stringify(n.error) : null,
-        };
-      }),
-    );
-    // Prepared: the call itself plans the same every time (the function keeps its own statements' plans per connection).
+    const events = changedRuns.flatMap((r) => r.state.events.map((e, i) => ({ runId: r.work.runId, seq: r.firstSeq + i, e })));
+    const changed = changedRuns.flatMap((r) => [...r.state.changed].map((key) => ({ runId: r.work.runId, n: r.state.node(key)! })));
+    // Prepared: the call itself plans the same every time (the function plans its own statements for each call's arrays).
+    // The arrays go as literals made by pgArray: node-postgres's own make several times the garbage.
     const [{ ok }] = await queryRows<{ ok: boolean }>(
       manager,
-      `SELECT vitrine_ingest_write($1::json, $2::json, $3::json, $4::json, $5::integer) AS ok`,
+      `SELECT vitrine_ingest_write($1::uuid[], $2::uuid[], $3::bigint[], $4::text[],
+         $5::uuid[], $6::bigint[], $7::uuid[], $8::timestamptz[], $9::text[], $10::text[], $11::jsonb[],
+         $12::uuid[], $13::text[], $14::text[], $15::text[], $16::float8[], $17::text[], $18::bool[], $19::timestamptz[], $20::timestamptz[], $21::bool[], $22::bool[], $23::jsonb[], $24::jsonb[],
+         $25::uuid[], $26::bigint[], $27::text[], $28::bool[], $29::integer) AS ok`,
       [
-        JSON.stringify(runs.map((r) => ({ id: r.work.runId, org_id: r.work.orgId, seq: r.firstSeq - 1, status: r.previous }))),
-        JSON.stringify(events),
-        JSON.stringify(nodes),
-        JSON.stringify(
-          changedRuns.map((r) => ({ id: r.work.runId, last_seq: r.lastSeq, status: r.state.runStatus, ended: TERMINAL_RUN.has(r.state.runStatus) && !TERMINAL_RUN.has(r.previous) })),
-        ),
+        pgArray(runs.map((r) => r.work.runId)),
+        pgArray(runs.map((r) => r.work.orgId)),
+        pgArray(runs.map((r) => r.firstSeq - 1)),
+        pgArray(runs.map((r) => r.previous)),
+        pgArray(events.map((x) => x.runId)),
+        pgArray(events.map((x) => x.seq)),
+        pgArray(events.map((x) => x.e.id)),
+        pgArray(events.map((x) => x.e.at)),
+        pgArray(events.map((x) => x.e.node)),
+        pgArray(events.map((x) => x.e.type)),
+        pgArray(events.map((x) => JSON.stringify(x.e.data))),
+        pgArray(changed.map((x) => x.runId)),
+        pgArray(changed.map((x) => x.n.key)),
+        pgArray(changed.map((x) => x.n.status)),
+        pgArray(changed.map((x) => x.n.reason)),
+        pgArray(changed.map((x) => x.n.percent)),
+        pgArray(changed.map((x) => x.n.message)),
+        pgArray(changed.map((x) => x.n.stalled)),
+        pgArray(changed.map((x) => x.n.startedAt)),
+        pgArray(changed.map((x) => x.n.endedAt)),
+        pgArray(changed.map((x) => x.n.touched === true)),
+        pgArray(changed.map((x) => x.n.output !== undefined)),
+        pgArray(changed.map((x) => (x.n.output === undefined ? null : JSON.stringify(x.n.output)))),
+        pgArray(changed.map((x) => (x.n.error ? JSON.stringify(x.n.error) : null))),
+        pgArray(changedRuns.map((r) => r.work.runId)),
+        pgArray(changedRuns.map((r) => r.lastSeq)),
+        pgArray(changedRuns.map((r) => r.state.runStatus)),
+        pgArray(changedRuns.map((r) => TERMINAL_RUN.has(r.state.runStatus) && !TERMINAL_RUN.has(r.previous))),
         REPORTER_GRACE_SECONDS,
       ],
       'vitrine_ingest_write',

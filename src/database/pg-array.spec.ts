@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import { createTestDatabase } from '../../test/setup/test-database.js';
+import { pgArray, type PgArrayElement } from './pg-array.js';
+
+// The literal is only right if PostgreSQL reads back exactly the array it was made from.
+describe('pgArray, read back by PostgreSQL', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+  });
+
+  afterAll(async () => {
+    await client?.end();
+    await db?.drop();
+  });
+
+  const readBack = async (values: PgArrayElement[], type: string) => (await client.query(`SELECT $1::${type}[] AS a`, [pgArray(values)])).rows[0].a;
+
+  it('keeps text as it was: quotes, backslashes, braces, commas, spaces, NULL as a word, empty, control characters, emoji', async () => {
+    const texts = ['plain', 'he said "hi"', 'C:\\path\\', '\\"', '{a,b}', ' padded ', 'NULL', 'null', '', 'tab\there\nnewline\r', '😀 é \u2028', '"', '\\', ','];
+    expect(await readBack(texts, 'text')).toEqual(texts);
+  });
+
+  it('sends null and undefined as NULL among text', async () => {
+    expect(await readBack(['a', null, 'NULL', undefined, ''], 'text')).toEqual(['a', null, 'NULL', null, '']);
+  });
+
+  it('sends numbers, booleans and JSON text in the types they are cast to', async () => {
+    expect(await readBack([1, 2, 9007199254740991], 'bigint')).toEqual(['1', '2', '9007199254740991']);
+    expect(await readBack([12.5, 0, -3.25, null], 'float8')).toEqual([12.5, 0, -3.25, null]);
+    expect(await readBack([true, false, null], 'bool')).toEqual([true, false, null]);
+    const data = [{ message: 'a "quoted" \\ word', nested: { list: [1, '{x}'] } }, {}, null];
+    expect(await readBack(data.map((d) => JSON.stringify(d)), 'jsonb')).toEqual(data);
+  });
+
+  it('sends an empty array', async () => {
+    expect(await readBack([], 'uuid')).toEqual([]);
+  });
+});

@@ -1,25 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
+import type { DataSource } from 'typeorm';
 import { createTestDatabase } from '../../test/setup/test-database.js';
-import { pgArray, type PgArrayElement } from './pg-array.js';
+import { createDataSource } from './data-source.js';
+import { pgArray } from './pg-array.js';
+import { queryRows } from './query-rows.js';
 
 // The literal is only right if PostgreSQL reads back exactly the array it was made from.
 describe('pgArray, read back by PostgreSQL', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let client: pg.Client;
+  let ds: DataSource;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
+    ds = createDataSource(db.url, { poolSize: 1, applicationName: 'vitrine-pg-array-test' });
+    await ds.initialize();
   });
 
   afterAll(async () => {
     await client?.end();
+    await ds?.destroy();
     await db?.drop();
   });
 
-  const readBack = async (values: PgArrayElement[], type: string) => (await client.query(`SELECT $1::${type}[] AS a`, [pgArray(values)])).rows[0].a;
+  const readBack = async (values: unknown[], type: string) => (await client.query(`SELECT $1::${type}[] AS a`, [pgArray(values)])).rows[0].a;
 
   it('keeps text as it was: quotes, backslashes, braces, commas, spaces, NULL as a word, empty, control characters, emoji', async () => {
     const texts = ['plain', 'he said "hi"', 'C:\\path\\', '\\"', '{a,b}', ' padded ', 'NULL', 'null', '', 'tab\there\nnewline\r', '😀 é \u2028', '"', '\\', ','];
@@ -40,5 +47,11 @@ describe('pgArray, read back by PostgreSQL', () => {
 
   it('sends an empty array', async () => {
     expect(await readBack([], 'uuid')).toEqual([]);
+  });
+
+  it('leaves arrays of anything else to node-postgres, and queryRows sends both kinds', async () => {
+    for (const values of [[new Date(0)], [{ a: 1 }], [['nested']], [Buffer.from('x')], [1n], ['text', new Date(0)]]) expect(pgArray(values)).toBeUndefined();
+    const [row] = await queryRows<{ texts: string[]; times: Date[] }>(ds.manager, `SELECT $1::text[] AS texts, $2::timestamptz[] AS times`, [['a "b"', null], [new Date(0)]]);
+    expect(row).toEqual({ texts: ['a "b"', null], times: [new Date(0)] });
   });
 });

@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { NotFoundError } from '../common/problem.js';
-import { pgArray } from '../database/pg-array.js';
 import { queryRows } from '../database/query-rows.js';
 import type { Actor } from '../identity/actor.js';
 import { RunEventsBus } from './run-events.bus.js';
@@ -336,8 +335,7 @@ export class RunIngestService {
     const changedRuns = runs.filter((r) => r.state.events.length || r.state.changed.size);
     const events = changedRuns.flatMap((r) => r.state.events.map((e, i) => ({ runId: r.work.runId, seq: r.firstSeq + i, e })));
     const changed = changedRuns.flatMap((r) => [...r.state.changed].map((key) => ({ runId: r.work.runId, n: r.state.node(key)! })));
-    // Prepared: the call itself plans the same every time (the function plans its own statements for each call's arrays).
-    // The arrays go as literals made by pgArray: node-postgres's own make several times the garbage.
+    // Prepared: the call itself plans the same every time (the function keeps its own statements' plans per connection).
     const [{ ok }] = await queryRows<{ ok: boolean }>(
       manager,
       `SELECT vitrine_ingest_write($1::uuid[], $2::uuid[], $3::bigint[], $4::text[],
@@ -345,34 +343,34 @@ export class RunIngestService {
          $12::uuid[], $13::text[], $14::text[], $15::text[], $16::float8[], $17::text[], $18::bool[], $19::timestamptz[], $20::timestamptz[], $21::bool[], $22::bool[], $23::jsonb[], $24::jsonb[],
          $25::uuid[], $26::bigint[], $27::text[], $28::bool[], $29::integer) AS ok`,
       [
-        pgArray(runs.map((r) => r.work.runId)),
-        pgArray(runs.map((r) => r.work.orgId)),
-        pgArray(runs.map((r) => r.firstSeq - 1)),
-        pgArray(runs.map((r) => r.previous)),
-        pgArray(events.map((x) => x.runId)),
-        pgArray(events.map((x) => x.seq)),
-        pgArray(events.map((x) => x.e.id)),
-        pgArray(events.map((x) => x.e.at)),
-        pgArray(events.map((x) => x.e.node)),
-        pgArray(events.map((x) => x.e.type)),
-        pgArray(events.map((x) => JSON.stringify(x.e.data))),
-        pgArray(changed.map((x) => x.runId)),
-        pgArray(changed.map((x) => x.n.key)),
-        pgArray(changed.map((x) => x.n.status)),
-        pgArray(changed.map((x) => x.n.reason)),
-        pgArray(changed.map((x) => x.n.percent)),
-        pgArray(changed.map((x) => x.n.message)),
-        pgArray(changed.map((x) => x.n.stalled)),
-        pgArray(changed.map((x) => x.n.startedAt)),
-        pgArray(changed.map((x) => x.n.endedAt)),
-        pgArray(changed.map((x) => x.n.touched === true)),
-        pgArray(changed.map((x) => x.n.output !== undefined)),
-        pgArray(changed.map((x) => (x.n.output === undefined ? null : JSON.stringify(x.n.output)))),
-        pgArray(changed.map((x) => (x.n.error ? JSON.stringify(x.n.error) : null))),
-        pgArray(changedRuns.map((r) => r.work.runId)),
-        pgArray(changedRuns.map((r) => r.lastSeq)),
-        pgArray(changedRuns.map((r) => r.state.runStatus)),
-        pgArray(changedRuns.map((r) => TERMINAL_RUN.has(r.state.runStatus) && !TERMINAL_RUN.has(r.previous))),
+        runs.map((r) => r.work.runId),
+        runs.map((r) => r.work.orgId),
+        runs.map((r) => r.firstSeq - 1),
+        runs.map((r) => r.previous),
+        events.map((x) => x.runId),
+        events.map((x) => x.seq),
+        events.map((x) => x.e.id),
+        events.map((x) => x.e.at),
+        events.map((x) => x.e.node),
+        events.map((x) => x.e.type),
+        events.map((x) => JSON.stringify(x.e.data)),
+        changed.map((x) => x.runId),
+        changed.map((x) => x.n.key),
+        changed.map((x) => x.n.status),
+        changed.map((x) => x.n.reason),
+        changed.map((x) => x.n.percent),
+        changed.map((x) => x.n.message),
+        changed.map((x) => x.n.stalled),
+        changed.map((x) => x.n.startedAt),
+        changed.map((x) => x.n.endedAt),
+        changed.map((x) => x.n.touched === true),
+        changed.map((x) => x.n.output !== undefined),
+        changed.map((x) => (x.n.output === undefined ? null : JSON.stringify(x.n.output))),
+        changed.map((x) => (x.n.error ? JSON.stringify(x.n.error) : null)),
+        changedRuns.map((r) => r.work.runId),
+        changedRuns.map((r) => r.lastSeq),
+        changedRuns.map((r) => r.state.runStatus),
+        changedRuns.map((r) => TERMINAL_RUN.has(r.state.runStatus) && !TERMINAL_RUN.has(r.previous)),
         REPORTER_GRACE_SECONDS,
       ],
       'vitrine_ingest_write',

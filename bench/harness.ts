@@ -99,7 +99,7 @@ export async function load(concurrency: number, seconds: number, worker: () => P
   return summary(latencies, (performance.now() - start) / 1000);
 }
 
-/** paced()'s first seconds, which open connections and are not counted. */
+/** paced()'s first seconds, which are not counted. */
 export const WARMUP_SECONDS = 0.5;
 
 /**
@@ -108,9 +108,17 @@ export const WARMUP_SECONDS = 0.5;
  * its reporter is busy waits its turn). Latency runs from when the call was
  * due, not when it was sent, so a backlog shows in it (no coordinated omission);
  * a call sent early (timers round) runs from when it was sent.
- * Calls in a first `warmup` seconds open the connections and are not counted.
+ * Calls in a first `warmup` seconds are not counted (JIT, caches); `counting`
+ * is told when the counted calls start to fall due (as Date.now() would say
+ * then, so another thread can tell its own requests apart).
  */
-export async function paced(reporters: number, rate: number, seconds: number, call: (reporter: number) => Promise<unknown>, warmup = WARMUP_SECONDS): Promise<Counted> {
+export async function paced(
+  reporters: number,
+  rate: number,
+  seconds: number,
+  call: (reporter: number) => Promise<unknown>,
+  { warmup = WARMUP_SECONDS, counting }: { warmup?: number; counting?: (epochMs: number) => void } = {},
+): Promise<Counted> {
   const latencies: number[] = [];
   // How long after it was due each counted call was sent: this loop's own delays (a busy or descheduled thread) and a reporter's backlog.
   const sentLate: number[] = [];
@@ -124,7 +132,10 @@ export async function paced(reporters: number, rate: number, seconds: number, ca
   let start = t0;
   for (let k = 0; k < total; k++) {
     const due = t0 + (k * 1000) / rate;
-    if (k === warm) start = due;
+    if (k === warm) {
+      start = due;
+      counting?.(performance.timeOrigin + due);
+    }
     const wait = due - performance.now();
     if (wait >= 1) await new Promise((r) => setTimeout(r, wait));
     const r = k % reporters;

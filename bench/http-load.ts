@@ -58,7 +58,17 @@ export interface HttpLoad {
   rate?: number;
 }
 
-export async function httpLoad(spec: HttpLoad): Promise<Counted> {
+/**
+ * One cell of load from this thread. Before any clock starts, every reporter
+ * opens its connection and has its first call answered: together, in a new
+ * worker whose code is not compiled yet, on runs the service has not cached
+ * yet, those first calls took 50-100 ms, and at half the peak the backlog
+ * they left was not worked off within paced()'s warm-up, so the first
+ * 100-600 ms of counted calls carried it (a p99 of 106 ms where the calls due
+ * after the first second had 35 ms). Reporters that run all day open their
+ * connection once; a cell measures them after that. `counting`: see paced().
+ */
+export async function httpLoad(spec: HttpLoad, counting?: (epochMs: number) => void): Promise<Counted> {
   // A connection of its own for each reporter, as reporters are processes of their own: none waits for
   // another's connection, and none is closed while idle and opened again under a burst (which, from one
   // shared pool, put 40-100 ms on the calls around each reopening in the steady-rate cells).
@@ -69,7 +79,8 @@ export async function httpLoad(spec: HttpLoad): Promise<Counted> {
       const res = await r.client.request('POST', r.path, { events: progressEvents(r.node, spec.batch, counter) }, r.token);
       if (res.status !== 200) throw new Error(`${res.status} ${res.text.slice(0, 300)}`);
     };
-    if (spec.rate) return await paced(reporters.length, spec.rate, spec.seconds, (i) => post(reporters[i]!));
+    await Promise.all(reporters.map(post));
+    if (spec.rate) return await paced(reporters.length, spec.rate, spec.seconds, (i) => post(reporters[i]!), { counting });
     return await counted(reporters.length, spec.seconds, perReporter(reporters, post));
   } finally {
     await Promise.all(reporters.map((r) => r.client.close()));
@@ -93,12 +104,47 @@ export const LOAD_NICE = -10;
 /** A cell's figures from the load's worker, and whether its thread ran at LOAD_NICE (raising a priority needs root or CAP_SYS_NICE). */
 export type LoadResult = Counted & { raised: boolean };
 
-/** httpLoad on a worker thread of its own, so the load is not made on the event loop that serves it. */
-export function loadFromWorker(spec: HttpLoad): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./http-load-worker.js', import.meta.url), { workerData: spec });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the load worker exited (${code})`)));
-  });
+/** What the load's worker posts for a cell: when its counted calls start to fall due (see paced()), then its result or why it failed. */
+export type LoadMessage = { counting: number } | LoadResult | { error: string };
+
+/**
+ * A worker thread that makes the HTTP load, one cell at a time, so the load is
+ * not made on the event loop that serves it. One for the whole bench, as
+ * reporters that run all day are compiled and warm: a new worker for each
+ * cell ran its first half second of calls in code V8 had not compiled yet, at
+ * the load's raised priority, taking the cores from the service. At half the
+ * peak that made the service answer in about 13 ms instead of 2 for that
+ * half second, and the backlog (up to 117 ms late) ran into the counted calls.
+ */
+export class LoadWorker {
+  private readonly worker = new Worker(new URL('./http-load-worker.js', import.meta.url));
+
+  /** httpLoad(spec) on the worker; `counting`: see paced(). */
+  run(spec: HttpLoad, counting?: (epochMs: number) => void): Promise<LoadResult> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        this.worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+      };
+      const onMessage = (message: LoadMessage) => {
+        if ('counting' in message) return counting?.(message.counting);
+        done();
+        if ('error' in message) reject(new Error(message.error));
+        else resolve(message);
+      };
+      const onError = (error: Error) => {
+        done();
+        reject(error);
+      };
+      const onExit = (code: number) => {
+        done();
+        reject(new Error(`the load worker exited (${code})`));
+      };
+      this.worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      this.worker.postMessage(spec);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
 }

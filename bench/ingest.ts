@@ -41,9 +41,11 @@
  *   Node thread today, so a figure can be read against it (the machine's
  *   speed varies from day to day by a factor of three).
  * The service runs in this process, as the tests start it; the HTTP load
- * comes from a worker thread (its own event loop, as reporters are other
- * processes), at a higher priority where the bench may raise it (LOAD_NICE,
- * said at the start). Each cell ends with "cpu N%/M%": this process's CPU (service
+ * comes from one worker thread for the whole bench (its own event loop, as
+ * reporters are other processes; see LoadWorker), at a higher priority where
+ * the bench may raise it (LOAD_NICE, said at the start). In every HTTP cell,
+ * each reporter opens its connection and has a first call answered before
+ * the cell's clock starts (see httpLoad). Each cell ends with "cpu N%/M%": this process's CPU (service
  * and load thread) in % of one core, then the whole machine's busy time in %
  * of all cores (from /proc/stat), so a cell limited by CPU, or a machine
  * shared with other work, shows as such.
@@ -62,8 +64,8 @@ import { createExpressServer } from '../src/common/express-server.js';
 import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
-import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, stringArg, WARMUP_SECONDS, type Counted } from './harness.js';
-import { Client, LOAD_NICE, loadFromWorker, progressEvents } from './http-load.js';
+import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, stringArg, type Counted } from './harness.js';
+import { Client, LOAD_NICE, LoadWorker, progressEvents } from './http-load.js';
 import { IdleProbe, watchThisThread } from './idle-probe.js';
 
 const SECONDS = numberArg('seconds', 3);
@@ -198,6 +200,8 @@ async function main() {
   const load1 = () => loadavg().map((l) => l.toFixed(2)).join(' ');
   console.log(`ingest bench: Node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} cores, ${SECONDS} s per cell; load average ${load1()}`);
   const bench = await benchDatabase();
+  // One load worker for every HTTP cell, so its code is compiled after the first (see LoadWorker).
+  const loader = new LoadWorker();
   let app: NestExpressApplication | undefined;
   let bare: Server | undefined;
   let setup: Client | undefined;
@@ -218,12 +222,10 @@ async function main() {
     });
     app = await createApp(config);
     // Inside the service: from a request's first middleware until its answer is written, for the steady-rate cells.
-    // Like the load's own figures, the warm-up (connections, runs not yet cached) is not counted.
-    const inService = { on: false, from: Infinity, latencies: [] as number[] };
+    // Like the load's own figures, only requests that arrive once the load's counted calls fall due (from, on this thread's clock).
+    const inService = { from: Infinity, latencies: [] as number[] };
     app.use((request: express.Request, response: express.Response, next: express.NextFunction) => {
-      if (!inService.on) return next();
       const t0 = performance.now();
-      if (inService.from === Infinity) inService.from = t0 + WARMUP_SECONDS * 1000;
       if (t0 >= inService.from) response.once('finish', () => inService.latencies.push(performance.now() - t0));
       next();
     });
@@ -290,7 +292,7 @@ async function main() {
       const runs = shared ? [await newRun()] : await Promise.all(Array.from({ length: concurrency }, newRun));
       // On the shared run, reporter i reports on node n<i>; on its own run, on n0.
       const reporters = Array.from({ length: concurrency }, (_, i) => ({ path: runs[shared ? 0 : i]!.path, token: runs[shared ? 0 : i]!.reporterToken, node: shared ? `n${i % NODES}` : 'n0' }));
-      return measure(batch, () => loadFromWorker({ port, seconds: SECONDS, batch, reporters }));
+      return measure(batch, () => loader.run({ port, seconds: SECONDS, batch, reporters }));
     };
     // Warm-up, not reported: JIT, pool connections, prepared statements on them.
     {
@@ -308,10 +310,10 @@ async function main() {
     const ceiling = await bareExpress(config.bodyLimit);
     bare = ceiling.server;
     const bareReporters = Array.from({ length: 32 }, () => ({ path: '/bare/run/events', token: 'none', node: 'n0' }));
-    // Its warm-up also tells whether the load's thread got its priority (every cell's worker asks for the same).
-    const { raised } = await loadFromWorker({ port: ceiling.port, seconds: 1, batch: 1, reporters: bareReporters });
+    // The load worker's first cell warms it up, and tells whether its thread got its priority.
+    const { raised } = await loader.run({ port: ceiling.port, seconds: 1, batch: 1, reporters: bareReporters });
     const ceilings = new Map<number, Cell>();
-    for (const batch of BATCHES) ceilings.set(batch, await measure(batch, () => loadFromWorker({ port: ceiling.port, seconds: SECONDS, batch, reporters: bareReporters })));
+    for (const batch of BATCHES) ceilings.set(batch, await measure(batch, () => loader.run({ port: ceiling.port, seconds: SECONDS, batch, reporters: bareReporters })));
     console.log(`platform ceiling, bare Express in this process (same HTTP server and JSON parser, one route, no auth, validation, Nest or database), 32 reporters:`);
     for (const batch of BATCHES) console.log(`   batch ${String(batch).padStart(3)}: ${cellText(ceilings.get(batch)!)}`);
     console.log(
@@ -392,18 +394,17 @@ async function main() {
         const rate = Math.max(1, Math.round(peak * share));
         const runs = await Promise.all(Array.from({ length: 32 }, newRun));
         const reporters = runs.map((run) => ({ path: run.path, token: run.reporterToken, node: 'n0' }));
-        Object.assign(inService, { on: true, from: Infinity });
         const checkpoints0 = await checkpointsStarted();
         const serviceThread = watchThisThread();
-        const [c, idle] = await probe.during(() => measure(batch, () => loadFromWorker({ port, seconds: STEADY_SECONDS, batch, reporters, rate })));
+        const [c, idle] = await probe.during(() => measure(batch, () => loader.run({ port, seconds: STEADY_SECONDS, batch, reporters, rate }, (epochMs) => (inService.from = epochMs - performance.timeOrigin))));
         const loop = serviceThread.stop();
-        inService.on = false;
+        inService.from = Infinity;
         const served = inService.latencies.splice(0).sort((a, b) => a - b);
         const checkpoints1 = await checkpointsStarted();
         const base = await measure(batch, () => paced(32, rate, STEADY_SECONDS, raw(bench.pool, batch)));
         const checkpoints2 = await checkpointsStarted();
         const bareThread = watchThisThread();
-        const platform = await measure(batch, () => loadFromWorker({ port: ceiling.port, seconds: STEADY_SECONDS, batch, reporters: bareReporters, rate }));
+        const platform = await measure(batch, () => loader.run({ port: ceiling.port, seconds: STEADY_SECONDS, batch, reporters: bareReporters, rate }));
         const bareLoop = bareThread.stop();
         steady.push({ batch, share, rate, cell: c, raw: base, platform, served });
         console.log(
@@ -447,6 +448,7 @@ async function main() {
     );
   } finally {
     await setup?.close();
+    await loader.close();
     bare?.close();
     await app?.close();
     await bench.close();

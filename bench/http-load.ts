@@ -60,13 +60,11 @@ export interface HttpLoad {
 
 /**
  * One cell of load from this thread. Before any clock starts, every reporter
- * opens its connection and has its first call answered: together, in a new
- * worker whose code is not compiled yet, on runs the service has not cached
- * yet, those first calls took 50-100 ms, and at half the peak the backlog
- * they left was not worked off within paced()'s warm-up, so the first
- * 100-600 ms of counted calls carried it (a p99 of 106 ms where the calls due
- * after the first second had 35 ms). Reporters that run all day open their
- * connection once; a cell measures them after that. `counting`: see paced().
+ * opens its connection and has its first call answered: 32 connections opened
+ * at once to runs the service has not cached yet took 50-100 ms each, and at
+ * half the peak that backlog outlasted paced()'s warm-up (see LoadWorker for
+ * the rest of that start). Reporters that run all day open their connection
+ * once; a cell measures them after that. `counting`: see paced().
  */
 export async function httpLoad(spec: HttpLoad, counting?: (epochMs: number) => void): Promise<Counted> {
   // A connection of its own for each reporter, as reporters are processes of their own: none waits for

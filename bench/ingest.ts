@@ -61,6 +61,7 @@ import express from 'express';
 import { DataSource } from 'typeorm';
 import { configureApp, createApp } from '../src/app.js';
 import { createExpressServer } from '../src/common/express-server.js';
+import { setHeapGrowth } from '../src/common/heap-growth.js';
 import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
@@ -219,7 +220,11 @@ async function main() {
       VITRINE_ADMIN_EMAIL: ADMIN_EMAIL,
       VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       VITRINE_AUDIT_SIGNING_KEY_FILE: path.join(tmpdir(), 'vitrine-bench-audit-key.pem'),
+      // From the bench's environment, as an operator sets it, to compare settings.
+      VITRINE_HEAP_GROWTH_PERCENT: process.env.VITRINE_HEAP_GROWTH_PERCENT,
     });
+    // As main.ts starts it: the same heap growth (for the whole process, baselines too).
+    setHeapGrowth(config.heapGrowthPercent);
     app = await createApp(config);
     // Inside the service: from a request's first middleware until its answer is written, for the steady-rate cells.
     // Like the load's own figures, only requests that arrive once the load's counted calls fall due (from, on this thread's clock).
@@ -236,7 +241,9 @@ async function main() {
     const port = (app.getHttpServer().address() as { port: number }).port;
     const ingest = app.get(RunIngestService);
     const servicePool = (app.get(DataSource).options as { poolSize?: number }).poolSize;
-    console.log(`service: in this process on 127.0.0.1:${port}, database pool ${servicePool}; raw pg pool 40`);
+    console.log(
+      `service: in this process on 127.0.0.1:${port}, database pool ${servicePool}; raw pg pool 40; heap growth between full collections ${config.heapGrowthPercent ? `${config.heapGrowthPercent}%` : "V8's own"} (VITRINE_HEAP_GROWTH_PERCENT)`,
+    );
 
     setup = new Client(port, 4);
     const admin = setup;

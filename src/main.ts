@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { configureApp, createApp } from './app.js';
+import { setHeapGrowth } from './common/heap-growth.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/config.schema.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
 import { OrgsService } from './identity/orgs.service.js';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  setHeapGrowth(config.heapGrowthPercent);
 
   let embedded: EmbeddedDatabase | undefined;
   if (!config.databaseUrl) {

@@ -37,9 +37,19 @@ describe('configuration', () => {
     [{ VITRINE_ADMIN_EMAIL: 'a@b.test', VITRINE_ADMIN_PASSWORD: 'short' }, 'VITRINE_ADMIN_PASSWORD'],
     [{ VITRINE_ADMIN_EMAIL: 'a@b.test' }, 'VITRINE_ADMIN_PASSWORD'],
     [{ VITRINE_ADMIN_PASSWORD: 'long-enough' }, 'VITRINE_ADMIN_EMAIL'],
+    [{ VITRINE_HEAP_GROWTH_PERCENT: '-1' }, 'VITRINE_HEAP_GROWTH_PERCENT'],
+    [{ VITRINE_HEAP_GROWTH_PERCENT: '1.5' }, 'VITRINE_HEAP_GROWTH_PERCENT'],
+    [{ VITRINE_HEAP_GROWTH_PERCENT: '1001' }, 'VITRINE_HEAP_GROWTH_PERCENT'],
+    [{ VITRINE_HEAP_GROWTH_PERCENT: 'lots' }, 'VITRINE_HEAP_GROWTH_PERCENT'],
   ])('rejects %j, naming %s', (env, variable) => {
     const problems = problemsOf(env);
     expect(problems.map((p) => p.variable)).toEqual([variable]);
+  });
+
+  it("lets the heap grow to five times its live size by default, and 0 leaves it to V8", () => {
+    expect(loadConfig({}).heapGrowthPercent).toBe(400);
+    expect(loadConfig({ VITRINE_HEAP_GROWTH_PERCENT: '0' }).heapGrowthPercent).toBe(0);
+    expect(loadConfig({ VITRINE_HEAP_GROWTH_PERCENT: '' }).heapGrowthPercent).toBe(400);
   });
 
   it('names every bad variable at once', () => {

@@ -9,6 +9,13 @@ const postgresUrl = z
   .string()
   .refine((value) => URL.canParse(value) && /^postgres(ql)?:$/.test(new URL(value).protocol), 'must be a postgres:// or postgresql:// URL');
 
+/**
+ * How far past its live size the JavaScript heap may grow before the next full
+ * collection, in percent (see src/common/heap-growth.ts): 400 lets it grow to five
+ * times what survived the last one.
+ */
+export const DEFAULT_HEAP_GROWTH_PERCENT = 400;
+
 /** The environment Vitrine reads, as API.md documents it. */
 export const EnvSchema = z.object({
   DATABASE_URL: z.preprocess(emptyToUndefined, postgresUrl.optional()),
@@ -33,6 +40,7 @@ export const EnvSchema = z.object({
   VITRINE_AUDIT_SIGNING_KEY_FILE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
   VITRINE_AUDIT_SEAL_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(3_600_000).default(1000)),
   VITRINE_STALL_SWEEP_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(60_000).default(1000)),
+  VITRINE_HEAP_GROWTH_PERCENT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(1000).default(DEFAULT_HEAP_GROWTH_PERCENT)),
 });
 
 export interface AppConfig {
@@ -52,6 +60,8 @@ export interface AppConfig {
   auditSealIntervalMs: number;
   /** How often running nodes are checked for silence (stall detection). */
   stallSweepIntervalMs: number;
+  /** Heap growth between full collections, in % of the live heap; 0 leaves it to V8 (see src/common/heap-growth.ts). */
+  heapGrowthPercent: number;
 }
 
 export class ConfigError extends Error {
@@ -93,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     auditSigningKeyFile: path.resolve(e.VITRINE_AUDIT_SIGNING_KEY_FILE ?? path.join(e.VITRINE_DATA_DIR, 'audit-signing-key.pem')),
     auditSealIntervalMs: e.VITRINE_AUDIT_SEAL_INTERVAL_MS,
     stallSweepIntervalMs: e.VITRINE_STALL_SWEEP_INTERVAL_MS,
+    heapGrowthPercent: e.VITRINE_HEAP_GROWTH_PERCENT,
   };
 }
 

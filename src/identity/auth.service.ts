@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { LRUCache } from 'lru-cache';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext } from '../common/request-context.js';
 import { queryRows } from '../database/query-rows.js';
+import { RefreshingCache } from '../common/refreshing-cache.js';
 import { newId } from '../common/ids.js';
 import { InvalidCredentialsError, NotFoundError, UnauthenticatedError } from '../common/problem.js';
 import { hashSecret, newSecret } from '../common/secrets.js';
@@ -19,6 +19,7 @@ export const REPORTER_PREFIX = 'vtr_run_';
 export const SESSION_COOKIE = 'vitrine_session';
 export const SESSION_TTL_SECONDS = 12 * 3600;
 const DEFAULT_TOKEN_TTL_SECONDS = 90 * 24 * 3600;
+const UNKNOWN_REPORTER_TOKEN = 'The reporter token is unknown, or its run ended too long ago';
 
 interface ActorRow {
   credential_id: string;
@@ -194,26 +195,33 @@ export class AuthService {
 
   /**
    * Agents post often; their token's run is looked up at most every few
-   * seconds. A reporter token only ever ends (an hour after its run), so a
-   * cached answer is at worst a few seconds late.
+   * seconds, and ahead of time while they keep posting (see RefreshingCache).
+   * A reporter token only ever ends (an hour after its run), so a cached
+   * answer is at worst a few seconds late. Keyed by the token's hash.
    */
-  private readonly reporters = new LRUCache<string, { actor: AgentActor; expiresAt: number | null }>({ max: 10_000, ttl: 5_000 });
+  private readonly reporters = new RefreshingCache<string, { actor: AgentActor; expiresAt: number | null }>({
+    max: 10_000,
+    ttlMs: 5_000,
+    refreshAheadMs: 1_000,
+    load: (key) => this.readReporter(Buffer.from(key, 'base64')),
+  });
 
   /** A run's reporter token: valid while the run goes on, and for a grace period after it ends. */
   async actorForReporterToken(secret: string): Promise<AgentActor> {
-    const key = hashSecret(secret).toString('base64');
-    const cached = this.reporters.get(key);
-    if (cached && (cached.expiresAt === null || cached.expiresAt > Date.now())) return cached.actor;
+    const { actor, expiresAt } = await this.reporters.get(hashSecret(secret).toString('base64'));
+    if (expiresAt !== null && expiresAt <= Date.now()) throw new UnauthenticatedError(UNKNOWN_REPORTER_TOKEN);
+    return actor;
+  }
+
+  private async readReporter(tokenHash: Buffer): Promise<{ actor: AgentActor; expiresAt: number | null }> {
     const rows: { id: string; org_id: string; title: string; reporter_expires_at: Date | null; policy_version_id: string | null }[] = await this.db.query(
       `SELECT r.id, r.org_id, r.title, r.reporter_expires_at,
               (SELECT ap.version_id FROM active_policies ap WHERE ap.org_id = r.org_id) AS policy_version_id
          FROM runs r WHERE r.reporter_token_hash = $1`,
-      [hashSecret(secret)],
+      [tokenHash],
     );
     const row = rows[0];
-    if (!row || (row.reporter_expires_at && row.reporter_expires_at.getTime() <= Date.now())) {
-      throw new UnauthenticatedError('The reporter token is unknown, or its run ended too long ago');
-    }
+    if (!row) throw new UnauthenticatedError(UNKNOWN_REPORTER_TOKEN);
     const actor: AgentActor = {
       type: 'agent',
       id: row.id,
@@ -227,8 +235,7 @@ export class AuthService {
       credentialId: row.id,
       policyVersionId: row.policy_version_id,
     };
-    this.reporters.set(key, { actor, expiresAt: row.reporter_expires_at?.getTime() ?? null });
-    return actor;
+    return { actor, expiresAt: row.reporter_expires_at?.getTime() ?? null };
   }
 
   /** Resolves `Authorization: Bearer vtr_pat_…` (or a reporter token); anything invalid, expired or revoked is 401. */

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { LRUCache } from 'lru-cache';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
+import { RefreshingCache } from '../common/refreshing-cache.js';
 import { AppError, NotFoundError } from '../common/problem.js';
 import { hashSecret, newSecret } from '../common/secrets.js';
 import type { Actor, UserActor } from '../identity/actor.js';
@@ -63,8 +63,16 @@ export function runAttributes(run: Pick<Run, 'id' | 'orgId' | 'teamId' | 'create
 /** DAG runs of the caller's org: creation, reading, listing; their events come through RunIngestService. */
 @Injectable()
 export class RunsService {
-  /** Who may report to a run depends on attributes that never change (creator, team), so checks need not reread the row each time. */
-  private readonly attributes = new LRUCache<string, Record<string, unknown>>({ max: 10_000, ttl: 10_000 });
+  /**
+   * Who may report to a run depends on attributes that never change (creator, team), so checks need not reread the row each time.
+   * Keyed by org and run: another org's id is read (and refused) every time, as an unknown one is.
+   */
+  private readonly attributes = new RefreshingCache<string, Record<string, unknown>>({
+    max: 10_000,
+    ttlMs: 10_000,
+    refreshAheadMs: 2_000,
+    load: (key) => this.readAttributes(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)),
+  });
 
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
@@ -74,7 +82,7 @@ export class RunsService {
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(PolicyResources) resources: PolicyResources,
   ) {
-    resources.registerAttributes('Run', (actor, id) => this.readAttributes(actor, id));
+    resources.registerAttributes('Run', (actor, id) => this.readAttributes(actor.orgId, id));
   }
 
   async create(actor: UserActor, body: CreateRunBody): Promise<RunView & { reporterToken: string }> {
@@ -155,17 +163,13 @@ export class RunsService {
 
   /** The instance-level check for a change (report, cancel), without loading the nodes; the run's attributes are cached briefly. */
   async assertCan(actor: Actor, id: string, action: Action): Promise<void> {
-    let attributes = this.attributes.get(id);
-    if (!attributes || attributes.orgId !== actor.orgId) {
-      attributes = await this.readAttributes(actor, id);
-      this.attributes.set(id, attributes);
-    }
+    const attributes = await this.attributes.get(`${actor.orgId}/${id}`);
     await this.policy.assert(actor, action, 'Run', attributes);
   }
 
   /** The run's policy attributes read now, without its nodes; another org's run is 404. */
-  private async readAttributes(actor: Actor, id: string): Promise<Record<string, unknown>> {
-    const run = await this.db.getRepository(Run).findOne({ select: { id: true, orgId: true, teamId: true, createdBy: true, status: true, labels: true, title: true }, where: { id, orgId: actor.orgId } });
+  private async readAttributes(orgId: string, id: string): Promise<Record<string, unknown>> {
+    const run = await this.db.getRepository(Run).findOne({ select: { id: true, orgId: true, teamId: true, createdBy: true, status: true, labels: true, title: true }, where: { id, orgId } });
     if (!run) throw new NotFoundError('Run', id);
     return runAttributes(run);
   }

@@ -87,8 +87,10 @@ describe('RefreshingCache', () => {
     expect(reloaded).toBeLessThan(36);
   });
 
-  it('refuses a refresh window as long as the shortest ttl', () => {
+  it('refuses a refresh window as long as the shortest ttl, and a jitter that could leave an entry no ttl', () => {
     const { load } = loader(0);
     expect(() => new RefreshingCache({ max: 1, ttlMs: 100, refreshAheadMs: 80, jitter: 0.2, load })).toThrow(RangeError);
+    expect(() => new RefreshingCache({ max: 1, ttlMs: 100, refreshAheadMs: 10, jitter: 1, load })).toThrow(RangeError);
+    expect(() => new RefreshingCache({ max: 1, ttlMs: 100, refreshAheadMs: 10, jitter: -0.1, load })).toThrow(RangeError);
   });
 });

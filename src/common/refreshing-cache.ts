@@ -37,6 +37,8 @@ export class RefreshingCache<K extends {}, V extends {}> {
 
   constructor(options: RefreshingCacheOptions<K, V>) {
     const jitter = options.jitter ?? 0.2;
+    // A jitter of 1 or more could give an entry no ttl at all, which lru-cache takes as "never ends".
+    if (!(jitter >= 0 && jitter < 1)) throw new RangeError('jitter must be at least 0 and below 1');
     if (options.refreshAheadMs <= 0 || options.refreshAheadMs >= options.ttlMs * (1 - jitter)) {
       throw new RangeError('refreshAheadMs must be above 0 and below the shortest ttl');
     }

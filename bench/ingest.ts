@@ -93,6 +93,15 @@ const STEADY_SECONDS = numberArg('steady-seconds', 10);
  * any that started), as a server that ingests all day does.
  */
 const REPEAT = numberArg('repeat', 1);
+/**
+ * `--steady-reporters 256`: how many reporters, each on a run of its own and
+ * with one call in flight, share the steady-rate cells' rate (default 32, the
+ * peak's own). With 32 at half the single-event peak, each is due every 6 ms,
+ * so after any stall all of them catch up at once; more reporters at the same
+ * total rate show how much of the tail is that catching up.
+ */
+const STEADY_REPORTERS = numberArg('steady-reporters', 32);
+if (!Number.isInteger(STEADY_REPORTERS) || STEADY_REPORTERS < 1) throw new Error(`--steady-reporters must be a whole number, at least 1 (got ${stringArg('steady-reporters')})`);
 if (!Number.isInteger(REPEAT) || REPEAT < 1) throw new Error(`--repeat must be a whole number of rounds, at least 1 (got ${stringArg('repeat')})`);
 const CONCURRENCY = [1, 8, 32];
 const BATCHES = [1, 100];
@@ -375,9 +384,9 @@ async function main() {
     }
 
     // Commit latency as reporters see it when the service is not saturated: an
-    // open-loop rate from 32 reporters on their own runs, a quarter and a half
-    // of the peak that same load reached above (the "HTTP, own run each" cell
-    // with 32 reporters); latency counted from when each POST was due.
+    // open-loop rate from 32 reporters on their own runs (--steady-reporters), a
+    // quarter and a half of the peak that 32 reached above (the "HTTP, own run
+    // each" cell with 32 reporters); latency counted from when each POST was due.
     // Beside each, raw pg at the same rate and batch, open loop too: the latency the database and disk alone give.
     //
     // The tables above wrote about a gigabyte of WAL in a minute, which calls
@@ -392,8 +401,9 @@ async function main() {
       console.log(`(no CHECKPOINT before this section: ${error instanceof Error ? error.message : String(error)})`);
     }
     console.log(
-      `\ncommit latency at a steady rate (open loop, 32 reporters on their own runs, ${STEADY_SECONDS} s each${REPEAT > 1 ? `, ${REPEAT} rounds` : ''}, after a CHECKPOINT); p50 and p99 per request in ms; raw pg at the same rate`,
+      `\ncommit latency at a steady rate (open loop, ${STEADY_REPORTERS} reporters on their own runs, ${STEADY_SECONDS} s each${REPEAT > 1 ? `, ${REPEAT} rounds` : ''}, after a CHECKPOINT); p50 and p99 per request in ms; raw pg at the same rate`,
     );
+    const steadyBareReporters = Array.from({ length: STEADY_REPORTERS }, () => bareReporters[0]!);
     const steady: { batch: number; share: number; rate: number; cell: Cell; raw: Cell; platform: Cell; served: number[] }[] = [];
     const probe = new IdleProbe();
     const checkpointsStarted = await checkpointCounter(bench.pool);
@@ -401,7 +411,7 @@ async function main() {
       const peak = PEAKS ? PEAKS[BATCHES.indexOf(batch)]! : results.find((r) => r.batch === batch && r.kind === 'own' && r.concurrency === 32)!.cell.eventsPerSecond / batch;
       for (const share of [0.25, 0.5]) {
         const rate = Math.max(1, Math.round(peak * share));
-        const runs = await Promise.all(Array.from({ length: 32 }, newRun));
+        const runs = await Promise.all(Array.from({ length: STEADY_REPORTERS }, newRun));
         const reporters = runs.map((run) => ({ path: run.path, token: run.reporterToken, node: 'n0' }));
         const checkpoints0 = await checkpointsStarted();
         const serviceThread = watchThisThread();
@@ -410,10 +420,10 @@ async function main() {
         inService.from = Infinity;
         const served = inService.latencies.splice(0).sort((a, b) => a - b);
         const checkpoints1 = await checkpointsStarted();
-        const base = await measure(batch, () => paced(32, rate, STEADY_SECONDS, raw(bench.pool, batch)));
+        const base = await measure(batch, () => paced(STEADY_REPORTERS, rate, STEADY_SECONDS, raw(bench.pool, batch)));
         const checkpoints2 = await checkpointsStarted();
         const bareThread = watchThisThread();
-        const platform = await measure(batch, () => loader.run({ port: ceiling.port, seconds: STEADY_SECONDS, batch, reporters: bareReporters, rate }));
+        const platform = await measure(batch, () => loader.run({ port: ceiling.port, seconds: STEADY_SECONDS, batch, reporters: steadyBareReporters, rate }));
         const bareLoop = bareThread.stop();
         steady.push({ batch, share, rate, cell: c, raw: base, platform, served });
         console.log(

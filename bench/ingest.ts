@@ -93,6 +93,7 @@ const STEADY_SECONDS = numberArg('steady-seconds', 10);
  * any that started), as a server that ingests all day does.
  */
 const REPEAT = numberArg('repeat', 1);
+if (!Number.isInteger(REPEAT) || REPEAT < 1) throw new Error(`--repeat must be a whole number of rounds, at least 1 (got ${stringArg('repeat')})`);
 /**
  * `--steady-reporters 256`: how many reporters, each on a run of its own and
  * with one call in flight, share the steady-rate cells' rate (default 32, the
@@ -102,7 +103,6 @@ const REPEAT = numberArg('repeat', 1);
  */
 const STEADY_REPORTERS = numberArg('steady-reporters', 32);
 if (!Number.isInteger(STEADY_REPORTERS) || STEADY_REPORTERS < 1) throw new Error(`--steady-reporters must be a whole number, at least 1 (got ${stringArg('steady-reporters')})`);
-if (!Number.isInteger(REPEAT) || REPEAT < 1) throw new Error(`--repeat must be a whole number of rounds, at least 1 (got ${stringArg('repeat')})`);
 const CONCURRENCY = [1, 8, 32];
 const BATCHES = [1, 100];
 // 32 nodes per run, so up to 32 reporters of one run each report on a node of their own.

@@ -87,6 +87,13 @@ describe('RefreshingCache', () => {
     expect(reloaded).toBeLessThan(36);
   });
 
+  it("gives the load the context of the read that started it", async () => {
+    const seen: string[] = [];
+    const cache = new RefreshingCache({ max: 10, ttlMs: 1_000, refreshAheadMs: 100, load: async (key: string, org: string) => (seen.push(org), `${org}/${key}`) });
+    expect(await cache.get('run', 'org-a')).toBe('org-a/run');
+    expect(seen).toEqual(['org-a']);
+  });
+
   it('refuses a refresh window as long as the shortest ttl, and a jitter that could leave an entry no ttl', () => {
     const { load } = loader(0);
     expect(() => new RefreshingCache({ max: 1, ttlMs: 100, refreshAheadMs: 80, jitter: 0.2, load })).toThrow(RangeError);

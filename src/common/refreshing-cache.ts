@@ -1,14 +1,14 @@
 import { LRUCache } from 'lru-cache';
 
-export interface RefreshingCacheOptions<K, V> {
+export interface RefreshingCacheOptions<K, V, C> {
   /** Entries kept at most; the least recently used goes first. */
   max: number;
   /** How long an entry may be served after it was loaded (ms). */
   ttlMs: number;
   /** A read this close to an entry's end renews it in the background (ms). */
   refreshAheadMs: number;
-  /** Reads the value; what it throws (an unknown key, say) reaches the read that waits for it, and nothing is cached. */
-  load: (key: K) => Promise<V>;
+  /** Reads the value, given what the read that started the load passed along; what it throws (an unknown key, say) reaches the read that waits for it, and nothing is cached. */
+  load: (key: K, context: C) => Promise<V>;
   /** Each entry's ttl is spread by up to this share either way, so entries loaded together do not all end together (default 0.2). */
   jitter?: number;
 }
@@ -31,11 +31,12 @@ export interface RefreshingCacheOptions<K, V> {
  * A failed background load drops the entry, so the next read loads again and
  * sees the failure itself.
  */
-export class RefreshingCache<K extends {}, V extends {}> {
-  private readonly cache: LRUCache<K, V>;
+export class RefreshingCache<K extends {}, V extends {}, C> {
+  // Its context is unknown to lru-cache's types (a generic one defeats their overloads); get() and load() type it as C.
+  private readonly cache: LRUCache<K, V, unknown>;
   private readonly refreshAheadMs: number;
 
-  constructor(options: RefreshingCacheOptions<K, V>) {
+  constructor(options: RefreshingCacheOptions<K, V, C>) {
     const jitter = options.jitter ?? 0.2;
     // A jitter of 1 or more could give an entry no ttl at all, which lru-cache takes as "never ends".
     if (!(jitter >= 0 && jitter < 1)) throw new RangeError('jitter must be at least 0 and below 1');
@@ -43,27 +44,26 @@ export class RefreshingCache<K extends {}, V extends {}> {
       throw new RangeError('refreshAheadMs must be above 0 and below the shortest ttl');
     }
     this.refreshAheadMs = options.refreshAheadMs;
-    this.cache = new LRUCache<K, V>({
+    this.cache = new LRUCache<K, V, unknown>({
       max: options.max,
       ttl: options.ttlMs,
-      fetchMethod: async (key, _stale, { options: set }) => {
-        const value = await options.load(key);
+      fetchMethod: async (key, _stale, { options: set, context }) => {
+        const value = await options.load(key, context as C);
         set.ttl = Math.round(options.ttlMs * (1 + jitter * (2 * Math.random() - 1)));
         return value;
       },
     });
   }
 
-  /** The cached value, renewed in the background near its end; loaded (and waited for) when missing or expired. */
-  async get(key: K): Promise<V> {
+  /**
+   * The cached value, renewed in the background near its end; loaded (and
+   * waited for) when missing or expired. `context` reaches `load` (the first
+   * read's, when several wait for one load).
+   */
+  get(key: K, ...[context]: undefined extends C ? [C?] : [C]): Promise<V> {
     const left = this.cache.getRemainingTTL(key);
-    const value = left > 0 && left <= this.refreshAheadMs ? await this.cache.fetch(key, { forceRefresh: true, allowStale: true }) : await this.cache.fetch(key);
-    // fetch() answers undefined only without a fetchMethod, or for an abort it was told to allow: neither is done here.
-    if (value === undefined) throw new Error('RefreshingCache: the load answered nothing');
-    return value;
-  }
-
-  delete(key: K): void {
-    this.cache.delete(key);
+    const renew = left > 0 && left <= this.refreshAheadMs;
+    // forceFetch: fetch() that never answers undefined (it throws instead, which only an abort this cache never asks for could cause).
+    return this.cache.forceFetch(key, renew ? { context, forceRefresh: true, allowStale: true } : { context });
   }
 }

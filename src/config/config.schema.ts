@@ -14,7 +14,7 @@ const postgresUrl = z
  * collection, in percent (see src/common/heap-growth.ts): 400 lets it grow to five
  * times what survived the last one.
  */
-export const DEFAULT_HEAP_GROWTH_PERCENT = 400;
+const DEFAULT_HEAP_GROWTH_PERCENT = 400;
 
 /** The environment Vitrine reads, as API.md documents it. */
 export const EnvSchema = z.object({

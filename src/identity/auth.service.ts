@@ -199,16 +199,17 @@ export class AuthService {
    * A reporter token only ever ends (an hour after its run), so a cached
    * answer is at worst a few seconds late. Keyed by the token's hash.
    */
-  private readonly reporters = new RefreshingCache<string, { actor: AgentActor; expiresAt: number | null }>({
+  private readonly reporters = new RefreshingCache<string, { actor: AgentActor; expiresAt: number | null }, Buffer>({
     max: 10_000,
     ttlMs: 5_000,
     refreshAheadMs: 1_000,
-    load: (key) => this.readReporter(Buffer.from(key, 'base64')),
+    load: (_key, tokenHash) => this.readReporter(tokenHash),
   });
 
   /** A run's reporter token: valid while the run goes on, and for a grace period after it ends. */
   async actorForReporterToken(secret: string): Promise<AgentActor> {
-    const { actor, expiresAt } = await this.reporters.get(hashSecret(secret).toString('base64'));
+    const tokenHash = hashSecret(secret);
+    const { actor, expiresAt } = await this.reporters.get(tokenHash.toString('base64'), tokenHash);
     if (expiresAt !== null && expiresAt <= Date.now()) throw new UnauthenticatedError(UNKNOWN_REPORTER_TOKEN);
     return actor;
   }

@@ -67,11 +67,11 @@ export class RunsService {
    * Who may report to a run depends on attributes that never change (creator, team), so checks need not reread the row each time.
    * Keyed by org and run: another org's id is read (and refused) every time, as an unknown one is.
    */
-  private readonly attributes = new RefreshingCache<string, Record<string, unknown>>({
+  private readonly attributes = new RefreshingCache<string, Record<string, unknown>, { orgId: string; id: string }>({
     max: 10_000,
     ttlMs: 10_000,
     refreshAheadMs: 2_000,
-    load: (key) => this.readAttributes(key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)),
+    load: (_key, run) => this.readAttributes(run.orgId, run.id),
   });
 
   constructor(
@@ -163,7 +163,7 @@ export class RunsService {
 
   /** The instance-level check for a change (report, cancel), without loading the nodes; the run's attributes are cached briefly. */
   async assertCan(actor: Actor, id: string, action: Action): Promise<void> {
-    const attributes = await this.attributes.get(`${actor.orgId}/${id}`);
+    const attributes = await this.attributes.get(`${actor.orgId}/${id}`, { orgId: actor.orgId, id });
     await this.policy.assert(actor, action, 'Run', attributes);
   }
 

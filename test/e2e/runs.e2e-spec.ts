@@ -327,6 +327,18 @@ describe('cancel', () => {
     expectProblem(await post(run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 1 }]), 409, 'run_terminal');
     expectProblem(await t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`), 409, 'run_terminal');
   });
+  it("keeps the run's reporter token for an hour after it ends, then refuses it", async () => {
+    const late = await createRun(t, member.token, skill, { a: [] });
+    const gone = await createRun(t, member.token, skill, { a: [] });
+    for (const run of [late, gone]) expect((await t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`)).status).toBe(200);
+    const [{ left }] = await t.db.query(`SELECT extract(epoch FROM reporter_expires_at - now()) AS left FROM runs WHERE id = $1`, [late.id]);
+    expect(Number(left)).toBeGreaterThan(3500);
+    // Within the hour the token still authenticates (the run refuses the event itself).
+    expectProblem(await post(late.reporterToken, late.id, [{ node: 'a', type: 'progress', percent: 1 }]), 409, 'run_terminal');
+    await t.db.query(`UPDATE runs SET reporter_expires_at = now() - interval '1 second' WHERE id = $1`, [gone.id]);
+    expectProblem(await post(gone.reporterToken, gone.id, [{ node: 'a', type: 'progress', percent: 1 }]), 401, 'unauthenticated');
+  });
+
   it('is audited with its own request and rule, also when it commits in a write another request started', async () => {
     // A lone cancel: the rule that lets a member cancel.
     const lone = await createRun(t, member.token, skill, { a: [] });

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { createTestDatabase } from '../../test/setup/test-database.js';
 import { createDataSource } from './data-source.js';
-import { pgArray } from './pg-array.js';
+import { pgArray, pgJsonArray } from './pg-array.js';
 import { queryRows } from './query-rows.js';
 
 // The literal is only right if PostgreSQL reads back exactly the array it was made from.
@@ -53,5 +53,26 @@ describe('pgArray, read back by PostgreSQL', () => {
     for (const values of [[new Date(0)], [{ a: 1 }], [['nested']], [Buffer.from('x')], [1n], ['text', new Date(0)]]) expect(pgArray(values)).toBeUndefined();
     const [row] = await queryRows<{ texts: string[]; times: Date[] }>(ds.manager, `SELECT $1::text[] AS texts, $2::timestamptz[] AS times`, [['a "b"', null], [new Date(0)]]);
     expect(row).toEqual({ texts: ['a "b"', null], times: [new Date(0)] });
+  });
+
+  it('pgJsonArray sends each value as its JSON, whatever its text holds, and undefined as NULL', async () => {
+    const values = [
+      { message: 'a "quoted" \\ word', path: 'C:\\dir\\', nested: { list: [1, '{x}', 'a,b'] } },
+      { text: 'tab\there\nnewline\r\u0001 bell', emoji: '😀 é \u2028', braces: '}{', quote: '"', backslash: '\\' },
+      'a string',
+      '',
+      42,
+      -0.5,
+      true,
+      null,
+      [],
+      {},
+      ['NULL', null],
+    ];
+    const literal = pgJsonArray([...values, undefined]);
+    expect((await client.query(`SELECT $1::jsonb[] AS a`, [literal])).rows[0].a).toEqual([...values, null]);
+    // JSON null is a jsonb value, not SQL NULL; undefined is SQL NULL.
+    expect((await client.query(`SELECT (($1::jsonb[])[1]) IS NULL AS sql_null, ($1::jsonb[])[1] = 'null'::jsonb AS json_null, (($1::jsonb[])[2]) IS NULL AS missing`, [pgJsonArray([null, undefined])])).rows[0]).toEqual({ sql_null: false, json_null: true, missing: true });
+    expect(pgJsonArray([])).toBe('{}');
   });
 });

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { NotFoundError } from '../common/problem.js';
+import { pgJsonArray } from '../database/pg-array.js';
 import { queryRows } from '../database/query-rows.js';
 import type { Actor } from '../identity/actor.js';
 import { RunEventsBus } from './run-events.bus.js';
@@ -353,7 +354,7 @@ export class RunIngestService {
         events.map((x) => x.e.at),
         events.map((x) => x.e.node),
         events.map((x) => x.e.type),
-        events.map((x) => JSON.stringify(x.e.data)),
+        pgJsonArray(events.map((x) => x.e.data)),
         changed.map((x) => x.runId),
         changed.map((x) => x.n.key),
         changed.map((x) => x.n.status),
@@ -365,8 +366,8 @@ export class RunIngestService {
         changed.map((x) => x.n.endedAt),
         changed.map((x) => x.n.touched === true),
         changed.map((x) => x.n.output !== undefined),
-        changed.map((x) => (x.n.output === undefined ? null : JSON.stringify(x.n.output))),
-        changed.map((x) => (x.n.error ? JSON.stringify(x.n.error) : null)),
+        pgJsonArray(changed.map((x) => x.n.output)),
+        pgJsonArray(changed.map((x) => x.n.error ?? undefined)),
         changedRuns.map((r) => r.work.runId),
         changedRuns.map((r) => r.lastSeq),
         changedRuns.map((r) => r.state.runStatus),

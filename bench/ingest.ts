@@ -57,14 +57,14 @@ import path from 'node:path';
 import 'reflect-metadata';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type pg from 'pg';
-import express from 'express';
+import type express from 'express';
 import { DataSource } from 'typeorm';
 import { configureApp, createApp } from '../src/app.js';
-import { createExpressServer } from '../src/common/express-server.js';
 import { setHeapGrowth } from '../src/common/heap-growth.js';
 import { newId } from '../src/common/ids.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
+import { bareExpress } from './bare-express.js';
 import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, stringArg, type Counted } from './harness.js';
 import { Client, LOAD_NICE, LoadWorker, progressEvents } from './http-load.js';
 import { IdleProbe, watchThisThread } from './idle-probe.js';
@@ -177,22 +177,6 @@ async function measure(batch: number, run: () => Promise<Counted>): Promise<Cell
   const ok = r.count ? (r.count - errors) / r.count : 0;
   const machine = ((ticks1.busy - ticks0.busy) / (ticks1.total - ticks0.total)) * 100;
   return { eventsPerSecond: r.perSecond * ok * batch, p50: r.p50, p99: r.p99, cpu: cpuPercent, machine, errors, firstError, sentLateP99: r.sentLateP99, roundTripP99: r.roundTripP99, latencies: r.latencies };
-}
-
-/** Bare Express on the service's HTTP server, with its JSON parser and one route answering as ingest does: the HTTP ceiling of one Node thread. */
-async function bareExpress(bodyLimit: string): Promise<{ server: Server; port: number }> {
-  const bare = express();
-  bare.use(express.json({ limit: bodyLimit }));
-  let seq = 0;
-  bare.post('/bare/:id/events', (request, response) => {
-    const events = (request.body as { events: unknown[] }).events;
-    seq += events.length;
-    response.json({ accepted: events.length, duplicates: 0, lastSeq: seq });
-  });
-  const server = await new Promise<Server>((resolve) => {
-    const s = createExpressServer(bare).listen(0, '127.0.0.1', () => resolve(s));
-  });
-  return { server, port: (server.address() as { port: number }).port };
 }
 
 /** The p-th percentile of every array's values together. */

@@ -1,0 +1,223 @@
+/**
+ * Where the service's thread spends its time on ingest:
+ *
+ *   npm run bench:profile [-- --rate 2000] [--batch 1] [--seconds 10] [--reporters 32] [--rounds 2] [--long 10] [--no-profile]
+ *
+ * Starts the service in this process (as bench:ingest does) and puts an
+ * open-loop load on it from a worker thread: --rate requests a second of
+ * --batch events each, from --reporters reporters on runs of their own.
+ * - Busy time per request on the service's thread (event-loop utilisation,
+ *   so the load's thread and the database are left out), --rounds cells of
+ *   --seconds, each beside bare Express at the same rate and batch (same HTTP
+ *   server and JSON parser, one route, nothing behind it): the platform's
+ *   own share. Busy time per request decides the headroom the service has at
+ *   a rate on a shared machine, and how fast it drains a backlog after a stall.
+ * - Then one more cell under V8's sampling profiler (unless --no-profile):
+ *   self and inclusive time by function and by package, and the busy
+ *   stretches of --long ms or more (the thread never back at the event
+ *   loop, so every request waited), each with what ran in it.
+ */
+import type { Server } from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import 'reflect-metadata';
+import { configureApp, createApp } from '../src/app.js';
+import { setHeapGrowth } from '../src/common/heap-growth.js';
+import { loadConfig } from '../src/config/config.schema.js';
+import { bareExpress } from './bare-express.js';
+import { benchDatabase, numberArg } from './harness.js';
+import { Client, LoadWorker } from './http-load.js';
+
+const RATE = numberArg('rate', 2000);
+const SECONDS = numberArg('seconds', 10);
+const BATCH = numberArg('batch', 1);
+const REPORTERS = numberArg('reporters', 32);
+/** `--long 10`: busy stretches of the service's thread at least this long (ms) are listed, with what ran in them. */
+const LONG_MS = numberArg('long', 10);
+/** `--rounds 2`: cells measured without the profiler, for busy time per request. */
+const ROUNDS = numberArg('rounds', 2);
+/** `--no-profile`: only those rounds. */
+const PROFILE = !process.argv.includes('--no-profile');
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+
+/** The package (or this project's file) a script URL belongs to. */
+function owner(url: string): string {
+  if (!url) return '(native/V8)';
+  if (url.startsWith('node:')) return url;
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + 'node_modules/'.length).split('/');
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  const dist = url.indexOf('/dist/');
+  return dist >= 0 ? url.slice(dist + 6) : url;
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Adds `by` to `key`'s count. */
+function add(counts: Map<string, number>, key: string, by = 1): void {
+  counts.set(key, (counts.get(key) ?? 0) + by);
+}
+
+/** The `n` largest counts, as "12.3%  name" lines of `of` samples. */
+function top(counts: Map<string, number>, n: number, of: number): string[] {
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([name, count]) => `${((count / of) * 100).toFixed(1).padStart(5)}%  ${name}`);
+}
+
+/**
+ * Self time by package and by function, inclusive time by function (a
+ * function anywhere on a sample's stack, once per sample), and the busy
+ * stretches of LONG_MS or more (consecutive samples not in (idle): the
+ * thread never got back to the event loop) with what ran in each.
+ */
+function printProfile(profile: Profile): void {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  const frame = (id: number) => {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    return `${functionName || '(anonymous)'} ${owner(url)}:${lineNumber + 1}`;
+  };
+  const stack = (id: number) => {
+    const frames = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) frames.add(frame(at));
+    return frames;
+  };
+  const isIdle = (id: number) => byId.get(id)!.callFrame.functionName === '(idle)';
+
+  const busy = profile.samples.filter((id) => !isIdle(id));
+  const self = new Map<string, number>();
+  const byOwner = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  for (const id of busy) {
+    add(self, frame(id));
+    add(byOwner, owner(byId.get(id)!.callFrame.url));
+    for (const name of stack(id)) add(inclusive, name);
+  }
+  console.log(`\nself time by package (% of ${busy.length} busy samples of ${profile.samples.length}):`);
+  for (const line of top(byOwner, 25, busy.length)) console.log(`  ${line}`);
+  console.log(`\nself time by function:`);
+  for (const line of top(self, 40, busy.length)) console.log(`  ${line}`);
+
+  const stretches: { start: number; ms: number; samples: number[] }[] = [];
+  let current: (typeof stretches)[number] | undefined;
+  let t = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    t += profile.timeDeltas[i] ?? 0;
+    if (isIdle(id)) {
+      if (current && current.ms >= LONG_MS) stretches.push(current);
+      current = undefined;
+      return;
+    }
+    current ??= { start: t, ms: 0, samples: [] };
+    current.ms += (profile.timeDeltas[i + 1] ?? 0) / 1000;
+    current.samples.push(id);
+  });
+  console.log(`\nbusy stretches of ${LONG_MS} ms or more on the service's thread: ${stretches.length}, the longest:`);
+  for (const stretch of stretches.sort((a, b) => b.ms - a.ms).slice(0, 8)) {
+    const selfIn = new Map<string, number>();
+    const ours = new Map<string, number>();
+    for (const id of stretch.samples) {
+      add(selfIn, frame(id));
+      for (const name of stack(id)) if (name.includes('src/') || name.startsWith('(garbage')) add(ours, name);
+    }
+    const line = (counts: Map<string, number>, n: number) => top(counts, n, stretch.samples.length).map((l) => l.trim().replace(/%\s+/, '% ')).join('; ');
+    console.log(`  ${stretch.ms.toFixed(1)} ms at +${((stretch.start - profile.startTime) / 1000).toFixed(0)} ms: self ${line(selfIn, 6)}`);
+    console.log(`      this project's frames and GC: ${line(ours, 8)}`);
+  }
+  console.log(`\ninclusive time by function:`);
+  for (const line of top(inclusive, 70, busy.length)) console.log(`  ${line}`);
+}
+
+async function main() {
+  const bench = await benchDatabase();
+  const config = loadConfig({
+    DATABASE_URL: bench.url,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    VITRINE_ADMIN_EMAIL: 'bench@bench.local',
+    VITRINE_ADMIN_PASSWORD: 'bench-password-123',
+    VITRINE_AUDIT_SIGNING_KEY_FILE: path.join(tmpdir(), 'vitrine-bench-audit-key.pem'),
+  });
+  setHeapGrowth(config.heapGrowthPercent);
+  const app = await createApp(config);
+  configureApp(app);
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as { port: number }).port;
+  const loader = new LoadWorker();
+  const admin = new Client(port, 4);
+  let bare: Server | undefined;
+  try {
+    const { token } = await admin.expect<{ token: string }>(201, 'POST', '/api/v1/auth/token', { email: 'bench@bench.local', password: 'bench-password-123', name: 'profile' });
+    await admin.expect(201, 'POST', '/api/v1/tools', { name: 'bench-tool', description: 'bench', risk: 'low' }, token);
+    await admin.expect(201, 'POST', '/api/v1/skills', { name: 'bench-skill', version: '1.0.0', description: 'bench', tools: ['bench-tool'] }, token);
+    const runs = await Promise.all(
+      Array.from({ length: REPORTERS }, () =>
+        admin.expect<{ id: string; reporterToken: string }>(201, 'POST', '/api/v1/runs', { title: 'profile', staleAfterSeconds: 604800, nodes: [{ key: 'n0', skill: 'bench-skill' }] }, token),
+      ),
+    );
+    const reporters = runs.map((r) => ({ path: `/api/v1/runs/${r.id}/events`, token: r.reporterToken, node: 'n0' }));
+    // Warm-up: JIT, caches, pool connections.
+    await loader.run({ port, seconds: 3, batch: BATCH, reporters, rate: RATE });
+
+    // First without the profiler (its sampling costs the thread time of its own): busy time per
+    // request, beside bare Express at the same rate and batch (the HTTP platform's own share).
+    const ceiling = await bareExpress(config.bodyLimit);
+    bare = ceiling.server;
+    const bareReporters = reporters.map(() => ({ path: '/bare/run/events', token: 'none', node: 'n0' }));
+    await loader.run({ port: ceiling.port, seconds: 1, batch: BATCH, reporters: bareReporters, rate: RATE });
+    // Sessions PostgreSQL started on the bench database: the service's pool opening connections mid-cell.
+    const sessions = async () => Number((await bench.pool.query<{ n: string }>(`SELECT sessions AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0]!.n);
+    const busyPerRequest = async (target: number, of: typeof reporters) => {
+      const sessions0 = await sessions();
+      const elu0 = performance.eventLoopUtilization();
+      const r = await loader.run({ port: target, seconds: SECONDS, batch: BATCH, reporters: of, rate: RATE });
+      const elu = performance.eventLoopUtilization(elu0);
+      // paced() also sends half a second of uncounted warm-up calls.
+      const requests = r.count + Math.floor(RATE * 0.5);
+      const opened = (await sessions()) - sessions0;
+      return `${opened} database session${opened === 1 ? '' : 's'} opened, p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} ms${r.errors ? ` ERR×${r.errors} (${r.firstError})` : ''}, thread busy ${(elu.utilization * 100).toFixed(1)}%, ${((elu.active * 1000) / requests).toFixed(0)} µs a request`;
+    };
+    console.log(`${RATE} requests/s of ${BATCH} event${BATCH === 1 ? '' : 's'}, ${REPORTERS} reporters on their own runs, ${SECONDS} s a cell:`);
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.log(`  round ${round}: service ${await busyPerRequest(port, reporters)} | bare Express ${await busyPerRequest(ceiling.port, bareReporters)}`);
+    }
+
+    if (!PROFILE) return;
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+    await loader.run({ port, seconds: SECONDS, batch: BATCH, reporters, rate: RATE });
+    const { profile } = (await session.post('Profiler.stop')) as { profile: Profile };
+    session.disconnect();
+
+    printProfile(profile);
+  } finally {
+    await admin.close();
+    bare?.close();
+    await loader.close();
+    await app.close();
+    await bench.close();
+  }
+}
+
+await main();

@@ -215,11 +215,14 @@ export class AuthService {
   }
 
   private async readReporter(tokenHash: Buffer): Promise<{ actor: AgentActor; expiresAt: number | null }> {
-    const rows: { id: string; org_id: string; title: string; reporter_expires_at: Date | null; policy_version_id: string | null }[] = await this.db.query(
+    // Prepared, as every lookup on the ingest path: planned once per connection.
+    const rows = await queryRows<{ id: string; org_id: string; title: string; reporter_expires_at: Date | null; policy_version_id: string | null }>(
+      this.db.manager,
       `SELECT r.id, r.org_id, r.title, r.reporter_expires_at,
               (SELECT ap.version_id FROM active_policies ap WHERE ap.org_id = r.org_id) AS policy_version_id
          FROM runs r WHERE r.reporter_token_hash = $1`,
       [tokenHash],
+      'vitrine_reporter_token',
     );
     const row = rows[0];
     if (!row) throw new UnauthenticatedError(UNKNOWN_REPORTER_TOKEN);

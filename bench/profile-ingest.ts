@@ -1,7 +1,7 @@
 /**
  * Where the service's thread spends its time on ingest:
  *
- *   npm run bench:profile [-- --rate 2000] [--batch 1] [--seconds 10] [--reporters 32] [--rounds 2] [--long 10] [--no-profile]
+ *   npm run bench:profile [-- --rate 2000] [--batch 1] [--seconds 10] [--reporters 32] [--rounds 2] [--long 10] [--no-profile | --alloc]
  *
  * Starts the service in this process (as bench:ingest does) and puts an
  * open-loop load on it from a worker thread: --rate requests a second of
@@ -16,6 +16,10 @@
  *   self and inclusive time by function and by package, and the busy
  *   stretches of --long ms or more (the thread never back at the event
  *   loop, so every request waited), each with what ran in it.
+ * - With --alloc, that cell samples what the thread allocates instead
+ *   (V8's sampling heap profiler, keeping what the collectors freed since):
+ *   bytes a request, by function, self and inclusive. Allocation decides how
+ *   often the young generation is collected, each time a pause.
  */
 import type { Server } from 'node:http';
 import { Session } from 'node:inspector/promises';
@@ -40,6 +44,8 @@ const LONG_MS = numberArg('long', 10);
 const ROUNDS = numberArg('rounds', 2);
 /** `--no-profile`: only those rounds. */
 const PROFILE = !process.argv.includes('--no-profile');
+/** `--alloc`: profile what the thread allocates (sampled, garbage included) instead of its time. */
+const ALLOC = process.argv.includes('--alloc');
 
 interface ProfileNode {
   id: number;
@@ -146,6 +152,38 @@ function printProfile(profile: Profile): void {
   for (const line of top(inclusive, 70, busy.length)) console.log(`  ${line}`);
 }
 
+interface AllocationNode {
+  callFrame: ProfileNode['callFrame'];
+  selfSize: number;
+  children: AllocationNode[];
+}
+
+/** Bytes allocated a request, by the function that allocated them (self) and by every function on the stack (inclusive). */
+function printAllocations(head: AllocationNode, requests: number): void {
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  const walk = (node: AllocationNode, stack: Set<string>): number => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const name = `${functionName || '(anonymous)'} ${owner(url)}:${lineNumber + 1}`;
+    const here = new Set(stack).add(name);
+    let size = node.selfSize;
+    for (const child of node.children) size += walk(child, here);
+    if (node.selfSize) add(self, name, node.selfSize);
+    // Once per stack: a recursive function's bytes are not counted twice.
+    if (!stack.has(name)) add(inclusive, name, size);
+    total += node.selfSize;
+    return size;
+  };
+  walk(head, new Set());
+  const kb = (bytes: number) => `${(bytes / requests / 1024).toFixed(1).padStart(6)} KB`;
+  console.log(`\nallocated on the service's thread: ${kb(total).trim()} a request (sampled)`);
+  console.log(`\nself, a request:`);
+  for (const [name, bytes] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`  ${kb(bytes)}  ${name}`);
+  console.log(`\ninclusive, a request:`);
+  for (const [name, bytes] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 60)) console.log(`  ${kb(bytes)}  ${name}`);
+}
+
 async function main() {
   const bench = await benchDatabase();
   const config = loadConfig({
@@ -203,6 +241,16 @@ async function main() {
     if (!PROFILE) return;
     const session = new Session();
     session.connect();
+    if (ALLOC) {
+      // Every sampled allocation, also those the young or the old generation's collector freed since: what the thread allocates, not what it keeps.
+      await session.post('HeapProfiler.enable');
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+      const r = await loader.run({ port, seconds: SECONDS, batch: BATCH, reporters, rate: RATE });
+      const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: AllocationNode } };
+      session.disconnect();
+      printAllocations(profile.head, r.count + Math.floor(RATE * 0.5));
+      return;
+    }
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 200 });
     await session.post('Profiler.start');

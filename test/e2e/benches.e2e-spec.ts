@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from '@jest/globals';
+import { TEST_ADMIN_URL_ENV } from '../setup/global-setup.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Runs a built bench script on the tests' PostgreSQL server (it makes a database of its own there), briefly. */
+function runBench(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(root, 'dist/bench', script), ...args], {
+      env: { ...process.env, DATABASE_URL: process.env[TEST_ADMIN_URL_ENV]!, NODE_OPTIONS: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// The benchmarks are how speed is measured; a change that breaks one should fail here, not in the next session that runs it.
+// These run them for a second or so a cell and check that they finish and report what they measure, not the figures.
+describe('benchmarks, run briefly', () => {
+  it('bench:ingest measures the steady-rate cells against given peaks and gives its verdict, with no failed request', async () => {
+    const { code, stdout, stderr } = await runBench('ingest.js', ['--seconds', '0.3', '--peaks', '400,40', '--steady-seconds', '1', '--steady-reporters', '4']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^PostgreSQL \d+/m);
+    // Four steady-rate cells, each with its raw pg and bare Express baselines.
+    expect(stdout.match(/^ {3}batch +(1|100), +\d+ requests\/s \((25|50)% of peak\): .* \| raw pg [\d.]+ [\d.]+ ms.* \| bare Express [\d.]+ [\d.]+ ms/gm)).toHaveLength(4);
+    expect(stdout).toMatch(/commit p99 <= 10 ms at half the peak rate: batch 1 [\d.]+ ms \(raw pg [\d.]+ ms\), batch 100 [\d.]+ ms \(raw pg [\d.]+ ms\) → (MET|NOT MET)/);
+    expect(stdout).not.toMatch(/ERR×|failed, first:/);
+  }, 120_000);
+
+  it('bench:profile measures busy time per request beside bare Express, and what the thread allocates', async () => {
+    const { code, stdout, stderr } = await runBench('profile-ingest.js', ['--rate', '200', '--seconds', '1', '--rounds', '1', '--alloc']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/round 1: service \d+ database sessions? opened, p50 [\d.]+ p99 [\d.]+ ms, thread busy [\d.]+%, \d+ µs a request \| bare Express \d+ database sessions? opened, p50 [\d.]+ p99 [\d.]+ ms, thread busy [\d.]+%, \d+ µs a request/);
+    expect(stdout).toMatch(/allocated on the service's thread: [\d.]+ KB a request \(sampled\)/);
+    expect(stdout).toMatch(/inclusive, a request:\n +[\d.]+ KB {2}\(root\)/);
+    expect(stdout).not.toMatch(/ERR×/);
+  }, 120_000);
+});

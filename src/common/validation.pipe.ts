@@ -67,7 +67,7 @@ export function inspectRequestValue(value: unknown, depth = 0): Flaw | null {
     // Removed where the walk meets them (JSON.parse makes them own, enumerable keys), not by
     // three deletes on every object: the walk of a 100-event body took 25 µs with those, 17 without.
     if (key === '__proto__' || key === 'prototype' || key === 'constructor') {
-      if (Object.hasOwn(object, key)) delete object[key];
+      delete object[key];
       continue;
     }
     if (UNSTORABLE.test(key)) return { path: [key], message: UNSTORABLE_MESSAGE };

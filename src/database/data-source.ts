@@ -11,7 +11,7 @@ import { MIGRATIONS } from './migrations.js';
  * nothing (bench:profile, 2,000 single events/s after 10 s of quiet). Idle
  * connections cost PostgreSQL a few MB each, within max_connections.
  */
-export const POOL_IDLE_TIMEOUT_MS = 300_000;
+const POOL_IDLE_TIMEOUT_MS = 300_000;
 
 /** The one way Vitrine connects to PostgreSQL. The schema only ever comes from migrations. */
 export function createDataSource(url: string, options: { poolSize?: number; applicationName?: string } = {}): DataSource {

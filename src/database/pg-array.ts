@@ -33,8 +33,8 @@ export function pgArray(values: readonly unknown[]): string | undefined {
 }
 
 /**
- * A PostgreSQL `jsonb[]` (or `json[]`) literal for these values, each as its
- * JSON; undefined as NULL. Each element is the JSON text quoted by
+ * A PostgreSQL `jsonb[]` (or `json[]`) literal for these JSON values (as
+ * parsed from a request); undefined as NULL. Each element is the JSON text quoted by
  * JSON.stringify a second time: for text JSON.stringify itself wrote, that
  * quoting is an array element's (only `"` and `\` escaped, each by a
  * backslash), because JSON text holds no raw control character and no
@@ -43,9 +43,5 @@ export function pgArray(values: readonly unknown[]): string | undefined {
  * regex passes: for a 100-event ingest, half the time.
  */
 export function pgJsonArray(values: readonly unknown[]): string {
-  const elements = values.map((value) => {
-    const json = value === undefined ? undefined : (JSON.stringify(value) as string | undefined);
-    return json === undefined ? 'NULL' : JSON.stringify(json);
-  });
-  return `{${elements.join(',')}}`;
+  return `{${values.map((value) => (value === undefined ? 'NULL' : JSON.stringify(JSON.stringify(value)))).join(',')}}`;
 }

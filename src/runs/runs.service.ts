@@ -175,14 +175,14 @@ export class RunsService {
    * of reporters (a fleet resuming together) looks up one run each.
    */
   private async readAttributes(orgId: string, id: string): Promise<Record<string, unknown>> {
-    const [row] = await queryRows<{ id: string; org_id: string; team_id: string | null; created_by: string; status: Run['status']; labels: Run['labels']; title: string }>(
+    const [run] = await queryRows<Parameters<typeof runAttributes>[0]>(
       this.db.manager,
-      `SELECT id, org_id, team_id, created_by, status, labels, title FROM runs WHERE id = $1 AND org_id = $2`,
+      `SELECT id, org_id AS "orgId", team_id AS "teamId", created_by AS "createdBy", status, labels, title FROM runs WHERE id = $1 AND org_id = $2`,
       [id, orgId],
       'vitrine_run_attributes',
     );
-    if (!row) throw new NotFoundError('Run', id);
-    return runAttributes({ id: row.id, orgId: row.org_id, teamId: row.team_id, createdBy: row.created_by, status: row.status, labels: row.labels, title: row.title });
+    if (!run) throw new NotFoundError('Run', id);
+    return runAttributes(run);
   }
 
   /** Newest first, keyset on id (UUIDv7 ids are time-ordered); runs the caller may not read are left out. */

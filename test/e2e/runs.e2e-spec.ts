@@ -276,6 +276,17 @@ describe('reporting events', () => {
     expect((await getRun(run.id)).lastSeq).toBe(1);
   });
 
+  it("answers 404 for a run that is unknown or another org's, also once the run's attributes are cached for its own org", async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const other = await createOrg(t, admin);
+    // Reported to once: the run's policy attributes are now cached for its own org.
+    expect((await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }])).status).toBe(200);
+    expectProblem(await post(other.adminToken, run.id, [{ node: 'a', type: 'progress', percent: 5 }]), 404, 'not_found');
+    expectProblem(await t.http(other.adminToken).post(`/api/v1/runs/${run.id}/cancel`), 404, 'not_found');
+    expectProblem(await t.http(admin).post(`/api/v1/runs/${randomUUID()}/cancel`), 404, 'not_found');
+    expect(await getRun(run.id)).toEqual(expect.objectContaining({ status: 'running', lastSeq: 1 }));
+  });
+
   it('fails a group whose write fails, and takes the next write in order', async () => {
     // The HTTP route refuses such text first; called directly, the writer's statement fails on it.
     const ingest = t.app.get(RunIngestService);

@@ -52,22 +52,19 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import path from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import 'reflect-metadata';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type pg from 'pg';
 import type express from 'express';
 import { DataSource } from 'typeorm';
-import { configureApp, createApp } from '../src/app.js';
-import { setHeapGrowth } from '../src/common/heap-growth.js';
 import { newId } from '../src/common/ids.js';
-import { loadConfig } from '../src/config/config.schema.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
 import { bareExpress } from './bare-express.js';
 import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, stringArg, type Counted } from './harness.js';
 import { Client, LOAD_NICE, LoadWorker, progressEvents } from './http-load.js';
 import { IdleProbe, watchThisThread } from './idle-probe.js';
+import { benchRuns, startService } from './service.js';
 
 const SECONDS = numberArg('seconds', 3);
 /**
@@ -107,8 +104,6 @@ const CONCURRENCY = [1, 8, 32];
 const BATCHES = [1, 100];
 // 32 nodes per run, so up to 32 reporters of one run each report on a node of their own.
 const NODES = 32;
-const ADMIN_EMAIL = 'bench@bench.local';
-const ADMIN_PASSWORD = 'bench-password-123';
 
 interface Cell {
   eventsPerSecond: number;
@@ -205,33 +200,21 @@ async function main() {
     const [{ fsync }] = await bench.dataSource.query('SHOW fsync');
     console.log(`PostgreSQL ${version} (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'}), fsync=${fsync}, synchronous_commit=${sync}`);
 
-    // The real service, started as test/helpers/test-app.ts does, on the bench database.
-    const config = loadConfig({
-      DATABASE_URL: bench.url,
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-      VITRINE_ADMIN_EMAIL: ADMIN_EMAIL,
-      VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      VITRINE_AUDIT_SIGNING_KEY_FILE: path.join(tmpdir(), 'vitrine-bench-audit-key.pem'),
-      // From the bench's environment, as an operator sets it, to compare settings.
-      VITRINE_HEAP_GROWTH_PERCENT: process.env.VITRINE_HEAP_GROWTH_PERCENT,
-    });
-    // As main.ts starts it: the same heap growth (for the whole process, baselines too).
-    setHeapGrowth(config.heapGrowthPercent);
-    app = await createApp(config);
     // Inside the service: from a request's first middleware until its answer is written, for the steady-rate cells.
     // Like the load's own figures, only requests that arrive once the load's counted calls fall due (from, on this thread's clock).
     const inService = { from: Infinity, latencies: [] as number[] };
-    app.use((request: express.Request, response: express.Response, next: express.NextFunction) => {
-      // Outside the steady-rate cells (from is Infinity), no clock read on the saturation cells' hot path.
-      if (inService.from === Infinity) return next();
-      const t0 = performance.now();
-      if (t0 >= inService.from) response.once('finish', () => inService.latencies.push(performance.now() - t0));
-      next();
-    });
-    configureApp(app);
-    await app.listen(0, '127.0.0.1');
-    const port = (app.getHttpServer().address() as { port: number }).port;
+    // The real service (the heap growth it sets holds for the whole process, baselines too).
+    const started = await startService(bench.url, (service) =>
+      service.use((request: express.Request, response: express.Response, next: express.NextFunction) => {
+        // Outside the steady-rate cells (from is Infinity), no clock read on the saturation cells' hot path.
+        if (inService.from === Infinity) return next();
+        const t0 = performance.now();
+        if (t0 >= inService.from) response.once('finish', () => inService.latencies.push(performance.now() - t0));
+        next();
+      }),
+    );
+    app = started.app;
+    const { config, port } = started;
     const ingest = app.get(RunIngestService);
     const servicePool = (app.get(DataSource).options as { poolSize?: number }).poolSize;
     console.log(
@@ -239,17 +222,8 @@ async function main() {
     );
 
     setup = new Client(port, 4);
-    const admin = setup;
-    const { token } = await admin.expect<{ token: string }>(201, 'POST', '/api/v1/auth/token', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD, name: 'ingest bench' });
-    await admin.expect(201, 'POST', '/api/v1/tools', { name: 'bench-tool', description: 'bench', risk: 'low' }, token);
-    await admin.expect(201, 'POST', '/api/v1/skills', { name: 'bench-skill', version: '1.0.0', description: 'bench', tools: ['bench-tool'] }, token);
-    const nodes = Array.from({ length: NODES }, (_, i) => ({ key: `n${i}`, skill: 'bench-skill' }));
-    // A fresh run per use, so no cell reports into a run an earlier one grew;
-    // a week before stalling, so the stall sweeper stays out of later cells.
-    const newRun = async () => {
-      const run = await admin.expect<{ id: string; reporterToken: string }>(201, 'POST', '/api/v1/runs', { title: 'ingest bench', staleAfterSeconds: 7 * 24 * 3600, nodes }, token);
-      return { ...run, path: `/api/v1/runs/${run.id}/events` };
-    };
+    // A fresh run per use, so no cell reports into a run an earlier one grew.
+    const newRun = await benchRuns(setup, 'ingest bench', NODES);
     await bench.dataSource.query(`CREATE TABLE bench_raw_events (LIKE run_events INCLUDING ALL)`);
     const counter = { n: 0 };
 

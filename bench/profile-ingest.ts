@@ -23,16 +23,12 @@
  */
 import type { Server } from 'node:http';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import 'reflect-metadata';
-import { configureApp, createApp } from '../src/app.js';
-import { setHeapGrowth } from '../src/common/heap-growth.js';
-import { loadConfig } from '../src/config/config.schema.js';
 import { bareExpress } from './bare-express.js';
-import { benchDatabase, numberArg } from './harness.js';
+import { benchDatabase, numberArg, WARMUP_SECONDS } from './harness.js';
 import { Client, LoadWorker } from './http-load.js';
+import { benchRuns, startService } from './service.js';
 
 const RATE = numberArg('rate', 2000);
 const SECONDS = numberArg('seconds', 10);
@@ -47,9 +43,15 @@ const PROFILE = !process.argv.includes('--no-profile');
 /** `--alloc`: profile what the thread allocates (sampled, garbage included) instead of its time. */
 const ALLOC = process.argv.includes('--alloc');
 
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: CallFrame;
   hitCount?: number;
   children?: number[];
 }
@@ -67,6 +69,11 @@ function owner(url: string): string {
   return dist >= 0 ? url.slice(dist + 6) : url;
 }
 
+/** "name owner:line", as both profiles name a function. */
+function frameName({ functionName, url, lineNumber }: CallFrame): string {
+  return `${functionName || '(anonymous)'} ${owner(url)}:${lineNumber + 1}`;
+}
+
 interface Profile {
   nodes: ProfileNode[];
   startTime: number;
@@ -79,12 +86,17 @@ function add(counts: Map<string, number>, key: string, by = 1): void {
   counts.set(key, (counts.get(key) ?? 0) + by);
 }
 
-/** The `n` largest counts, as "12.3%  name" lines of `of` samples. */
-function top(counts: Map<string, number>, n: number, of: number): string[] {
-  return [...counts.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(([name, count]) => `${((count / of) * 100).toFixed(1).padStart(5)}%  ${name}`);
+/** The `n` largest counts, largest first. */
+function top(counts: Map<string, number>, n: number): [string, number][] {
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, n);
+}
+
+/** `count` in % of `of`, one decimal. */
+const percent = (count: number, of: number) => `${((count / of) * 100).toFixed(1)}%`;
+
+/** The `n` largest counts as indented lines: "  12.3%  name". */
+function printTop(counts: Map<string, number>, n: number, of: number): void {
+  for (const [name, count] of top(counts, n)) console.log(`  ${percent(count, of).padStart(6)}  ${name}`);
 }
 
 /**
@@ -97,10 +109,7 @@ function printProfile(profile: Profile): void {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
-  const frame = (id: number) => {
-    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    return `${functionName || '(anonymous)'} ${owner(url)}:${lineNumber + 1}`;
-  };
+  const frame = (id: number) => frameName(byId.get(id)!.callFrame);
   const stack = (id: number) => {
     const frames = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) frames.add(frame(at));
@@ -118,9 +127,9 @@ function printProfile(profile: Profile): void {
     for (const name of stack(id)) add(inclusive, name);
   }
   console.log(`\nself time by package (% of ${busy.length} busy samples of ${profile.samples.length}):`);
-  for (const line of top(byOwner, 25, busy.length)) console.log(`  ${line}`);
+  printTop(byOwner, 25, busy.length);
   console.log(`\nself time by function:`);
-  for (const line of top(self, 40, busy.length)) console.log(`  ${line}`);
+  printTop(self, 40, busy.length);
 
   const stretches: { start: number; ms: number; samples: number[] }[] = [];
   let current: (typeof stretches)[number] | undefined;
@@ -144,16 +153,19 @@ function printProfile(profile: Profile): void {
       add(selfIn, frame(id));
       for (const name of stack(id)) if (name.includes('src/') || name.startsWith('(garbage')) add(ours, name);
     }
-    const line = (counts: Map<string, number>, n: number) => top(counts, n, stretch.samples.length).map((l) => l.trim().replace(/%\s+/, '% ')).join('; ');
+    const line = (counts: Map<string, number>, n: number) =>
+      top(counts, n)
+        .map(([name, count]) => `${percent(count, stretch.samples.length)} ${name}`)
+        .join('; ');
     console.log(`  ${stretch.ms.toFixed(1)} ms at +${((stretch.start - profile.startTime) / 1000).toFixed(0)} ms: self ${line(selfIn, 6)}`);
     console.log(`      this project's frames and GC: ${line(ours, 8)}`);
   }
   console.log(`\ninclusive time by function:`);
-  for (const line of top(inclusive, 70, busy.length)) console.log(`  ${line}`);
+  printTop(inclusive, 70, busy.length);
 }
 
 interface AllocationNode {
-  callFrame: ProfileNode['callFrame'];
+  callFrame: CallFrame;
   selfSize: number;
   children: AllocationNode[];
 }
@@ -164,8 +176,7 @@ function printAllocations(head: AllocationNode, requests: number): void {
   const inclusive = new Map<string, number>();
   let total = 0;
   const walk = (node: AllocationNode, stack: Set<string>): number => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const name = `${functionName || '(anonymous)'} ${owner(url)}:${lineNumber + 1}`;
+    const name = frameName(node.callFrame);
     const here = new Set(stack).add(name);
     let size = node.selfSize;
     for (const child of node.children) size += walk(child, here);
@@ -179,39 +190,23 @@ function printAllocations(head: AllocationNode, requests: number): void {
   const kb = (bytes: number) => `${(bytes / requests / 1024).toFixed(1).padStart(6)} KB`;
   console.log(`\nallocated on the service's thread: ${kb(total).trim()} a request (sampled)`);
   console.log(`\nself, a request:`);
-  for (const [name, bytes] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`  ${kb(bytes)}  ${name}`);
+  for (const [name, bytes] of top(self, 30)) console.log(`  ${kb(bytes)}  ${name}`);
   console.log(`\ninclusive, a request:`);
-  for (const [name, bytes] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 60)) console.log(`  ${kb(bytes)}  ${name}`);
+  for (const [name, bytes] of top(inclusive, 60)) console.log(`  ${kb(bytes)}  ${name}`);
 }
 
 async function main() {
   const bench = await benchDatabase();
-  const config = loadConfig({
-    DATABASE_URL: bench.url,
-    PORT: '0',
-    LOG_LEVEL: 'silent',
-    VITRINE_ADMIN_EMAIL: 'bench@bench.local',
-    VITRINE_ADMIN_PASSWORD: 'bench-password-123',
-    VITRINE_AUDIT_SIGNING_KEY_FILE: path.join(tmpdir(), 'vitrine-bench-audit-key.pem'),
-  });
-  setHeapGrowth(config.heapGrowthPercent);
-  const app = await createApp(config);
-  configureApp(app);
-  await app.listen(0, '127.0.0.1');
-  const port = (app.getHttpServer().address() as { port: number }).port;
+  const { app, config, port } = await startService(bench.url);
   const loader = new LoadWorker();
   const admin = new Client(port, 4);
   let bare: Server | undefined;
   try {
-    const { token } = await admin.expect<{ token: string }>(201, 'POST', '/api/v1/auth/token', { email: 'bench@bench.local', password: 'bench-password-123', name: 'profile' });
-    await admin.expect(201, 'POST', '/api/v1/tools', { name: 'bench-tool', description: 'bench', risk: 'low' }, token);
-    await admin.expect(201, 'POST', '/api/v1/skills', { name: 'bench-skill', version: '1.0.0', description: 'bench', tools: ['bench-tool'] }, token);
-    const runs = await Promise.all(
-      Array.from({ length: REPORTERS }, () =>
-        admin.expect<{ id: string; reporterToken: string }>(201, 'POST', '/api/v1/runs', { title: 'profile', staleAfterSeconds: 604800, nodes: [{ key: 'n0', skill: 'bench-skill' }] }, token),
-      ),
-    );
-    const reporters = runs.map((r) => ({ path: `/api/v1/runs/${r.id}/events`, token: r.reporterToken, node: 'n0' }));
+    const newRun = await benchRuns(admin, 'profile', 1);
+    const runs = await Promise.all(Array.from({ length: REPORTERS }, newRun));
+    const reporters = runs.map((r) => ({ path: r.path, token: r.reporterToken, node: 'n0' }));
+    // The requests a cell sent: paced() sends WARMUP_SECONDS of calls it does not count before those it does.
+    const sent = (counted: number) => counted + Math.floor(RATE * WARMUP_SECONDS);
     // Warm-up: JIT, caches, pool connections.
     await loader.run({ port, seconds: 3, batch: BATCH, reporters, rate: RATE });
 
@@ -228,8 +223,7 @@ async function main() {
       const elu0 = performance.eventLoopUtilization();
       const r = await loader.run({ port: target, seconds: SECONDS, batch: BATCH, reporters: of, rate: RATE });
       const elu = performance.eventLoopUtilization(elu0);
-      // paced() also sends half a second of uncounted warm-up calls.
-      const requests = r.count + Math.floor(RATE * 0.5);
+      const requests = sent(r.count);
       const opened = (await sessions()) - sessions0;
       return `${opened} database session${opened === 1 ? '' : 's'} opened, p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} ms${r.errors ? ` ERR×${r.errors} (${r.firstError})` : ''}, thread busy ${(elu.utilization * 100).toFixed(1)}%, ${((elu.active * 1000) / requests).toFixed(0)} µs a request`;
     };
@@ -248,7 +242,7 @@ async function main() {
       const r = await loader.run({ port, seconds: SECONDS, batch: BATCH, reporters, rate: RATE });
       const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: AllocationNode } };
       session.disconnect();
-      printAllocations(profile.head, r.count + Math.floor(RATE * 0.5));
+      printAllocations(profile.head, sent(r.count));
       return;
     }
     await session.post('Profiler.enable');

@@ -96,6 +96,16 @@ export async function httpLoad(spec: HttpLoad, counting?: (epochMs: number) => v
  * single events / batches) of 26.5 / 29.0 ms at the same priority and
  * 12.8 / 12.7 ms at this one; inside the service, batches 17.8 / 9.8 ms. It
  * still takes its CPU from them, about 50 µs a request.
+ *
+ * Tried and left out: the load's thread under SCHED_BATCH as well (its weight
+ * kept, but its wakeups no longer preempt the running thread, as an answer
+ * read on another machine takes nothing from the service). Bare Express's
+ * thread then took 69 µs a call at 2,560 single-event calls/s instead of 154
+ * (the load no longer took its core mid-writev), but the service's 276 µs
+ * stayed, and the p99 at half the peak did not improve: three interleaved
+ * pairs of `--peaks 5119,661 --repeat 2` runs gave single events 7.5, 6.7,
+ * 12.5 ms with it and 7.1, 6.1, 6.5 without; batches 8.4, 31.4, 29.7 with it
+ * and 10.7, 8.4, 10.0 without.
  */
 export const LOAD_NICE = -10;
 

@@ -42,13 +42,6 @@ export async function benchDatabase(poolSize = 40): Promise<BenchDatabase> {
   await dataSource.initialize();
   await dataSource.runMigrations({ transaction: 'each' });
   const pool = new pg.Pool({ connectionString: url.toString(), max: poolSize });
-  // The new database's files (CREATE DATABASE's copy, the migrations) to disk now: left in the page
-  // cache, the kernel wrote them back 30 s later (vm.dirty_expire_centisecs) into whichever cell ran
-  // then, and the commits' WAL syncs queued behind it. bench:profile, 100-event batches at 331/s and
-  // at 165/s, 5 s cells: the round 25-35 s in had a p99 of 21-68 ms (10 s cells: 13-47 ms in all 12
-  // runs), the others 5-10 ms; with this CHECKPOINT, 5.5 ms. A server that ingests all day has no
-  // such backlog. Needs superuser or pg_checkpoint; without, the bench goes on with the backlog.
-  await pool.query('CHECKPOINT').catch(() => undefined);
   return {
     url: url.toString(),
     dataSource,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import type { Writeback } from './writeback.js';
 
 /** How late a 1 ms timer ran, in ms: p99 and worst. */
 export interface Lateness {
@@ -58,7 +59,9 @@ export function watchThisThread(): { stop(): Lateness & { gcMax: number; ranMs: 
  * long this machine's scheduler keeps a thread that wants the CPU waiting,
  * whatever that thread's own work. Beside the service's event loop lateness,
  * it tells the CPU contention of a 2-core machine running load, service and
- * database together from the service's own pauses.
+ * database together from the service's own pauses. The same thread samples
+ * the disks and the page cache (watchWriteback, every 100 ms), off the
+ * service's thread.
  */
 export class IdleProbe {
   private readonly worker = new Worker(new URL('./idle-probe-worker.js', import.meta.url));
@@ -68,12 +71,12 @@ export class IdleProbe {
     this.worker.unref();
   }
 
-  async during<T>(run: () => Promise<T>): Promise<[T, Lateness]> {
+  async during<T>(run: () => Promise<T>): Promise<[T, Lateness & { writeback: Writeback }]> {
     const started = new Promise((resolve) => this.worker.once('message', resolve));
     this.worker.postMessage('start');
     await started;
     const result = await run();
-    const stopped = new Promise<Lateness>((resolve) => this.worker.once('message', resolve));
+    const stopped = new Promise<Lateness & { writeback: Writeback }>((resolve) => this.worker.once('message', resolve));
     this.worker.postMessage('stop');
     return [result, await stopped];
   }

@@ -33,7 +33,10 @@
  * event loop (p99, worst), its longest GC pause and how long its thread waited
  * for a core while it had work (the run-queue wait), beside how late the same
  * timer ran on an idle thread meanwhile (the scheduler's wait for a core on a
- * machine that runs load, service and database together).
+ * machine that runs load, service and database together), and, for the
+ * service's and raw pg's cells, the disks' peak write rate over any 100 ms
+ * and the most dirty page cache (see watchWriteback: the kernel's writeback
+ * of PostgreSQL's table files comes in bursts that every commit waits behind).
  * - platform ceiling: bare Express in this process, on the service's HTTP
  *   server (createExpressServer), with the same JSON body parser and one
  *   route that answers as ingest does, but no auth, validation, Nest or
@@ -65,6 +68,7 @@ import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perRep
 import { Client, LOAD_NICE, LoadWorker, progressEvents } from './http-load.js';
 import { IdleProbe, watchThisThread } from './idle-probe.js';
 import { benchRuns, startService } from './service.js';
+import { writebackSettings, writebackText, type Writeback } from './writeback.js';
 
 const SECONDS = numberArg('seconds', 3);
 /**
@@ -199,6 +203,8 @@ async function main() {
     const [{ synchronous_commit: sync }] = await bench.dataSource.query('SHOW synchronous_commit');
     const [{ fsync }] = await bench.dataSource.query('SHOW fsync');
     console.log(`PostgreSQL ${version} (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'}), fsync=${fsync}, synchronous_commit=${sync}`);
+    const kernel = writebackSettings();
+    if (kernel) console.log(kernel);
 
     // Inside the service: from a request's first middleware until its answer is written, for the steady-rate cells.
     // Like the load's own figures, only requests that arrive once the load's counted calls fall due (from, on this thread's clock).
@@ -362,7 +368,7 @@ async function main() {
       `\ncommit latency at a steady rate (open loop, ${STEADY_REPORTERS} reporters on their own runs, ${STEADY_SECONDS} s each${REPEAT > 1 ? `, ${REPEAT} rounds` : ''}, after a CHECKPOINT); p50 and p99 per request in ms; raw pg at the same rate`,
     );
     const steadyBareReporters = Array.from({ length: STEADY_REPORTERS }, () => bareReporters[0]!);
-    const steady: { batch: number; share: number; rate: number; cell: Cell; raw: Cell; platform: Cell; served: number[] }[] = [];
+    const steady: { batch: number; share: number; rate: number; cell: Cell; raw: Cell; platform: Cell; served: number[]; writeback: Writeback }[] = [];
     const probe = new IdleProbe();
     const checkpointsStarted = await checkpointCounter(bench.pool);
     for (let round = 1; round <= REPEAT; round++) for (const batch of BATCHES) {
@@ -378,14 +384,14 @@ async function main() {
         inService.from = Infinity;
         const served = inService.latencies.splice(0).sort((a, b) => a - b);
         const checkpoints1 = await checkpointsStarted();
-        const base = await measure(batch, () => paced(STEADY_REPORTERS, rate, STEADY_SECONDS, raw(bench.pool, batch)));
+        const [base, rawIdle] = await probe.during(() => measure(batch, () => paced(STEADY_REPORTERS, rate, STEADY_SECONDS, raw(bench.pool, batch))));
         const checkpoints2 = await checkpointsStarted();
         const bareThread = watchThisThread();
         const platform = await measure(batch, () => loader.run({ port: ceiling.port, seconds: STEADY_SECONDS, batch, reporters: steadyBareReporters, rate }));
         const bareLoop = bareThread.stop();
-        steady.push({ batch, share, rate, cell: c, raw: base, platform, served });
+        steady.push({ batch, share, rate, cell: c, raw: base, platform, served, writeback: idle.writeback });
         console.log(
-          `   ${REPEAT > 1 ? `${round}/${REPEAT} ` : ''}batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${checkpointsText(checkpoints1 - checkpoints0)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${checkpointsText(checkpoints2 - checkpoints1)} | bare Express ${platform.p50.toFixed(1)} ${platform.p99.toFixed(1)} ms, sent late p99 ${platform.sentLateP99!.toFixed(1)} ms, its thread ${fmt(bareLoop.ranMs)} ms on a core, ${fmt(bareLoop.waitedMs)} ms waiting | sent late p99 ${c.sentLateP99!.toFixed(1)} ms, answered p99 ${c.roundTripP99!.toFixed(1)} ms after sending; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms; its thread waited for a core ${fmt(loop.waitedMs)} ms beside ${fmt(loop.ranMs)} ms on one`,
+          `   ${REPEAT > 1 ? `${round}/${REPEAT} ` : ''}batch ${String(batch).padStart(3)}, ${fmt(rate).padStart(6)} requests/s (${share * 100}% of peak): ${cellText(c)}${checkpointsText(checkpoints1 - checkpoints0)}, ${writebackText(idle.writeback)} | raw pg ${base.p50.toFixed(1)} ${base.p99.toFixed(1)} ms${checkpointsText(checkpoints2 - checkpoints1)}, ${writebackText(rawIdle.writeback)} | bare Express ${platform.p50.toFixed(1)} ${platform.p99.toFixed(1)} ms, sent late p99 ${platform.sentLateP99!.toFixed(1)} ms, its thread ${fmt(bareLoop.ranMs)} ms on a core, ${fmt(bareLoop.waitedMs)} ms waiting | sent late p99 ${c.sentLateP99!.toFixed(1)} ms, answered p99 ${c.roundTripP99!.toFixed(1)} ms after sending; inside the service ${percentile(served, 50).toFixed(1)} ${percentile(served, 99).toFixed(1)} ms; its event loop late p99 ${loop.p99.toFixed(1)}, worst ${loop.max.toFixed(1)} ms (idle thread ${idle.p99.toFixed(1)}, ${idle.max.toFixed(1)} ms), longest GC ${loop.gcMax.toFixed(1)} ms; its thread waited for a core ${fmt(loop.waitedMs)} ms beside ${fmt(loop.ranMs)} ms on one`,
         );
         for (const [kind, cell] of [['service', c], ['raw pg', base], ['bare Express', platform]] as const) {
           if (cell.firstError) console.log(`             ${kind}: ${cell.errors} failed, first: ${cell.firstError}`);
@@ -404,6 +410,7 @@ async function main() {
           rate: rounds[0]!.rate,
           p99: p99((x) => x.cell.latencies),
           rounds: rounds.map((x) => x.cell.p99),
+          diskPeaks: rounds.map((x) => x.writeback.peakMBps),
           errors: rounds.reduce((sum, x) => sum + x.cell.errors, 0),
           raw: p99((x) => x.raw.latencies),
           platform: p99((x) => x.platform.latencies),
@@ -412,10 +419,12 @@ async function main() {
       }),
     );
     if (REPEAT > 1) {
-      console.log(`   over all ${REPEAT} rounds (${fmt(REPEAT * STEADY_SECONDS)} s a cell), p99 in ms; each round's p99, and their p50 (as every p50 here, the upper middle one of an even count):`);
+      console.log(
+        `   over all ${REPEAT} rounds (${fmt(REPEAT * STEADY_SECONDS)} s a cell), p99 in ms; each round's p99 [with the disks' peak write rate in it, MB/s], and their p50 (as every p50 here, the upper middle one of an even count):`,
+      );
       for (const c of cells) {
         console.log(
-          `   batch ${String(c.batch).padStart(3)}, ${fmt(c.rate).padStart(6)} requests/s (${c.share * 100}% of peak): ${c.p99.toFixed(1).padStart(6)} | raw pg ${c.raw.toFixed(1)} | bare Express ${c.platform.toFixed(1)} | inside the service ${c.served.toFixed(1)} | rounds ${c.rounds.map((p) => p.toFixed(1)).join(', ')} (p50 ${pooledPercentile([c.rounds], 50).toFixed(1)})${c.errors ? ` ERR×${c.errors}` : ''}`,
+          `   batch ${String(c.batch).padStart(3)}, ${fmt(c.rate).padStart(6)} requests/s (${c.share * 100}% of peak): ${c.p99.toFixed(1).padStart(6)} | raw pg ${c.raw.toFixed(1)} | bare Express ${c.platform.toFixed(1)} | inside the service ${c.served.toFixed(1)} | rounds ${c.rounds.map((p, i) => `${p.toFixed(1)} [${fmt(c.diskPeaks[i]!)}]`).join(', ')} (p50 ${pooledPercentile([c.rounds], 50).toFixed(1)})${c.errors ? ` ERR×${c.errors}` : ''}`,
         );
       }
     }

@@ -1,0 +1,83 @@
+import { existsSync, readFileSync } from 'node:fs';
+
+/**
+ * What the kernel's page cache did to the disks while a cell ran (Linux; NaN
+ * elsewhere): the fastest the whole disks were written over any 100 ms, in
+ * MB/s, and the most dirty page cache waiting to be written back, in MB.
+ *
+ * Why: PostgreSQL writes table and index pages into the page cache (a new page
+ * when it extends a file, an evicted buffer later) and leaves them for the
+ * kernel to write back. The kernel writes an inode's dirty pages all at once
+ * when its oldest is older than vm.dirty_expire_centisecs (30 s), so a
+ * server that ingests all day has 100-200 MB go to the disk in a few hundred
+ * ms about every 30 s; every commit's WAL flush waits behind it meanwhile.
+ * Measured here (bench:profile at 331 batches/s of 100 events, 5 s cells):
+ * the three cells of ten with a p99 of 44-86 ms were the three such a burst
+ * fell in; the others had 10-20 ms. WAL's own writes, at that rate, are under 20 MB/s.
+ */
+export interface Writeback {
+  peakMBps: number;
+  dirtyMaxMB: number;
+}
+
+const SAMPLE_MS = 100;
+
+/** Whole disks (not partitions, which would count their writes twice): the names /sys/block lists. */
+let wholeDisks: Set<string> | undefined;
+
+/** Sectors (512 bytes, whatever the disk's own) written to whole disks since boot, from /proc/diskstats. */
+function sectorsWritten(): number {
+  const lines = readFileSync('/proc/diskstats', 'utf8').trim().split('\n');
+  const rows = lines.map((line) => line.trim().split(/\s+/));
+  wholeDisks ??= new Set(rows.map((f) => f[2]!).filter((name) => existsSync(`/sys/block/${name.replaceAll('/', '!')}`)));
+  return rows.filter((f) => wholeDisks!.has(f[2]!)).reduce((sum, f) => sum + Number(f[9]), 0);
+}
+
+/** The page cache's dirty bytes, in MB, from /proc/meminfo. */
+function dirtyMB(): number {
+  const kB = /^Dirty:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+  return kB === undefined ? NaN : Number(kB) / 1024;
+}
+
+/** Samples the disks and the page cache every 100 ms on the calling thread's timers until stop(). */
+export function watchWriteback(): { stop(): Writeback } {
+  let last: { at: number; sectors: number };
+  try {
+    last = { at: performance.now(), sectors: sectorsWritten() };
+  } catch {
+    return { stop: () => ({ peakMBps: NaN, dirtyMaxMB: NaN }) };
+  }
+  let peakMBps = 0;
+  let dirtyMaxMB = dirtyMB();
+  const sample = () => {
+    const now = { at: performance.now(), sectors: sectorsWritten() };
+    peakMBps = Math.max(peakMBps, ((now.sectors - last.sectors) * 512) / 1e6 / ((now.at - last.at) / 1000));
+    dirtyMaxMB = Math.max(dirtyMaxMB, dirtyMB());
+    last = now;
+  };
+  const timer = setInterval(sample, SAMPLE_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { peakMBps, dirtyMaxMB };
+    },
+  };
+}
+
+/** The kernel's writeback settings, as a line a reader can set beside the figures (Linux; undefined elsewhere). */
+export function writebackSettings(): string | undefined {
+  const vm = (name: string) => Number(readFileSync(`/proc/sys/vm/${name}`, 'utf8'));
+  try {
+    const backgroundBytes = vm('dirty_background_bytes');
+    const background = backgroundBytes ? `${(backgroundBytes / 1e6).toFixed(0)} MB` : `${vm('dirty_background_ratio')}% of memory`;
+    return `kernel writeback: from ${background} of dirty page cache on, and of any file whose dirty pages are older than ${vm('dirty_expire_centisecs') / 100} s (vm.dirty_background_*, vm.dirty_expire_centisecs)`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "disk peak N MB/s, dirty up to M MB". */
+export function writebackText(w: Writeback): string {
+  return Number.isNaN(w.peakMBps) ? 'disk not watched' : `disk peak ${w.peakMBps.toFixed(0)} MB/s, dirty up to ${w.dirtyMaxMB.toFixed(0)} MB`;
+}

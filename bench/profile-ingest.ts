@@ -12,6 +12,8 @@
  *   server and JSON parser, one route, nothing behind it): the platform's
  *   own share. Busy time per request decides the headroom the service has at
  *   a rate on a shared machine, and how fast it drains a backlog after a stall.
+ *   Each cell also says what the disks did in it (watchWriteback), so a cell
+ *   whose p99 a burst of the kernel's writeback set shows as such.
  * - Then one more cell under V8's sampling profiler (unless --no-profile):
  *   self and inclusive time by function and by package, and the busy
  *   stretches of --long ms or more (the thread never back at the event
@@ -28,7 +30,9 @@ import 'reflect-metadata';
 import { bareExpress } from './bare-express.js';
 import { benchDatabase, numberArg, WARMUP_SECONDS } from './harness.js';
 import { Client, LoadWorker } from './http-load.js';
+import { IdleProbe } from './idle-probe.js';
 import { benchRuns, startService } from './service.js';
+import { writebackText } from './writeback.js';
 
 const RATE = numberArg('rate', 2000);
 const SECONDS = numberArg('seconds', 10);
@@ -218,19 +222,22 @@ async function main() {
     await loader.run({ port: ceiling.port, seconds: 1, batch: BATCH, reporters: bareReporters, rate: RATE });
     // Sessions PostgreSQL started on the bench database: the service's pool opening connections mid-cell.
     const sessions = async () => Number((await bench.pool.query<{ n: string }>(`SELECT sessions AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0]!.n);
+    // What the disks did meanwhile, sampled on the probe's thread, not the service's.
+    const probe = new IdleProbe();
     const busyPerRequest = async (target: number, of: typeof reporters) => {
       const sessions0 = await sessions();
       const elu0 = performance.eventLoopUtilization();
-      const r = await loader.run({ port: target, seconds: SECONDS, batch: BATCH, reporters: of, rate: RATE });
+      const [r, { writeback }] = await probe.during(() => loader.run({ port: target, seconds: SECONDS, batch: BATCH, reporters: of, rate: RATE }));
       const elu = performance.eventLoopUtilization(elu0);
       const requests = sent(r.count);
       const opened = (await sessions()) - sessions0;
-      return `${opened} database session${opened === 1 ? '' : 's'} opened, p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} ms${r.errors ? ` ERR×${r.errors} (${r.firstError})` : ''}, thread busy ${(elu.utilization * 100).toFixed(1)}%, ${((elu.active * 1000) / requests).toFixed(0)} µs a request`;
+      return `${opened} database session${opened === 1 ? '' : 's'} opened, p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} ms${r.errors ? ` ERR×${r.errors} (${r.firstError})` : ''}, thread busy ${(elu.utilization * 100).toFixed(1)}%, ${((elu.active * 1000) / requests).toFixed(0)} µs a request, ${writebackText(writeback)}`;
     };
     console.log(`${RATE} requests/s of ${BATCH} event${BATCH === 1 ? '' : 's'}, ${REPORTERS} reporters on their own runs, ${SECONDS} s a cell:`);
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(`  round ${round}: service ${await busyPerRequest(port, reporters)} | bare Express ${await busyPerRequest(ceiling.port, bareReporters)}`);
     }
+    await probe.close();
 
     if (!PROFILE) return;
     const session = new Session();

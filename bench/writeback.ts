@@ -9,11 +9,19 @@ import { existsSync, readFileSync } from 'node:fs';
  * when it extends a file, an evicted buffer later) and leaves them for the
  * kernel to write back. The kernel writes an inode's dirty pages all at once
  * when its oldest is older than vm.dirty_expire_centisecs (30 s), so a
- * server that ingests all day has 100-200 MB go to the disk in a few hundred
- * ms about every 30 s; every commit's WAL flush waits behind it meanwhile.
- * Measured here (bench:profile at 331 batches/s of 100 events, 5 s cells):
- * the three cells of ten with a p99 of 44-86 ms were the three such a burst
- * fell in; the others had 10-20 ms. WAL's own writes, at that rate, are under 20 MB/s.
+ * server that ingests all day sends 100-200 MB to the disk in a few hundred
+ * ms about every 30 s, while WAL's own writes, at half the peak, stay under
+ * 20 MB/s. Measured on 2026-12-06 (2-core machine):
+ * - bench:profile at 331 batches/s of 100 events, two runs of ten 5 s cells:
+ *   each of the five bursts that fell in a service cell gave it a p99 of
+ *   44-86 ms, and no other cell went over 23 ms. With vm.dirty_background_bytes
+ *   at 32 MB (writeback in steps of about 30 MB, never over 200 MB/s for 200 ms)
+ *   all ten cells of one run were 6-14 ms.
+ * - But bench:ingest --repeat 3 had bursts of 500-1,100 MB/s in batch cells
+ *   with a p99 of 7-9 ms, and with the same 32 MB setting one batch round
+ *   still had 81 ms (inside the service 58 ms, its event loop once 36 ms late).
+ * So a burst can stall commits and often does, but it is one cause of the
+ * tail among others; this figure tells whether a given cell had one.
  */
 export interface Writeback {
   peakMBps: number;

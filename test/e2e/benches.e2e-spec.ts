@@ -40,7 +40,7 @@ describe('benchmarks, run briefly', () => {
   it('bench:profile measures busy time per request beside bare Express, and what the thread allocates', async () => {
     const { code, stdout, stderr } = await runBench('profile-ingest.js', ['--rate', '200', '--seconds', '1', '--rounds', '1', '--alloc']);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    expect(stdout).toMatch(/round 1: service \d+ database sessions? opened, p50 [\d.]+ p99 [\d.]+ ms, thread busy [\d.]+%, \d+ µs a request \| bare Express \d+ database sessions? opened, p50 [\d.]+ p99 [\d.]+ ms, thread busy [\d.]+%, \d+ µs a request/);
+    expect(stdout).toMatch(/round 1: service \d+ database sessions? opened, p50 [\d.]+ p99 [\d.]+ ms, thread busy [\d.]+%, \d+ µs a request, disk peak \d+ MB\/s, dirty up to \d+ MB \| bare Express \d+ database sessions? opened, p50 [\d.]+ p99 [\d.]+ ms, thread busy [\d.]+%, \d+ µs a request, disk peak \d+ MB\/s, dirty up to \d+ MB/);
     expect(stdout).toMatch(/allocated on the service's thread: [\d.]+ KB a request \(sampled\)/);
     expect(stdout).toMatch(/inclusive, a request:\n +[\d.]+ KB {2}\(root\)/);
     expect(stdout).not.toMatch(/ERR×/);

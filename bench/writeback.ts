@@ -38,6 +38,8 @@ function sectorsWritten(): number {
   const lines = readFileSync('/proc/diskstats', 'utf8').trim().split('\n');
   const rows = lines.map((line) => line.trim().split(/\s+/));
   wholeDisks ??= new Set(rows.map((f) => f[2]!).filter((name) => existsSync(`/sys/block/${name.replaceAll('/', '!')}`)));
+  // Without /sys (some containers) no disk is known whole: say so rather than report 0 MB/s.
+  if (wholeDisks.size === 0) throw new Error('no whole disk in /sys/block');
   return rows.filter((f) => wholeDisks!.has(f[2]!)).reduce((sum, f) => sum + Number(f[9]), 0);
 }
 
@@ -79,7 +81,7 @@ export function writebackSettings(): string | undefined {
   try {
     const backgroundBytes = vm('dirty_background_bytes');
     const background = backgroundBytes ? `${(backgroundBytes / 1e6).toFixed(0)} MB` : `${vm('dirty_background_ratio')}% of memory`;
-    return `kernel writeback: from ${background} of dirty page cache on, and of any file whose dirty pages are older than ${vm('dirty_expire_centisecs') / 100} s (vm.dirty_background_*, vm.dirty_expire_centisecs)`;
+    return `kernel writeback: starts once the dirty page cache passes ${background}, and writes out any file whose dirty pages are older than ${vm('dirty_expire_centisecs') / 100} s (vm.dirty_background_*, vm.dirty_expire_centisecs)`;
   } catch {
     return undefined;
   }

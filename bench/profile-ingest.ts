@@ -32,7 +32,7 @@ import { benchDatabase, numberArg, WARMUP_SECONDS } from './harness.js';
 import { Client, LoadWorker } from './http-load.js';
 import { IdleProbe } from './idle-probe.js';
 import { benchRuns, startService } from './service.js';
-import { writebackText } from './writeback.js';
+import { writebackSettings, writebackText } from './writeback.js';
 
 const RATE = numberArg('rate', 2000);
 const SECONDS = numberArg('seconds', 10);
@@ -233,6 +233,8 @@ async function main() {
       const opened = (await sessions()) - sessions0;
       return `${opened} database session${opened === 1 ? '' : 's'} opened, p50 ${r.p50.toFixed(1)} p99 ${r.p99.toFixed(1)} ms${r.errors ? ` ERR×${r.errors} (${r.firstError})` : ''}, thread busy ${(elu.utilization * 100).toFixed(1)}%, ${((elu.active * 1000) / requests).toFixed(0)} µs a request, ${writebackText(writeback)}`;
     };
+    const kernel = writebackSettings();
+    if (kernel) console.log(kernel);
     console.log(`${RATE} requests/s of ${BATCH} event${BATCH === 1 ? '' : 's'}, ${REPORTERS} reporters on their own runs, ${SECONDS} s a cell:`);
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(`  round ${round}: service ${await busyPerRequest(port, reporters)} | bare Express ${await busyPerRequest(ceiling.port, bareReporters)}`);

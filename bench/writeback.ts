@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
  * 20 MB/s. Measured on 2026-12-06 (2-core machine):
  * - bench:profile at 331 batches/s of 100 events, two runs of ten 5 s cells:
  *   each of the five bursts that fell in a service cell gave it a p99 of
- *   44-86 ms, and no other cell went over 23 ms. With vm.dirty_background_bytes
+ *   44-86 ms, and no other cell went over 24 ms. With vm.dirty_background_bytes
  *   at 32 MB (writeback in steps of about 30 MB, never over 200 MB/s for 200 ms)
  *   all ten cells of one run were 6-14 ms.
  * - But bench:ingest --repeat 3 had bursts of 500-1,100 MB/s in batch cells

@@ -287,6 +287,32 @@ describe('reporting events', () => {
     expect(await getRun(run.id)).toEqual(expect.objectContaining({ status: 'running', lastSeq: 1 }));
   });
 
+  it('replays in pages that end with a null cursor, refuses a bad after or limit naming it, and hides another org\'s run', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    expect((await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }, { node: 'a', type: 'progress', percent: 50 }, { node: 'a', type: 'succeeded' }])).status).toBe(200);
+    const page = (query: Record<string, string>, token = admin) => t.http(token).get(`/api/v1/runs/${run.id}/events`).query(query);
+    const first = await page({ limit: '2' });
+    expect({ seqs: first.body.items.map((e: { seq: number }) => e.seq), nextCursor: first.body.nextCursor }).toEqual({ seqs: [1, 2], nextCursor: '2' });
+    const last = await page({ after: first.body.nextCursor, limit: '2' });
+    expect({ seqs: last.body.items.map((e: { seq: number }) => e.seq), nextCursor: last.body.nextCursor }).toEqual({ seqs: [3], nextCursor: null });
+    expect((await page({ after: '3' })).body).toEqual({ items: [], nextCursor: null });
+    for (const [query, field] of [
+      [{ after: '-1' }, 'after'],
+      [{ after: 'abc' }, 'after'],
+      [{ after: '1.5' }, 'after'],
+      [{ limit: '0' }, 'limit'],
+      [{ limit: '1001' }, 'limit'],
+      [{ cursor: '2' }, 'cursor'],
+    ] as const) {
+      const res = await page(query);
+      expectProblem(res, 400, 'validation_failed');
+      expect(res.body.errors).toEqual([expect.objectContaining({ path: field })]);
+    }
+    const other = await createOrg(t, admin);
+    expectProblem(await page({}, other.adminToken), 404, 'not_found');
+    expectProblem(await t.http(admin).get(`/api/v1/runs/${randomUUID()}/events`), 404, 'not_found');
+  });
+
   it('fails a group whose write fails, and takes the next write in order', async () => {
     // The HTTP route refuses such text first; called directly, the writer's statement fails on it.
     const ingest = t.app.get(RunIngestService);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IdSchema } from '../identity/identity.schemas.js';
 import { ListQuerySchema } from '../common/pagination.js';
 import { CONTENT_FORMATS } from './artifact-revision.entity.js';
 import { CLASSIFICATIONS } from './artifact.entity.js';
@@ -26,8 +27,8 @@ export const CreateArtifactSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be 1–64 lowercase letters, digits or "-"')
       .describe('Free text; the page knows `pr-walkthrough`, `explainer`, `dashboard`, `release-checklist`, `incident` and `run-summary`'),
-    runId: z.uuid().optional(),
-    teamId: z.uuid().optional(),
+    runId: IdSchema.optional(),
+    teamId: IdSchema.optional(),
     classification: z.enum(CLASSIFICATIONS).default('internal'),
     labels: LabelsSchema.optional(),
     content: ContentSchema.optional(),
@@ -90,8 +91,8 @@ export const RevisionWithBodySchema = RevisionSchema.extend({ body: z.string() }
 export const ContentUpdatedSchema = z.object({ revision: z.number().int(), containsSecrets: z.boolean() }).meta({ id: 'ArtifactContentUpdated' });
 
 export const ArtifactListQuerySchema = ListQuerySchema.extend({
-  runId: z.uuid().optional(),
-  teamId: z.uuid().optional(),
+  runId: IdSchema.optional(),
+  teamId: IdSchema.optional(),
   kind: z.string().max(64).optional(),
   classification: z.enum(CLASSIFICATIONS).optional(),
   label: z.string().max(64).optional(),

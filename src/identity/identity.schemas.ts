@@ -2,7 +2,11 @@ import { z } from 'zod';
 import { ListQuerySchema } from '../common/pagination.js';
 import { ROLES } from './member.entity.js';
 
-export const IdSchema = z.uuid({ message: 'must be a UUID' });
+/**
+ * An id from a client (path, query, body or cursor): any letter case, as UUIDs are, lower-cased
+ * as PostgreSQL gives it back, so caches, token scopes and policy conditions compare it as the same id.
+ */
+export const IdSchema = z.uuid({ message: 'must be a UUID' }).transform((id) => id.toLowerCase());
 
 const email = z.email().max(320).transform((value) => value.toLowerCase());
 const password = z.string().min(8, 'must be at least 8 characters').max(256);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IdSchema } from '../identity/identity.schemas.js';
 import { ACTIONS, SUBJECTS } from './policy.types.js';
 
 export const ActivePolicySchema = z
@@ -49,10 +50,10 @@ const ShareSchema = z.strictObject({
 
 export const ExplainSchema = z
   .strictObject({
-    actorId: z.uuid().optional(),
+    actorId: IdSchema.optional(),
     action: z.enum(ACTIONS),
     resource: z.union([
-      z.strictObject({ type: z.enum(SUBJECTS), id: z.uuid() }),
+      z.strictObject({ type: z.enum(SUBJECTS), id: IdSchema }),
       z.strictObject({ type: z.enum(SUBJECTS), attributes: z.record(z.string(), z.unknown()) }),
     ]),
     share: ShareSchema.optional(),

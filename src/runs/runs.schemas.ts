@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IdSchema } from '../identity/identity.schemas.js';
 import { ListQuerySchema } from '../common/pagination.js';
 import { NODE_STATUSES } from './run-node.entity.js';
 import { RUN_STATUSES } from './run.entity.js';
@@ -17,7 +18,7 @@ const labelKey = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$/, 'must be
 export const CreateRunSchema = z
   .strictObject({
     title: z.string().trim().min(1).max(200),
-    teamId: z.uuid().optional(),
+    teamId: IdSchema.optional(),
     labels: z
       .record(labelKey, z.string().max(256))
       .refine((labels) => Object.keys(labels).length <= 50, 'at most 50 labels')
@@ -81,7 +82,7 @@ export const CreatedRunSchema = RunSchema.extend({
 
 export const RunListQuerySchema = ListQuerySchema.extend({
   status: z.enum(RUN_STATUSES).optional(),
-  teamId: z.uuid().optional(),
+  teamId: IdSchema.optional(),
   label: z
     .union([z.string(), z.array(z.string()).max(20)])
     .transform((v) => (Array.isArray(v) ? v : [v]))
@@ -108,7 +109,12 @@ const eventIssue = (issues: z.core.$ZodRawIssue[], input: unknown, field: string
 
 export const EventSchema = z
   .strictObject({
-    id: z.uuid().optional().describe('Idempotency key: an id seen before is not applied again'),
+    // Lower-cased, as PostgreSQL gives a uuid back: the same id in other letters is the same event, also before it reaches the database.
+    id: z
+      .uuid()
+      .transform((id) => id.toLowerCase())
+      .optional()
+      .describe('Idempotency key: an id seen before is not applied again (in any letter case)'),
     node: NodeKeySchema,
     type: z.enum(EVENT_TYPES),
     percent: z.number().min(0).max(100).optional(),

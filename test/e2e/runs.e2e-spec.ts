@@ -197,6 +197,31 @@ describe('reporting events', () => {
     expect(await replay(run.id)).toHaveLength(3);
   });
 
+  it('counts an id repeated within a batch, or in other letter case, as the same event', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const id = '0195f0a0-7b7e-7000-8000-00000000abcd';
+    const first = await post(run.reporterToken, run.id, [
+      { id, node: 'a', type: 'started' },
+      { id: id.toUpperCase(), node: 'a', type: 'progress', percent: 10 },
+    ]);
+    expect(first.body).toEqual({ accepted: 1, duplicates: 1, lastSeq: 1 });
+    expect((await post(run.reporterToken, run.id, [{ id: id.toUpperCase(), node: 'a', type: 'started' }])).body).toEqual({ accepted: 0, duplicates: 1, lastSeq: 1 });
+    expect((await replay(run.id)).map((e) => [e.id, e.type])).toEqual([[id, 'started']]);
+  });
+
+  it("takes a run's id in any letter case as the same run: one seq, one state", async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const upper = run.id.toUpperCase();
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => t.http(i % 4 < 2 ? run.reporterToken : admin).post(`/api/v1/runs/${i % 2 ? upper : run.id}/events`).send({ events: [{ node: 'a', type: 'progress', percent: i }] })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+    expect((await t.http(admin).get(`/api/v1/runs/${upper}`)).body).toEqual(expect.objectContaining({ id: run.id, lastSeq: 10 }));
+    expect((await replay(run.id)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const page = await t.http(admin).get(`/api/v1/runs/${upper}/events`).query({ limit: 1000 });
+    expect(page.body.items).toHaveLength(10);
+  });
+
   it('gives 20 concurrent reporters contiguous seqs, losing nothing', async () => {
     const nodes = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`n${i}`, [] as string[]]));
     const run = await createRun(t, member.token, skill, nodes);

@@ -153,6 +153,33 @@ describe('reporting events', () => {
     expect(await replay(run.id)).toEqual([]);
   });
 
+  it('refuses a body of the wrong shape, naming the field, and changes nothing', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const started = { node: 'a', type: 'started' };
+    for (const [body, path] of [
+      [{}, 'events'],
+      [{ events: 'a' }, 'events'],
+      [{ events: [] }, 'events'],
+      [{ events: Array.from({ length: 1_001 }, () => started) }, 'events'],
+      [{ events: [started], extra: 1 }, 'extra'],
+      [{ events: [started, { node: 'a', type: 'progress', percent: '50' }] }, 'events.1.percent'],
+      [{ events: [{ node: 5, type: 'started' }] }, 'events.0.node'],
+      [{ events: [{ ...started, colour: 'red' }] }, 'events.0.colour'],
+      [{ events: [{ node: 'a', type: 'finished' }] }, 'events.0.type'],
+      [{ events: [{ ...started, id: 'not-a-uuid' }] }, 'events.0.id'],
+      [{ events: [{ ...started, at: 'yesterday' }] }, 'events.0.at'],
+      [[started], 'body'],
+    ] as const) {
+      const res = await t.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send(body as object);
+      expectProblem(res, 400, 'validation_failed');
+      expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ path })]));
+    }
+    const text = await t.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).set('content-type', 'application/json').send('{"events": [');
+    expect(text.status).toBe(400);
+    expect(text.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(await getRun(run.id)).toEqual(expect.objectContaining({ status: 'pending', lastSeq: 0 }));
+  });
+
   it('refuses event text the database cannot store, naming the event, and applies none of the batch', async () => {
     const run = await createRun(t, member.token, skill, { a: [] });
     const message = await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }, { node: 'a', type: 'log', message: 'tool said \u0000' }]);

@@ -416,6 +416,37 @@ describe('cancel', () => {
     expectProblem(await post(run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 1 }]), 409, 'run_terminal');
     expectProblem(await t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`), 409, 'run_terminal');
   });
+  it('orders a cancel among concurrent reports: every answered event comes before it, every later one is refused', async () => {
+    const run = await createRun(t, member.token, skill, { a: [], b: [], c: [] });
+    await post(run.reporterToken, run.id, ['a', 'b', 'c'].map((node) => ({ node, type: 'started' })));
+    // Three reporters post until refused; the cancel goes out once 30 of their events were answered.
+    const answers: Awaited<ReturnType<typeof post>>[] = [];
+    let cancelled: Promise<Awaited<ReturnType<typeof post>>> | undefined;
+    const reporter = async (node: string) => {
+      for (let i = 0; i < 1_000; i++) {
+        const res = await post(run.reporterToken, run.id, [{ node, type: 'progress', percent: i % 100 }]);
+        answers.push(res);
+        // then() sends it now (supertest sends a request when it is awaited).
+        if (answers.length === 30) cancelled = t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`).then((r) => r);
+        if (res.status !== 200) return;
+      }
+      throw new Error(`node ${node}: still accepted 1,000 events after the cancel went out`);
+    };
+    await Promise.all(['a', 'b', 'c'].map(reporter));
+    expect((await cancelled!).status).toBe(200);
+    const accepted = answers.filter((r) => r.status === 200);
+    const refused = answers.filter((r) => r.status !== 200);
+    expect(refused).toHaveLength(3);
+    for (const r of refused) expectProblem(r, 409, 'run_terminal');
+    const events = await replay(run.id);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    const firstCancelled = events.find((e) => e.type === 'cancelled')!.seq;
+    expect(events.slice(firstCancelled - 1).map((e) => e.type)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    expect(Math.max(...accepted.map((r) => r.body.lastSeq as number))).toBe(firstCancelled - 1);
+    expect(events.filter((e) => e.type === 'progress')).toHaveLength(accepted.length);
+    expect(await statuses(run.id)).toEqual({ a: 'cancelled', b: 'cancelled', c: 'cancelled' });
+  });
+
   it("keeps the run's reporter token for an hour after it ends, then refuses it", async () => {
     const late = await createRun(t, member.token, skill, { a: [] });
     const gone = await createRun(t, member.token, skill, { a: [] });

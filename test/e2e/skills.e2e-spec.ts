@@ -64,7 +64,7 @@ describe('skills', () => {
   it('registers a name+version once when admins race to register it, and a tool name once', async () => {
     const skills = await Promise.all(Array.from({ length: 6 }, (_, i) => skill(admin, { name: 'raced', version: '1.0.0', description: `attempt ${i}`, tools: ['web-fetch'] })));
     expect(skills.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
-    for (const r of skills.filter((r) => r.status !== 201)) expectProblem(r, 409, 'conflict');
+    for (const refused of skills.filter((r) => r.status !== 201)) expectProblem(refused, 409, 'conflict');
     expect((await t.http(member.token).get('/api/v1/skills').query({ name: 'raced' })).body.items).toHaveLength(1);
     const tools = await Promise.all(Array.from({ length: 6 }, () => t.http(admin).post('/api/v1/tools').send({ name: 'raced-tool', description: 'x', risk: 'low' })));
     expect(tools.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);

@@ -397,11 +397,17 @@ describe('reporting events', () => {
     }
   });
 
-  it('refuses an output over 64 KiB', async () => {
+  it('refuses an output over 64 KiB of JSON, and takes one of exactly 64 KiB', async () => {
     const run = await createRun(t, member.token, skill, { a: [] });
     const res = await post(run.reporterToken, run.id, [{ node: 'a', type: 'succeeded', output: { blob: 'x'.repeat(70_000) } }]);
     expectProblem(res, 400, 'validation_failed');
     expect(res.body.errors).toEqual([{ path: 'events.0.output', message: 'must be at most 64 KiB of JSON' }]);
+    // 64 KiB is 65,536 bytes of UTF-8 JSON: {"blob":"…"} is 11 bytes around the text, and "é" is 2 bytes.
+    const atLimit = { blob: 'é'.repeat(32_762) + 'x' };
+    expect(Buffer.byteLength(JSON.stringify(atLimit))).toBe(65_536);
+    expectProblem(await post(run.reporterToken, run.id, [{ node: 'a', type: 'succeeded', output: { blob: atLimit.blob + 'x' } }]), 400, 'validation_failed');
+    expect((await post(run.reporterToken, run.id, [{ node: 'a', type: 'succeeded', output: atLimit }])).status).toBe(200);
+    expect((await replay(run.id))[0]).toEqual(expect.objectContaining({ type: 'succeeded', output: atLimit }));
   });
 });
 

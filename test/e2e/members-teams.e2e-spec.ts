@@ -175,6 +175,20 @@ describe('member rules', () => {
     expect(await memberCount()).toBe(before);
   });
 
+  it('takes a team id in capitals, or twice, as that one team', async () => {
+    const team = await createTeam(t, admin);
+    const res = await t.http(admin).post('/api/v1/members').send({
+      email: 'capitals@test.local',
+      name: 'C',
+      password: 'a-long-password',
+      role: 'member',
+      teamIds: [team.id.toUpperCase(), team.id],
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.teamIds).toEqual([team.id]);
+    expect((await t.http(admin).get(`/api/v1/members/${res.body.id.toUpperCase()}`)).body.teamIds).toEqual([team.id]);
+  });
+
   it('ends the sessions of a member whose password is changed', async () => {
     const m = await createMember(t, admin, 'member');
     const login = await t.http().post('/api/v1/auth/login').send({ email: m.email, password: m.password });

@@ -224,6 +224,17 @@ describe('reporting events', () => {
     expect(await replay(run.id)).toHaveLength(3);
   });
 
+  it('applies an event once when its retry races the original', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const event = { id: randomUUID(), node: 'a', type: 'progress', percent: 5 };
+    await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }]);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => post(run.reporterToken, run.id, [event])));
+    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(answers.map((r) => r.body.accepted).sort()).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(answers.every((r) => r.body.lastSeq === 2)).toBe(true);
+    expect((await replay(run.id)).map((e) => e.id)).toEqual([expect.any(String), event.id]);
+  });
+
   it('counts an id repeated within a batch, or in other letter case, as the same event', async () => {
     const run = await createRun(t, member.token, skill, { a: [] });
     const id = '0195f0a0-7b7e-7000-8000-00000000abcd';
@@ -295,6 +306,24 @@ describe('reporting events', () => {
       expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 46 }, (_, i) => i + 1));
       expect(events.filter((e) => e.type === 'log')).toHaveLength(40);
       expect((await getRun(run.id)).status).toBe('succeeded');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('applies an event once when two instances take its retries at the same time', async () => {
+    const second = await createTestApp({ DATABASE_URL: t.config.databaseUrl! });
+    try {
+      const run = await createRun(t, member.token, skill, { a: [] });
+      await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }]);
+      for (let round = 0; round < 5; round++) {
+        const event = { id: randomUUID(), node: 'a', type: 'progress', percent: round };
+        const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? second : t).http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events: [event] })));
+        expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
+        expect(answers.map((r) => r.body.accepted).sort()).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+      }
+      const events = await replay(run.id);
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     } finally {
       await second.close();
     }

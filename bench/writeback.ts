@@ -12,11 +12,12 @@ import { existsSync, readFileSync } from 'node:fs';
  * server that ingests all day sends 100-200 MB to the disk in a few hundred
  * ms about every 30 s, while WAL's own writes, at half the peak, stay under
  * 20 MB/s. Measured on 2026-12-06 (2-core machine):
- * - bench:profile at 331 batches/s of 100 events, two runs of ten 5 s cells:
- *   each of the five bursts that fell in a service cell gave it a p99 of
- *   44-86 ms, and no other cell went over 24 ms. With vm.dirty_background_bytes
- *   at 32 MB (writeback in steps of about 30 MB, never over 200 MB/s for 200 ms)
- *   all ten cells of one run were 6-14 ms.
+ * - bench:profile at 331 batches/s of 100 events, three runs of ten 5 s cells
+ *   on the host's defaults: each of the seven bursts that fell in a service
+ *   cell gave it a p99 of 44-90 ms. Of the other cells, most stayed at 7-23 ms,
+ *   but two in the third run reached 39 and 42 ms with no burst. With
+ *   vm.dirty_background_bytes at 32 MB (writeback in steps of about 30 MB),
+ *   two runs: all ten cells at 6-14 ms in one, 6-26 ms in the other.
  * - But bench:ingest --repeat 3 had bursts of 500-1,100 MB/s in batch cells
  *   with a p99 of 7-9 ms, and with the same 32 MB setting one batch round
  *   still had 81 ms (inside the service 58 ms, its event loop once 36 ms late).

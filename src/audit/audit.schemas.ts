@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TimestampSchema } from '../common/timestamp.js';
 import { ListQuerySchema } from '../common/pagination.js';
 import { ACTOR_TYPES, OUTCOMES } from './audit-event.js';
 
@@ -28,8 +29,8 @@ const filters = {
   resourceType: z.string().min(1).max(100).optional(),
   resourceId: z.string().min(1).max(200).optional(),
   outcome: z.enum(OUTCOMES).optional(),
-  from: z.iso.datetime({ offset: true }).optional().describe('Inclusive'),
-  to: z.iso.datetime({ offset: true }).optional().describe('Exclusive'),
+  from: TimestampSchema.optional().describe('Inclusive'),
+  to: TimestampSchema.optional().describe('Exclusive'),
 };
 
 export const AuditQuerySchema = ListQuerySchema.extend(filters).strict();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TimestampSchema } from '../common/timestamp.js';
 import { IdSchema } from '../identity/identity.schemas.js';
 import { ListQuerySchema } from '../common/pagination.js';
 import { NODE_STATUSES } from './run-node.entity.js';
@@ -122,7 +123,7 @@ export const EventSchema = z
     level: z.enum(LOG_LEVELS).optional(),
     output: z.unknown().optional(),
     error: z.strictObject({ message: z.string().min(1).max(4_096), code: z.string().max(100).optional() }).optional(),
-    at: z.iso.datetime({ offset: true }).optional(),
+    at: TimestampSchema.optional(),
   })
   .check(({ value: event, issues }) => {
     // A check on the payload, not superRefine: this runs for every event of every batch,

@@ -402,6 +402,14 @@ describe('query', () => {
     expectProblem(res, 400, 'validation_failed');
     expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['colour', 'from', 'limit', 'outcome']);
     expectProblem(await t.http(auditor.token).get('/api/v1/audit').query({ cursor: 'garbage' }), 400, 'validation_failed');
+    // Calendar dates PostgreSQL cannot take: named, not a 500.
+    const outOfRange = await t.http(auditor.token).get('/api/v1/audit').query({ from: '0000-01-01T00:00:00Z', to: '9999-12-31T23:00:00-05:00' });
+    expectProblem(outOfRange, 400, 'validation_failed');
+    expect(outOfRange.body.errors).toEqual([
+      { path: 'from', message: 'must fall in the years 0001-9999, in UTC' },
+      { path: 'to', message: 'must fall in the years 0001-9999, in UTC' },
+    ]);
+    expect((await t.http(auditor.token).get('/api/v1/audit').query({ from: '0001-01-01T00:00:00Z', to: '9999-12-31T23:59:59Z' })).status).toBe(200);
   });
 
   it('lets admins and auditors read their own org only', async () => {

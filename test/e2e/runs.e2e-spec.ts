@@ -168,6 +168,10 @@ describe('reporting events', () => {
       [{ events: [{ node: 'a', type: 'finished' }] }, 'events.0.type'],
       [{ events: [{ ...started, id: 'not-a-uuid' }] }, 'events.0.id'],
       [{ events: [{ ...started, at: 'yesterday' }] }, 'events.0.at'],
+      // Calendar dates PostgreSQL cannot store; before they were refused here, they failed the write, a 500.
+      [{ events: [{ ...started, at: '0000-01-01T00:00:00Z' }] }, 'events.0.at'],
+      [{ events: [{ ...started, at: '9999-12-31T23:59:59-05:00' }] }, 'events.0.at'],
+      [{ events: [{ ...started, at: '0001-01-01T00:00:00+01:00' }] }, 'events.0.at'],
       [[started], 'body'],
     ] as const) {
       const res = await t.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send(body as object);
@@ -178,6 +182,17 @@ describe('reporting events', () => {
     expect(text.status).toBe(400);
     expect(text.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(await getRun(run.id)).toEqual(expect.objectContaining({ status: 'pending', lastSeq: 0 }));
+  });
+
+  it('takes event times from the years 0001 to 9999 with any offset, and replays them in UTC', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const res = await post(run.reporterToken, run.id, [
+      { node: 'a', type: 'started', at: '0001-01-01T00:00:00Z' },
+      { node: 'a', type: 'progress', percent: 1, at: '2026-12-06T10:00:00+05:30' },
+      { node: 'a', type: 'succeeded', at: '9999-12-31T23:59:59.999Z' },
+    ]);
+    expect(res.status).toBe(200);
+    expect((await replay(run.id)).map((e) => (e as unknown as { at: string }).at)).toEqual(['0001-01-01T00:00:00.000Z', '2026-12-06T04:30:00.000Z', '9999-12-31T23:59:59.999Z']);
   });
 
   it('refuses event text the database cannot store, naming the event, and applies none of the batch', async () => {

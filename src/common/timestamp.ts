@@ -1,0 +1,14 @@
+import { z } from 'zod';
+
+/**
+ * A time from a client: ISO 8601 with `Z` or an offset, whose UTC year is
+ * 0001-9999, as both PostgreSQL's timestamptz input and Date#toISOString
+ * write it. zod checks the calendar, not the range: "0000-01-01T00:00:00Z"
+ * or "9999-12-31T23:59:59-05:00" passed it and then failed in PostgreSQL,
+ * a 500, and inside a group commit, for every request in the group.
+ */
+export const TimestampSchema = z.iso.datetime({ offset: true }).refine((value) => {
+  const year = new Date(value).getUTCFullYear();
+  // Not a date at all: the format check has said so already, once is enough.
+  return Number.isNaN(year) || (year >= 1 && year <= 9999);
+}, 'must fall in the years 0001-9999, in UTC');

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../../src/common/problem.js';
 import { Reporter } from '../../src/reporter/reporter.js';
 import { RunIngestService } from '../../src/runs/run-ingest.service.js';
-import { STALL_CANDIDATES } from '../../src/runs/stall-sweeper.service.js';
+import { STALL_CANDIDATES, StallSweeperService } from '../../src/runs/stall-sweeper.service.js';
 import { auditRows } from '../helpers/audit.js';
 import { adminToken, createMember, createOrg, createRun, createSkill, createTeam, expectProblem, type TestMember } from '../helpers/factories.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -561,6 +561,65 @@ describe('stalls', () => {
     await post(run.reporterToken, run.id, [{ node: 'a', type: 'heartbeat' }]);
     expect((await getRun(run.id)).nodes.find((n: { key: string }) => n.key === 'a').stalled).toBe(false);
   }, 20_000);
+
+  it('marks each silent node once while three instances sweep, and no node that keeps reporting', async () => {
+    // Two more instances on the same database, each sweeping every 200 ms as this one does.
+    const others = await Promise.all([1, 2].map(() => createTestApp({ DATABASE_URL: t.config.databaseUrl!, VITRINE_STALL_SWEEP_INTERVAL_MS: '200' })));
+    try {
+      const runs = await Promise.all(Array.from({ length: 8 }, () => createRun(t, member.token, skill, { silent: [], talking: [] }, { staleAfterSeconds: 5 })));
+      // Reports go through all three instances, so each holds some of the runs' state.
+      const via = (i: number) => [t, ...others][i % 3]!;
+      await Promise.all(runs.map((run, i) => via(i).http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events: [{ node: 'silent', type: 'started' }, { node: 'talking', type: 'started' }] })));
+      const started = Date.now();
+      let beat = 0;
+      const stalledRuns = async () => (await Promise.all(runs.map((run) => getRun(run.id)))).filter((run) => run.nodes.some((n: { key: string; stalled: boolean }) => n.key === 'silent' && n.stalled)).length;
+      while ((await stalledRuns()) < runs.length && Date.now() - started < 10_000) {
+        // `talking` reports every second, through a different instance each time.
+        beat++;
+        await Promise.all(runs.map((run, i) => via(i + beat).http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events: [{ node: 'talking', type: 'heartbeat' }] })));
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      expect(await stalledRuns()).toBe(runs.length);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // Three more sweeps of each instance: still one mark a node.
+      await new Promise((r) => setTimeout(r, 600));
+      for (const run of runs) {
+        const events = await replay(run.id);
+        expect(events.filter((e) => e.type === 'stalled').map((e) => e.node)).toEqual(['silent']);
+        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+        expect((await getRun(run.id)).nodes.find((n: { key: string }) => n.key === 'talking').stalled).toBe(false);
+      }
+    } finally {
+      await Promise.all(others.map((o) => o.close()));
+    }
+  }, 30_000);
+
+  it('marks a node once when three instances mark it at the same moment, and not once it has reported since', async () => {
+    // No instance sweeps meanwhile (the others' first sweep is a minute away), so these marks are the only ones.
+    const sweeper = t.app.get(StallSweeperService);
+    await sweeper.onApplicationShutdown();
+    const others = await Promise.all([1, 2].map(() => createTestApp({ DATABASE_URL: t.config.databaseUrl!, VITRINE_STALL_SWEEP_INTERVAL_MS: '60000' })));
+    try {
+      const orgId = (await t.http(admin).get('/api/v1/me')).body.orgId;
+      const run = await createRun(t, member.token, skill, { a: [], b: [] }, { staleAfterSeconds: 3_600 });
+      await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }, { node: 'b', type: 'started' }]);
+      // Silent for two hours, as far as the database knows; what sweeps read, each instance's writer re-checks under the run's lock.
+      await t.db.query(`UPDATE run_nodes SET last_event_at = now() - interval '2 hours' WHERE run_id = $1`, [run.id]);
+      const writers = [t, ...others].map((app) => app.app.get(RunIngestService));
+      // b reports again after a sweep would have read it as silent: the late event wins.
+      await post(run.reporterToken, run.id, [{ node: 'b', type: 'heartbeat' }]);
+      const results = await Promise.all(writers.flatMap((writer) => [1, 2, 3].map(() => writer.stall(orgId, run.id, ['a', 'b']))));
+      expect(results.reduce((sum, r) => sum + r.accepted, 0)).toBe(1);
+      const events = await replay(run.id);
+      expect(events.filter((e) => e.type === 'stalled').map((e) => e.node)).toEqual(['a']);
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      expect(await statuses(run.id)).toEqual({ a: 'running', b: 'running' });
+      expect((await getRun(run.id)).nodes.map((n: { key: string; stalled: boolean }) => [n.key, n.stalled])).toEqual([['a', true], ['b', false]]);
+    } finally {
+      await Promise.all(others.map((o) => o.close()));
+      sweeper.onApplicationBootstrap();
+    }
+  });
 
   it('finds silent nodes through an index no progress event changes, so an event updates its node in place', async () => {
     // What a progress event writes to its node; an index keyed or filtered on any of them makes every event's update add index entries.

@@ -110,12 +110,8 @@ const eventIssue = (issues: z.core.$ZodRawIssue[], input: unknown, field: string
 
 export const EventSchema = z
   .strictObject({
-    // Lower-cased, as PostgreSQL gives a uuid back: the same id in other letters is the same event, also before it reaches the database.
-    id: z
-      .uuid()
-      .transform((id) => id.toLowerCase())
-      .optional()
-      .describe('Idempotency key: an id seen before is not applied again (in any letter case)'),
+    // Lower-cased (IdSchema): the same id in other letters is the same event, also before it reaches the database.
+    id: IdSchema.optional().describe('Idempotency key: an id seen before is not applied again (in any letter case)'),
     node: NodeKeySchema,
     type: z.enum(EVENT_TYPES),
     percent: z.number().min(0).max(100).optional(),

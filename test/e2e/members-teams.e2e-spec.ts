@@ -160,16 +160,12 @@ describe('member rules', () => {
     expectProblem(await t.http(admin).post('/api/v1/teams').send({ name: team.name }), 409, 'conflict');
   });
 
+  const memberInTeams = (email: string, teamIds: string[]) => t.http(admin).post('/api/v1/members').send({ email, name: 'T', password: 'a-long-password', role: 'member', teamIds });
+
   it('rejects unknown team ids, naming each, and creates nobody', async () => {
     const before = await memberCount();
     const team = await createTeam(t, admin);
-    const res = await t.http(admin).post('/api/v1/members').send({
-      email: 'teamless@test.local',
-      name: 'T',
-      password: 'a-long-password',
-      role: 'member',
-      teamIds: [team.id, '01900000-0000-7000-8000-000000000000'],
-    });
+    const res = await memberInTeams('teamless@test.local', [team.id, '01900000-0000-7000-8000-000000000000']);
     expectProblem(res, 400, 'validation_failed');
     expect(res.body.errors).toEqual([{ path: 'teamIds.1', message: expect.stringContaining('no team') }]);
     expect(await memberCount()).toBe(before);
@@ -177,13 +173,7 @@ describe('member rules', () => {
 
   it('takes a team id in capitals, or twice, as that one team', async () => {
     const team = await createTeam(t, admin);
-    const res = await t.http(admin).post('/api/v1/members').send({
-      email: 'capitals@test.local',
-      name: 'C',
-      password: 'a-long-password',
-      role: 'member',
-      teamIds: [team.id.toUpperCase(), team.id],
-    });
+    const res = await memberInTeams('capitals@test.local', [team.id.toUpperCase(), team.id]);
     expect(res.status).toBe(201);
     expect(res.body.teamIds).toEqual([team.id]);
     expect((await t.http(admin).get(`/api/v1/members/${res.body.id.toUpperCase()}`)).body.teamIds).toEqual([team.id]);

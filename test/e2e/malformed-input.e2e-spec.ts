@@ -16,7 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-type Call = (url: string) => { query(q: object): { send(body?: unknown): Promise<{ status: number; headers: Record<string, string>; body: { code?: unknown } }> } };
+type Reply = { status: number; headers: Record<string, string>; body: { code?: unknown } };
+type Call = (url: string) => { query(q: object): { send(body?: unknown): Promise<Reply> } };
 
 describe('every route of the OpenAPI document, fed malformed input', () => {
   // Each path and method (but logout, which would end the admin's token), with unknown,
@@ -65,33 +66,33 @@ describe('every route of the OpenAPI document, fed malformed input', () => {
       { runId: upper() },
       { name: '\u0000' },
     ];
+    const calls = Object.entries(doc.paths)
+      .filter(([path]) => !path.endsWith('/auth/logout'))
+      .flatMap(([path, operations]) =>
+        Object.keys(operations)
+          .filter((method) => ['get', 'post', 'put', 'patch', 'delete'].includes(method))
+          .flatMap((method) => {
+            const sends = method === 'get' || method === 'delete' ? queries.map((query) => ({ query, body: undefined as unknown })) : bodies.map((body) => ({ query: {}, body }));
+            // {id} and the like take each id; {version} and {revision} a plausible one.
+            const urls = ids.map((id) => encodeURI(path.replace(/\{([^}]+)\}/g, (_, name: string) => (/version|revision/i.test(name) ? '1' : id))));
+            return urls.flatMap((url) => [admin, run.reporterToken].flatMap((token) => sends.map((send) => ({ method, url, token, ...send }))));
+          }),
+      );
     const failures: string[] = [];
-    let calls = 0;
-    for (const [path, operations] of Object.entries(doc.paths).filter(([p]) => !p.endsWith('/auth/logout'))) {
-      for (const method of Object.keys(operations).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))) {
-        const sends = method === 'get' || method === 'delete' ? queries.map((query) => ({ query, body: undefined })) : bodies.map((body) => ({ query: {}, body }));
-        for (const id of ids) {
-          // {id} and the like take each id; {version} and {revision} a plausible one.
-          const url = encodeURI(path.replace(/\{([^}]+)\}/g, (_, name: string) => (/version|revision/i.test(name) ? '1' : id)));
-          for (const token of [admin, run.reporterToken]) {
-            for (const { query, body } of sends) {
-              const what = `${method.toUpperCase()} ${url.slice(0, 60)} ${JSON.stringify(query)} ${JSON.stringify(body)?.slice(0, 60)}`;
-              calls++;
-              let res: Awaited<ReturnType<ReturnType<ReturnType<Call>['query']>['send']>>;
-              try {
-                res = await (t.http(token) as unknown as Record<string, Call>)[method]!(url).query(query).send(body);
-              } catch (error) {
-                failures.push(`${what} → ${String(error)}`);
-                continue;
-              }
-              const problem = res.status < 400 || (/^application\/problem\+json/.test(res.headers['content-type'] ?? '') && typeof res.body.code === 'string');
-              if (res.status >= 500 || !problem) failures.push(`${what} → ${res.status}`);
-            }
-          }
-        }
+    for (const { method, url, token, query, body } of calls) {
+      const what = `${method.toUpperCase()} ${url.slice(0, 60)} ${JSON.stringify(query)} ${JSON.stringify(body)?.slice(0, 60)}`;
+      const res = await (t.http(token) as unknown as Record<string, Call>)[method]!(url)
+        .query(query)
+        .send(body)
+        .catch((error: unknown) => String(error));
+      if (typeof res === 'string') {
+        failures.push(`${what} → ${res}`);
+        continue;
       }
+      const problemDocument = /^application\/problem\+json/.test(res.headers['content-type'] ?? '') && typeof res.body.code === 'string';
+      if (res.status >= 500 || (res.status >= 400 && !problemDocument)) failures.push(`${what} → ${res.status}`);
     }
-    expect(calls).toBeGreaterThan(9_000);
+    expect(calls.length).toBeGreaterThan(9_000);
     expect(failures).toEqual([]);
   }, 120_000);
 });

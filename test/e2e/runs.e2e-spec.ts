@@ -24,8 +24,17 @@ afterAll(() => t.close());
 const post = (token: string, runId: string, events: Record<string, unknown>[]) => t.http(token).post(`/api/v1/runs/${runId}/events`).send({ events });
 const getRun = async (runId: string) => (await t.http(admin).get(`/api/v1/runs/${runId}`)).body;
 const statuses = async (runId: string) => Object.fromEntries((await getRun(runId)).nodes.map((n: { key: string; status: string }) => [n.key, n.status]));
+/** `count` more instances of the service on this file's database (`env` on top), closed once `use` is done. */
+async function withInstances(count: number, env: Record<string, string>, use: (others: TestApp[]) => Promise<void>): Promise<void> {
+  const others = await Promise.all(Array.from({ length: count }, () => createTestApp({ DATABASE_URL: t.config.databaseUrl!, ...env })));
+  try {
+    await use(others);
+  } finally {
+    await Promise.all(others.map((other) => other.close()));
+  }
+}
 async function replay(runId: string, after = 0, limit = 1000) {
-  const items: { seq: number; type: string; node: string; id: string }[] = [];
+  const items: { seq: number; type: string; node: string; id: string; at: string }[] = [];
   let cursor: string | null = String(after);
   while (cursor !== null) {
     const res = await t.http(admin).get(`/api/v1/runs/${runId}/events`).query({ after: cursor, limit });
@@ -192,7 +201,7 @@ describe('reporting events', () => {
       { node: 'a', type: 'succeeded', at: '9999-12-31T23:59:59.999Z' },
     ]);
     expect(res.status).toBe(200);
-    expect((await replay(run.id)).map((e) => (e as unknown as { at: string }).at)).toEqual(['0001-01-01T00:00:00.000Z', '2026-12-06T04:30:00.000Z', '9999-12-31T23:59:59.999Z']);
+    expect((await replay(run.id)).map((e) => e.at)).toEqual(['0001-01-01T00:00:00.000Z', '2026-12-06T04:30:00.000Z', '9999-12-31T23:59:59.999Z']);
   });
 
   it('refuses event text the database cannot store, naming the event, and applies none of the batch', async () => {
@@ -237,17 +246,6 @@ describe('reporting events', () => {
     const mixed = await post(run.reporterToken, run.id, [...events, { id: '0195f0a0-7b7e-7000-8000-000000000003', node: 'a', type: 'progress', percent: 60 }]);
     expect(mixed.body).toEqual({ accepted: 1, duplicates: 2, lastSeq: 3 });
     expect(await replay(run.id)).toHaveLength(3);
-  });
-
-  it('applies an event once when its retry races the original', async () => {
-    const run = await createRun(t, member.token, skill, { a: [] });
-    const event = { id: randomUUID(), node: 'a', type: 'progress', percent: 5 };
-    await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }]);
-    const answers = await Promise.all(Array.from({ length: 10 }, () => post(run.reporterToken, run.id, [event])));
-    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
-    expect(answers.map((r) => r.body.accepted).sort()).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    expect(answers.every((r) => r.body.lastSeq === 2)).toBe(true);
-    expect((await replay(run.id)).map((e) => e.id)).toEqual([expect.any(String), event.id]);
   });
 
   it('counts an id repeated within a batch, or in other letter case, as the same event', async () => {
@@ -297,8 +295,7 @@ describe('reporting events', () => {
 
   it('lets two instances write one run in turns: contiguous seqs, and neither acts on its stale copy of the run', async () => {
     // Each instance keeps the state it last wrote and writes from it in one statement; the other's writes make that copy stale.
-    const second = await createTestApp({ DATABASE_URL: t.config.databaseUrl! });
-    try {
+    await withInstances(1, {}, async ([second]) => {
       const post2 = (events: Record<string, unknown>[]) => second.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events });
       const run = await createRun(t, member.token, skill, { a: [], b: ['a'] });
       expect((await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }])).body.lastSeq).toBe(1);
@@ -321,27 +318,26 @@ describe('reporting events', () => {
       expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 46 }, (_, i) => i + 1));
       expect(events.filter((e) => e.type === 'log')).toHaveLength(40);
       expect((await getRun(run.id)).status).toBe('succeeded');
-    } finally {
-      await second.close();
-    }
+    });
   });
 
-  it('applies an event once when two instances take its retries at the same time', async () => {
-    const second = await createTestApp({ DATABASE_URL: t.config.databaseUrl! });
-    try {
+  it('applies an event once when its retries race, five at once on each of two instances', async () => {
+    await withInstances(1, {}, async ([second]) => {
       const run = await createRun(t, member.token, skill, { a: [] });
       await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }]);
+      const ids: string[] = [];
       for (let round = 0; round < 5; round++) {
         const event = { id: randomUUID(), node: 'a', type: 'progress', percent: round };
+        ids.push(event.id);
         const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? second : t).http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events: [event] })));
         expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
         expect(answers.map((r) => r.body.accepted).sort()).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        expect(answers.every((r) => r.body.lastSeq === round + 2)).toBe(true);
       }
       const events = await replay(run.id);
       expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
-    } finally {
-      await second.close();
-    }
+      expect(events.map((e) => e.id)).toEqual([expect.any(String), ...ids]);
+    });
   });
 
   it('keeps a reporter token to its own run, and out of account routes', async () => {
@@ -564,8 +560,7 @@ describe('stalls', () => {
 
   it('marks each silent node once while three instances sweep, and no node that keeps reporting', async () => {
     // Two more instances on the same database, each sweeping every 200 ms as this one does.
-    const others = await Promise.all([1, 2].map(() => createTestApp({ DATABASE_URL: t.config.databaseUrl!, VITRINE_STALL_SWEEP_INTERVAL_MS: '200' })));
-    try {
+    await withInstances(2, { VITRINE_STALL_SWEEP_INTERVAL_MS: '200' }, async (others) => {
       const runs = await Promise.all(Array.from({ length: 8 }, () => createRun(t, member.token, skill, { silent: [], talking: [] }, { staleAfterSeconds: 5 })));
       // Reports go through all three instances, so each holds some of the runs' state.
       const via = (i: number) => [t, ...others][i % 3]!;
@@ -589,34 +584,32 @@ describe('stalls', () => {
         expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
         expect((await getRun(run.id)).nodes.find((n: { key: string }) => n.key === 'talking').stalled).toBe(false);
       }
-    } finally {
-      await Promise.all(others.map((o) => o.close()));
-    }
+    });
   }, 30_000);
 
   it('marks a node once when three instances mark it at the same moment, and not once it has reported since', async () => {
     // No instance sweeps meanwhile (the others' first sweep is a minute away), so these marks are the only ones.
     const sweeper = t.app.get(StallSweeperService);
     await sweeper.onApplicationShutdown();
-    const others = await Promise.all([1, 2].map(() => createTestApp({ DATABASE_URL: t.config.databaseUrl!, VITRINE_STALL_SWEEP_INTERVAL_MS: '60000' })));
     try {
-      const orgId = (await t.http(admin).get('/api/v1/me')).body.orgId;
-      const run = await createRun(t, member.token, skill, { a: [], b: [] }, { staleAfterSeconds: 3_600 });
-      await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }, { node: 'b', type: 'started' }]);
-      // Silent for two hours, as far as the database knows; what sweeps read, each instance's writer re-checks under the run's lock.
-      await t.db.query(`UPDATE run_nodes SET last_event_at = now() - interval '2 hours' WHERE run_id = $1`, [run.id]);
-      const writers = [t, ...others].map((app) => app.app.get(RunIngestService));
-      // b reports again after a sweep would have read it as silent: the late event wins.
-      await post(run.reporterToken, run.id, [{ node: 'b', type: 'heartbeat' }]);
-      const results = await Promise.all(writers.flatMap((writer) => [1, 2, 3].map(() => writer.stall(orgId, run.id, ['a', 'b']))));
-      expect(results.reduce((sum, r) => sum + r.accepted, 0)).toBe(1);
-      const events = await replay(run.id);
-      expect(events.filter((e) => e.type === 'stalled').map((e) => e.node)).toEqual(['a']);
-      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-      expect(await statuses(run.id)).toEqual({ a: 'running', b: 'running' });
-      expect((await getRun(run.id)).nodes.map((n: { key: string; stalled: boolean }) => [n.key, n.stalled])).toEqual([['a', true], ['b', false]]);
+      await withInstances(2, { VITRINE_STALL_SWEEP_INTERVAL_MS: '60000' }, async (others) => {
+        const orgId = (await t.http(admin).get('/api/v1/me')).body.orgId;
+        const run = await createRun(t, member.token, skill, { a: [], b: [] }, { staleAfterSeconds: 3_600 });
+        await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }, { node: 'b', type: 'started' }]);
+        // Silent for two hours, as far as the database knows; what sweeps read, each instance's writer re-checks under the run's lock.
+        await t.db.query(`UPDATE run_nodes SET last_event_at = now() - interval '2 hours' WHERE run_id = $1`, [run.id]);
+        const writers = [t, ...others].map((app) => app.app.get(RunIngestService));
+        // b reports again after a sweep would have read it as silent: the late event wins.
+        await post(run.reporterToken, run.id, [{ node: 'b', type: 'heartbeat' }]);
+        const results = await Promise.all(writers.flatMap((writer) => [1, 2, 3].map(() => writer.stall(orgId, run.id, ['a', 'b']))));
+        expect(results.reduce((sum, r) => sum + r.accepted, 0)).toBe(1);
+        const events = await replay(run.id);
+        expect(events.filter((e) => e.type === 'stalled').map((e) => e.node)).toEqual(['a']);
+        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+        expect(await statuses(run.id)).toEqual({ a: 'running', b: 'running' });
+        expect((await getRun(run.id)).nodes.map((n: { key: string; stalled: boolean }) => [n.key, n.stalled])).toEqual([['a', true], ['b', false]]);
+      });
     } finally {
-      await Promise.all(others.map((o) => o.close()));
       sweeper.onApplicationBootstrap();
     }
   });

@@ -429,8 +429,13 @@ async function main() {
       }
     }
     const half = cells.filter((c) => c.share === 0.5);
+    const met = half.every((c) => c.p99 <= 10 && c.errors === 0);
+    // When the baseline misses too, the machine's database and disk set the tail that day, whatever the service does.
+    const rawMissed = half.filter((c) => c.raw > 10).map((c) => `batch ${c.batch}`);
     console.log(
-      `   commit p99 <= 10 ms at half the peak rate${REPEAT > 1 ? `, over all ${REPEAT} rounds` : ''}: ${half.map((c) => `batch ${c.batch} ${c.p99.toFixed(1)} ms (raw pg ${c.raw.toFixed(1)} ms)`).join(', ')} → ${verdict(half.every((c) => c.p99 <= 10 && c.errors === 0))}`,
+      `   commit p99 <= 10 ms at half the peak rate${REPEAT > 1 ? `, over all ${REPEAT} rounds` : ''}: ${half.map((c) => `batch ${c.batch} ${c.p99.toFixed(1)} ms (raw pg ${c.raw.toFixed(1)} ms)`).join(', ')} → ${verdict(met)}${
+        !met && rawMissed.length ? `; raw pg alone missed 10 ms at the same rate too (${rawMissed.join(', ')}): on this machine today the database and disk alone miss it` : ''
+      }`,
     );
   } finally {
     await setup?.close();

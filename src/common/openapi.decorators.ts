@@ -9,17 +9,16 @@ const DESCRIPTIONS: Record<number, string> = {
   404: '`not_found`: unknown id, or one of another org',
   409: '`conflict`: the request collides with existing state',
   413: '`payload_too_large`: the body exceeds the size limit',
-  503: '`unavailable`: a dependency is down',
+  503: '`unavailable`: the database does not answer; try again (the `Retry-After` header says when)',
 };
 
-/** Documents the problem+json answers a route can give. */
-export const ApiProblems = (...statuses: number[]) =>
-  applyDecorators(
-    ...statuses.map((status) =>
-      ApiResponse({
-        status,
-        description: DESCRIPTIONS[status] ?? 'Error',
-        content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } },
-      }),
-    ),
-  );
+/** The OpenAPI response object of a problem+json answer. */
+export function problemResponse(status: number, description = DESCRIPTIONS[status] ?? 'Error') {
+  return { description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } } };
+}
+
+/** Documents the problem+json answers a route can give (503 `unavailable` is added to every route that reads the database, see openapi.ts). */
+export const ApiProblems = (...statuses: number[]) => applyDecorators(...statuses.map((status) => ApiProblem(status)));
+
+/** One problem+json answer, with a description of its own. */
+export const ApiProblem = (status: number, description?: string) => ApiResponse({ status, ...problemResponse(status, description) });

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { z } from 'zod';
+import { problemResponse } from './openapi.decorators.js';
 
 const ProblemSchema = z
   .object({
@@ -48,6 +49,14 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   document.components ??= {};
   document.components.schemas ??= {};
   document.components.schemas.Problem = toJsonSchema(ProblemSchema, { schemaType: 'output' })!.schema as never;
+  // Every route that reads the database (the API and share links) answers 503 while it cannot reach it.
+  for (const [path, operations] of Object.entries(document.paths)) {
+    if (!path.startsWith('/api/') && !path.startsWith('/s/')) continue;
+    for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
+      const operation = operations[method];
+      if (operation) operation.responses['503'] ??= problemResponse(503);
+    }
+  }
   return document;
 }
 

@@ -1,9 +1,13 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { QueryFailedError } from 'typeorm';
+import { isDatabaseUnavailable } from '../database/unavailable.js';
 import { AppError, type FieldProblem } from './problem.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Seconds a client is told to wait before it retries a 503 (Retry-After); the Reporter backs off on its own as well. */
+export const RETRY_AFTER_SECONDS = 1;
 
 /** An RFC 9457 problem document as Vitrine sends it. */
 interface ProblemCore {
@@ -56,7 +60,12 @@ function fromDatabaseError(error: QueryFailedError): ProblemBody | undefined {
   }
 }
 
-export function toProblem(exception: unknown, request: Request): { document: ProblemDocument; unexpected: boolean } {
+/**
+ * The problem document for an exception. `unexpected`: a fault of the
+ * service, logged as an error; `unavailable`: the database could not be
+ * reached (see isDatabaseUnavailable), answered 503 so the client retries.
+ */
+export function toProblem(exception: unknown, request: Request): { document: ProblemDocument; unexpected: boolean; unavailable?: boolean } {
   const requestId = (request as Request & { id?: unknown }).id;
   const withId = (doc: ProblemBody) => ({ ...doc, requestId: requestId == null ? null : String(requestId) });
 
@@ -75,6 +84,13 @@ export function toProblem(exception: unknown, request: Request): { document: Pro
     const mapped = fromDatabaseError(exception);
     if (mapped) return { document: withId(mapped), unexpected: false };
   }
+  if (isDatabaseUnavailable(exception)) {
+    return {
+      document: withId(problem(503, 'unavailable', 'Service unavailable', 'The database does not answer; try again shortly (a write cut off mid-way may or may not have taken effect: event ids make a retried report safe)')),
+      unexpected: false,
+      unavailable: true,
+    };
+  }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const known = STATUS_CODES[status] ?? { code: status >= 500 ? 'internal_error' : 'bad_request', title: 'Error' };
@@ -90,21 +106,35 @@ export function toProblem(exception: unknown, request: Request): { document: Pro
 
 export function sendProblem(response: Response, document: ProblemDocument): void {
   if (response.headersSent) return;
+  if (document.status === 503) response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   response.status(document.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(document));
 }
+
+const UNAVAILABLE_WARN_INTERVAL_MS = 5_000;
 
 /** The one place HTTP errors become problem documents. */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemFilter');
+  /** Requests answered 503 for want of the database since the last warning, and when that was: one line every few seconds, not one per request of an outage. */
+  private unavailable = { answered: 0, warnedAt: -Infinity };
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const http = host.switchToHttp();
     const request = http.getRequest<Request>();
-    const { document, unexpected } = toProblem(exception, request);
+    const { document, unexpected, unavailable } = toProblem(exception, request);
     if (unexpected) this.logger.error({ err: exception, requestId: document.requestId }, 'unexpected error');
+    if (unavailable) this.warnUnavailable(exception, document.requestId);
     sendProblem(http.getResponse<Response>(), document);
+  }
+
+  private warnUnavailable(exception: unknown, requestId: string | null): void {
+    this.unavailable.answered += 1;
+    const now = performance.now();
+    if (now - this.unavailable.warnedAt < UNAVAILABLE_WARN_INTERVAL_MS) return;
+    this.logger.warn({ err: exception, requestId, answered503: this.unavailable.answered }, 'the database does not answer: requests are answered 503');
+    this.unavailable = { answered: 0, warnedAt: now };
   }
 }
 

@@ -13,6 +13,14 @@ import { MIGRATIONS } from './migrations.js';
  */
 const POOL_IDLE_TIMEOUT_MS = 300_000;
 
+/**
+ * How long a query waits to connect to PostgreSQL, or for a pooled connection
+ * when all are busy, before it fails (answered 503 `unavailable`): without it
+ * node-postgres waits as long as the operating system's TCP connect does, up
+ * to minutes when the database's host is unreachable.
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 /** The one way Vitrine connects to PostgreSQL. The schema only ever comes from migrations. */
 export function createDataSource(url: string, options: { poolSize?: number; applicationName?: string } = {}): DataSource {
   return new DataSource({
@@ -26,6 +34,7 @@ export function createDataSource(url: string, options: { poolSize?: number; appl
     logging: false,
     poolSize: options.poolSize ?? 20,
     applicationName: options.applicationName ?? 'vitrine',
+    connectTimeoutMS: CONNECT_TIMEOUT_MS,
     extra: { idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS },
   });
 }

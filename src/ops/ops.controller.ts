@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagg
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { ApiProblems } from '../common/openapi.decorators.js';
+import { ApiProblem } from '../common/openapi.decorators.js';
 import { AppError } from '../common/problem.js';
 import { Public } from '../identity/public.decorator.js';
 import { MetricsService } from './metrics.service.js';
@@ -30,7 +30,7 @@ export class OpsController {
   @Get('readyz')
   @ApiOperation({ summary: 'The database answers and every migration is applied' })
   @ApiOkResponse({ standardSchema: ReadySchema })
-  @ApiProblems(503)
+  @ApiProblem(503, '`not_ready`: the database does not answer, or migrations are pending')
   async readyz() {
     try {
       await this.db.query('SELECT 1');

@@ -1,0 +1,31 @@
+/**
+ * Whether an error says the database could not be reached or dropped the
+ * connection, rather than that the request or the code was wrong: the request
+ * may well succeed if sent again once the database is back. The problem
+ * filter answers these 503 `unavailable` (with Retry-After) instead of 500,
+ * so clients retry (the Reporter does, with the same event ids) and operators
+ * see an outage, not a bug.
+ *
+ * Recognised, on the error or what it wraps (TypeORM's QueryFailedError keeps
+ * the driver's error as `driverError`; node-postgres chains with `cause`):
+ * - SQLSTATE class 08 (connection exception), 57P01-57P03 (the server is
+ *   shutting down, crashed or not yet accepting connections) and 53300 (too
+ *   many connections);
+ * - the socket errors of a refused, reset, timed-out or unroutable connection;
+ * - node-postgres's own errors for a connection that ended mid-query and for
+ *   a pool that could not connect within its timeout (it gives these no code).
+ */
+const SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const DRIVER_MESSAGES = new Set(['Connection terminated unexpectedly', 'Connection terminated due to connection timeout', 'timeout exceeded when trying to connect']);
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  // A few levels: QueryFailedError → driver error → its cause.
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
+    const { code, message, driverError, cause } = e as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
+    if (typeof code === 'string' && (code.startsWith('08') || SQLSTATES.has(code) || SOCKET_CODES.has(code))) return true;
+    if (typeof message === 'string' && DRIVER_MESSAGES.has(message)) return true;
+    e = driverError ?? cause;
+  }
+  return false;
+}

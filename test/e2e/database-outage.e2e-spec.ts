@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Request } from 'express';
+import pg from 'pg';
+import { QueryFailedError } from 'typeorm';
+import { toProblem } from '../../src/common/problem.filter.js';
+import { isDatabaseUnavailable } from '../../src/database/unavailable.js';
+import { Reporter } from '../../src/reporter/reporter.js';
+import { adminToken, createRun, createSkill, expectProblem } from '../helpers/factories.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+// The database going away under a running service: a TCP proxy between a
+// second instance and PostgreSQL is cut (every connection reset, new ones
+// refused) and restored on the same port, as a database restart or a network
+// fault looks to the service.
+
+/** A TCP proxy to `target` on a port of its own that stays the same across cut() and restore(). */
+class Proxy {
+  private server = net.createServer();
+  private readonly sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  async start(port = 0): Promise<void> {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.target.port, this.target.host);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => this.server.once('error', reject).listen(port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** Resets every open connection and refuses new ones. */
+  async cut(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.resetAndDestroy();
+    await closed;
+  }
+
+  async restore(): Promise<void> {
+    if (!this.server.listening) await this.start(this.port);
+  }
+}
+
+let t: TestApp;
+let proxy: Proxy;
+let second: TestApp;
+let admin: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  const url = new URL(t.config.databaseUrl!);
+  proxy = new Proxy({ host: url.hostname, port: Number(url.port || 5432) });
+  await proxy.start();
+  url.hostname = '127.0.0.1';
+  url.port = String(proxy.port);
+  second = await createTestApp({ DATABASE_URL: url.toString() });
+  admin = await adminToken(t);
+});
+
+afterAll(async () => {
+  await proxy?.restore();
+  await second?.close();
+  await proxy?.cut();
+  await t?.close();
+});
+
+async function replay(runId: string) {
+  const res = await t.http(admin).get(`/api/v1/runs/${runId}/events`).query({ after: 0, limit: 1000 });
+  expect(res.status).toBe(200);
+  return res.body.items as { seq: number; id: string; percent?: number }[];
+}
+
+describe('while the database does not answer', () => {
+  it('answers 503 unavailable with Retry-After, changes nothing, and serves again once it is back, without a restart', async () => {
+    const skill = await createSkill(t, admin);
+    const run = await createRun(t, admin, skill.name, { a: [] });
+    const post = (events: Record<string, unknown>[]) => second.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events });
+    expect((await post([{ id: randomUUID(), node: 'a', type: 'started' }])).body.lastSeq).toBe(1);
+
+    await proxy.cut();
+    const id = randomUUID();
+    try {
+      const refused = await post([{ id, node: 'a', type: 'progress', percent: 50 }]);
+      expectProblem(refused, 503, 'unavailable');
+      expect(refused.headers['retry-after']).toBe('1');
+      // Reads too, and the readiness probe says why.
+      expectProblem(await second.http(admin).get(`/api/v1/runs/${run.id}`), 503, 'unavailable');
+      expectProblem(await second.http(admin).get('/api/v1/runs'), 503, 'unavailable');
+      expectProblem(await second.http().get('/readyz'), 503, 'not_ready');
+      expect((await replay(run.id)).map((e) => e.seq)).toEqual([1]);
+    } finally {
+      await proxy.restore();
+    }
+    // The reporter's retry, with the same id, is applied once.
+    expect((await post([{ id, node: 'a', type: 'progress', percent: 50 }])).body).toEqual({ accepted: 1, duplicates: 0, lastSeq: 2 });
+    expect((await post([{ id, node: 'a', type: 'progress', percent: 50 }])).body).toEqual({ accepted: 0, duplicates: 1, lastSeq: 2 });
+    expect((await second.http(admin).get(`/api/v1/runs/${run.id}`)).status).toBe(200);
+    expect((await second.http().get('/readyz')).status).toBe(200);
+  });
+
+  it('lets a Reporter ride out the outage: its events arrive once, in order, when the database is back', async () => {
+    const skill = await createSkill(t, admin);
+    const run = await createRun(t, admin, skill.name, { a: [] });
+    const reporter = new Reporter({ url: second.url, token: run.reporterToken, runId: run.id, flushIntervalMs: 20 });
+    reporter.started('a');
+    await reporter.flush();
+
+    await proxy.cut();
+    for (let percent = 1; percent <= 30; percent++) reporter.progress('a', percent);
+    const flushed = reporter.flush();
+    // Long enough for several refused attempts (the first retries back off from 100 ms).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const during = await replay(run.id).finally(() => proxy.restore());
+    const totals = await flushed;
+    await reporter.close();
+
+    expect(during.map((e) => e.seq)).toEqual([1]);
+    expect(totals).toEqual({ accepted: 31, duplicates: 0, lastSeq: 31 });
+    const events = await replay(run.id);
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
+    expect(events.slice(1).map((e) => e.percent)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+});
+
+describe('telling an outage from a fault', () => {
+  const request = { id: 'r1' } as unknown as Request;
+
+  it('takes a connection the server ended mid-query, a refused connection and a pool that cannot connect as unavailable', async () => {
+    // The server ends a backend (as on shutdown or restart): SQLSTATE 57P01, wrapped by TypeORM.
+    const marker = `outage_${randomUUID().replaceAll('-', '')}`;
+    const sleeping = t.db.query(`SELECT pg_sleep(30) AS ${marker}`).catch((error: unknown) => error);
+    let terminated = 0;
+    while (terminated === 0) {
+      const [row] = await t.db.query(`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()`, [`%AS ${marker}`]);
+      terminated = row.n;
+    }
+    const ended = await sleeping;
+    expect(ended).toBeInstanceOf(QueryFailedError);
+    expect(((ended as QueryFailedError).driverError as { code?: string }).code).toBe('57P01');
+    expect(isDatabaseUnavailable(ended)).toBe(true);
+    expect(toProblem(ended, request).document).toMatchObject({ status: 503, code: 'unavailable' });
+
+    // Nothing listens: a refused connection, from node-postgres's own client.
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const refused = await new pg.Client({ host: '127.0.0.1', port }).connect().catch((error: unknown) => error);
+    expect((refused as { code?: string }).code).toBe('ECONNREFUSED');
+    expect(isDatabaseUnavailable(refused)).toBe(true);
+
+    // A peer that accepts and never answers: the pool gives up after its connection timeout.
+    const accepted: net.Socket[] = [];
+    const silent = net.createServer((socket) => accepted.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const pool = new pg.Pool({ host: '127.0.0.1', port: (silent.address() as net.AddressInfo).port, connectionTimeoutMillis: 100 });
+    const timedOut = await pool.query('SELECT 1').catch((error: unknown) => error);
+    for (const socket of accepted) socket.destroy();
+    await pool.end();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+    expect(isDatabaseUnavailable(timedOut)).toBe(true);
+    expect(toProblem(timedOut, request).document.status).toBe(503);
+  });
+
+  it('keeps errors of the query itself as they were: a conflict stays 409, a failing statement 500', async () => {
+    const division = await t.db.query('SELECT 1 / 0').catch((error: unknown) => error);
+    expect(isDatabaseUnavailable(division)).toBe(false);
+    expect(toProblem(division, request)).toMatchObject({ unexpected: true, document: { status: 500, code: 'internal_error' } });
+
+    const duplicate = await t.db.query(`INSERT INTO orgs (id, name) SELECT gen_random_uuid(), name FROM orgs LIMIT 1`).catch((error: unknown) => error);
+    expect(((duplicate as QueryFailedError).driverError as { code?: string }).code).toBe('23505');
+    expect(toProblem(duplicate, request).document).toMatchObject({ status: 409, code: 'conflict' });
+
+    expect(isDatabaseUnavailable(new Error('Connection terminated'))).toBe(false);
+  });
+
+  it('documents 503 on every API route', async () => {
+    const doc = (await t.http().get('/api/openapi.json')).body as { paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>> };
+    const operations = Object.entries(doc.paths)
+      .filter(([path]) => path.startsWith('/api/') || path.startsWith('/s/'))
+      .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ route: `${method} ${path}`, op })));
+    expect(operations.length).toBeGreaterThan(50);
+    expect(operations.filter(({ op }) => !op.responses['503']?.description.includes('`unavailable`')).map((o) => o.route)).toEqual([]);
+    expect(doc.paths['/readyz']!.get!.responses['503']!.description).toContain('`not_ready`');
+  });
+});

@@ -55,6 +55,13 @@ async function main(): Promise<void> {
     }
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+  // Without its database the service could only answer 503 until someone noticed: exit instead,
+  // so that whatever runs Vitrine (systemd, a container's restart policy, a person) starts it again.
+  embedded?.onUnexpectedExit((how, lastLog) => {
+    if (closing) return;
+    process.stderr.write(`vitrine: the embedded PostgreSQL ${how}; exiting so that Vitrine is started again${lastLog ? `. Its last log lines:\n${lastLog}` : ''}\n`);
+    process.exit(1);
+  });
 
   try {
     await app.listen(config.port, config.host);

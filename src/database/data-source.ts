@@ -21,8 +21,21 @@ const POOL_IDLE_TIMEOUT_MS = 300_000;
  */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * How long PostgreSQL lets one of Vitrine's sessions sit in a transaction
+ * without sending its next statement before it ends the session, rolling the
+ * transaction back and releasing its locks. Vitrine's own transactions send
+ * their statements milliseconds apart; a session that idles this long belongs
+ * to an instance that froze or whose host vanished mid-transaction (a killed
+ * process closes its connections, and PostgreSQL notices at once; a vanished
+ * host does not, and TCP keepalive takes hours). Until then it would hold its
+ * runs' row locks, and every instance's ingest for those runs would wait. 30 s
+ * is the Reporter's own request timeout.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
+
 /** The one way Vitrine connects to PostgreSQL. The schema only ever comes from migrations. */
-export function createDataSource(url: string, options: { poolSize?: number; applicationName?: string } = {}): DataSource {
+export function createDataSource(url: string, options: { poolSize?: number; applicationName?: string; idleInTransactionTimeoutMs?: number } = {}): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -35,6 +48,6 @@ export function createDataSource(url: string, options: { poolSize?: number; appl
     poolSize: options.poolSize ?? 20,
     applicationName: options.applicationName ?? 'vitrine',
     connectTimeoutMS: CONNECT_TIMEOUT_MS,
-    extra: { idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS },
+    extra: { idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS, idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS },
   });
 }

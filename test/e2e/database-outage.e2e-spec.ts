@@ -5,6 +5,7 @@ import type { Request } from 'express';
 import pg from 'pg';
 import { QueryFailedError } from 'typeorm';
 import { toProblem } from '../../src/common/problem.filter.js';
+import { createDataSource } from '../../src/database/data-source.js';
 import { isDatabaseUnavailable } from '../../src/database/unavailable.js';
 import { Reporter } from '../../src/reporter/reporter.js';
 import { adminToken, createRun, createSkill, expectProblem } from '../helpers/factories.js';
@@ -127,6 +128,42 @@ describe('while the database does not answer', () => {
     const events = await replay(run.id);
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
     expect(events.slice(1).map((e) => e.percent)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+});
+
+describe('an instance that stops answering in the middle of a transaction', () => {
+  it('holds its runs only until PostgreSQL ends its idle session: other instances then ingest on', async () => {
+    const skill = await createSkill(t, admin);
+    const run = await createRun(t, admin, skill.name, { a: [] });
+    // Vitrine's own data source, as an instance opens it, with the idle-in-transaction limit at a second.
+    const frozen = createDataSource(t.config.databaseUrl!, { poolSize: 1, applicationName: 'vitrine-frozen', idleInTransactionTimeoutMs: 1_000 });
+    await frozen.initialize();
+    try {
+      const runner = frozen.createQueryRunner();
+      await runner.startTransaction();
+      await runner.query('SELECT id FROM runs WHERE id = $1 FOR UPDATE', [run.id]);
+      // ... and then this instance sends nothing more, as if its host had vanished.
+      const answer = t.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events: [{ node: 'a', type: 'started' }] }).then((res) => res);
+      // The ingest really waits on the frozen instance's lock.
+      let waiting = 0;
+      for (let i = 0; i < 100 && waiting === 0; i++) {
+        const [row] = await t.db.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'vitrine'`,
+        );
+        waiting = row.n;
+        if (waiting === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(waiting).toBe(1);
+      const res = await answer;
+      expect(res.status).toBe(200);
+      expect(res.body.lastSeq).toBe(1);
+      // PostgreSQL ended the frozen session (its transaction rolled back), and its pool saw it go.
+      const [gone] = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'vitrine-frozen'`);
+      expect(gone.n).toBe(0);
+      expect(runner.isReleased).toBe(true);
+    } finally {
+      await frozen.destroy();
+    }
   });
 });
 

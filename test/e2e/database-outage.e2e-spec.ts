@@ -148,7 +148,9 @@ describe('an instance that stops answering in the middle of a transaction', () =
       let waiting = 0;
       for (let i = 0; i < 100 && waiting === 0; i++) {
         const [row] = await t.db.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'vitrine'`,
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'vitrine'
+              AND (query LIKE '%FROM runs WHERE id = ANY%FOR UPDATE%' OR query LIKE '%vitrine_ingest_write%')`,
         );
         waiting = row.n;
         if (waiting === 0) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -173,13 +175,17 @@ describe('telling an outage from a fault', () => {
   it('takes a connection the server ended mid-query, a refused connection, no connection slot left and a pool that cannot connect as unavailable', async () => {
     // The server ends a backend (as on shutdown or restart): SQLSTATE 57P01, wrapped by TypeORM.
     const marker = `outage_${randomUUID().replaceAll('-', '')}`;
-    const sleeping = t.db.query(`SELECT pg_sleep(30) AS ${marker}`).catch((error: unknown) => error);
+    // A data source of its own: the ended connection must not go back to the pool the rest of the test uses.
+    const doomed = createDataSource(t.config.databaseUrl!, { poolSize: 1, applicationName: 'vitrine-doomed' });
+    await doomed.initialize();
+    const sleeping = doomed.query(`SELECT pg_sleep(30) AS ${marker}`).catch((error: unknown) => error);
     let terminated = 0;
     while (terminated === 0) {
       const [row] = await t.db.query(`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()`, [`%AS ${marker}`]);
       terminated = row.n;
     }
     const ended = await sleeping;
+    await doomed.destroy();
     expect(ended).toBeInstanceOf(QueryFailedError);
     expect(((ended as QueryFailedError).driverError as { code?: string }).code).toBe('57P01');
     expect(isDatabaseUnavailable(ended)).toBe(true);

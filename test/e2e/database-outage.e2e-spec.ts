@@ -135,8 +135,9 @@ describe('an instance that stops answering in the middle of a transaction', () =
   it('holds its runs only until PostgreSQL ends its idle session: other instances then ingest on', async () => {
     const skill = await createSkill(t, admin);
     const run = await createRun(t, admin, skill.name, { a: [] });
-    // Vitrine's own data source, as an instance opens it, with the idle-in-transaction limit at a second.
-    const frozen = createDataSource(t.config.databaseUrl!, { poolSize: 1, applicationName: 'vitrine-frozen', idleInTransactionTimeoutMs: 1_000 });
+    // Vitrine's own data source, as an instance opens it, with the idle-in-transaction limit at 3 s
+    // (long enough for the ingest below to reach the lock first, even on a loaded machine).
+    const frozen = createDataSource(t.config.databaseUrl!, { poolSize: 1, applicationName: 'vitrine-frozen', idleInTransactionTimeoutMs: 3_000 });
     await frozen.initialize();
     try {
       const runner = frozen.createQueryRunner();
@@ -146,7 +147,7 @@ describe('an instance that stops answering in the middle of a transaction', () =
       const answer = t.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events: [{ node: 'a', type: 'started' }] }).then((res) => res);
       // The ingest really waits on the frozen instance's lock.
       let waiting = 0;
-      for (let i = 0; i < 100 && waiting === 0; i++) {
+      for (let i = 0; i < 150 && waiting === 0; i++) {
         const [row] = await t.db.query(
           `SELECT count(*)::int AS n FROM pg_stat_activity
             WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'vitrine'

@@ -184,7 +184,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const reporter = new Reporter({ url: command.url, token: command.token, runId: command.runId });
+  // Retries can take a while (a server restarting, the database down): say so as they happen.
+  const reporter = new Reporter({
+    url: command.url,
+    token: command.token,
+    runId: command.runId,
+    onRetry: ({ error, retry, maxRetries, delayMs }) => console.error(`${error.code}: ${error.detail}; retry ${retry} of ${maxRetries} in ${(delayMs / 1000).toFixed(1)} s`),
+  });
   try {
     send(reporter, command.event);
     const { accepted, duplicates, lastSeq } = await reporter.close();

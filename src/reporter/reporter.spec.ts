@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validate as isUuid, version as uuidVersion } from 'uuid';
 import { parseReportArgs, type ReportArgs, UsageError } from './cli.js';
-import { Reporter, ReporterError, type ReporterOptions, type RunEvent } from './reporter.js';
+import { Reporter, ReporterError, retryAfterMs, type ReporterOptions, type RetryNotice, type RunEvent } from './reporter.js';
 
 /**
  * A real HTTP peer that answers POST /api/v1/runs/{id}/events as the contract says. It only
@@ -73,10 +73,10 @@ class RunsPeer {
   }
 }
 
-function problem(status: number, code: string, detail: string) {
+function problem(status: number, code: string, detail: string, headers: Record<string, string> = {}) {
   return (res: ServerResponse) => {
     res
-      .writeHead(status, { 'content-type': 'application/problem+json' })
+      .writeHead(status, { 'content-type': 'application/problem+json', ...headers })
       .end(JSON.stringify({ type: `https://vitrine.dev/problems/${code}`, title: code, status, detail, code, requestId: 'req-1' }));
   };
 }
@@ -165,6 +165,36 @@ describe('Reporter', () => {
     expect(ids[3]).not.toEqual(ids[0]);
     expect(errors).toEqual([]);
     await r.close();
+  });
+
+  it("waits as long as a 503's Retry-After asks before retrying, and tells onRetry first", async () => {
+    peer.answers = [problem(503, 'unavailable', 'The database does not answer', { 'retry-after': '1' })];
+    const retries: RetryNotice[] = [];
+    const sentAt: number[] = [];
+    const timedFetch: typeof fetch = (input, init) => {
+      sentAt.push(performance.now());
+      return fetch(input, init);
+    };
+    const r = reporter({ onRetry: (notice) => retries.push(notice), fetch: timedFetch });
+    r.started('n');
+    await expect(r.flush()).resolves.toEqual(expect.objectContaining({ accepted: 1 }));
+
+    expect(retries).toEqual([{ error: expect.objectContaining({ status: 503, code: 'unavailable', retryAfterMs: 1000 }), retry: 1, maxRetries: 8, delayMs: 1000 }]);
+    expect(sentAt).toHaveLength(2);
+    // Not before the second the server asked for (timers may fire up to a millisecond early).
+    expect(sentAt[1]! - sentAt[0]!).toBeGreaterThanOrEqual(999);
+    await r.close();
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date, and ignores what it cannot read', () => {
+    const now = Date.parse('2026-12-06T12:00:00Z');
+    expect(retryAfterMs('1', now)).toBe(1000);
+    expect(retryAfterMs(' 120 ', now)).toBe(120_000);
+    expect(retryAfterMs('Sun, 06 Dec 2026 12:00:05 GMT', now)).toBe(5000);
+    expect(retryAfterMs('Sun, 06 Dec 2026 11:59:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+    expect(retryAfterMs('-1', now)).toBeUndefined();
+    expect(retryAfterMs(null, now)).toBeUndefined();
   });
 
   it('counts a batch applied before its answer was lost as duplicates when retried', async () => {
@@ -357,6 +387,11 @@ describe('the built package', () => {
       stdout: '',
       stderr: 'error: dependencies_not_met: Node "plan" waits on "fetch"\n',
     });
+
+    // Retries are reported as they happen, on stderr; the answer still goes to stdout.
+    peer.answers = [problem(503, 'unavailable', 'The database does not answer')];
+    const retried = await run(['report', '--run', 'r1', '--node', 'plan', '--progress', '40']);
+    expect(retried).toEqual({ code: 0, stdout: 'accepted 1 (lastSeq 2)\n', stderr: expect.stringMatching(/^unavailable: The database does not answer; retry 1 of 8 in 0\.\d s\n$/) });
 
     const usage = await run(['report', '--run', 'r1']);
     expect(usage.code).toBe(2);

@@ -51,14 +51,17 @@ export class ReporterError extends Error {
   readonly code: string;
   readonly detail: string;
   readonly problem: Problem | undefined;
+  /** How long the server asked to wait before sending again (its Retry-After header), if it did. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(init: { status?: number; code: string; detail: string; problem?: Problem; cause?: unknown }) {
+  constructor(init: { status?: number; code: string; detail: string; problem?: Problem; retryAfterMs?: number; cause?: unknown }) {
     super(`${init.code}: ${init.detail}`, { cause: init.cause });
     this.name = 'ReporterError';
     this.status = init.status;
     this.code = init.code;
     this.detail = init.detail;
     this.problem = init.problem;
+    this.retryAfterMs = init.retryAfterMs;
   }
 
   /** Worth sending again unchanged: no answer, a timeout, rate limiting or a server fault. */
@@ -85,6 +88,20 @@ export interface ReporterOptions {
    * no caller to reject. Default: console.error. flush() and close() reject instead.
    */
   onError?: (error: ReporterError) => void;
+  /**
+   * Told before each retry: the error that failed the attempt, which retry comes next
+   * (1 to maxRetries) and how long until it is sent. For progress output (the CLI prints
+   * it); by default nothing is said until the retries succeed or run out.
+   */
+  onRetry?: (retry: RetryNotice) => void;
+}
+
+export interface RetryNotice {
+  error: ReporterError;
+  /** 1 for the first retry. */
+  retry: number;
+  maxRetries: number;
+  delayMs: number;
 }
 
 const MAX_BATCH_SIZE = 1000;
@@ -94,6 +111,8 @@ const MAX_OUTPUT_BYTES = 64 * 1024;
 const REQUEST_TIMEOUT_MS = 30_000;
 const BACKOFF_START_MS = 100;
 const BACKOFF_CAP_MS = 5_000;
+/** The most a server's Retry-After can make a retry wait: a longer one is taken as this. */
+const RETRY_AFTER_CAP_MS = 60_000;
 
 /** An event serialized when queued: later changes to `output` cannot alter it, and bad JSON throws at the call. */
 interface Queued {
@@ -109,6 +128,7 @@ export class Reporter {
   private readonly maxRetries: number;
   private readonly fetch: typeof fetch;
   private readonly onError: (error: ReporterError) => void;
+  private readonly onRetry: ((retry: RetryNotice) => void) | undefined;
 
   private readonly queue: Queued[] = [];
   /** Every send runs after the previous one settles: never two requests in flight, so order holds. */
@@ -131,6 +151,7 @@ export class Reporter {
     this.maxRetries = options.maxRetries ?? 8;
     this.fetch = options.fetch ?? globalThis.fetch;
     this.onError = options.onError ?? ((error) => console.error(`vitrine reporter: ${error.message}`));
+    this.onRetry = options.onRetry;
     process.once('beforeExit', this.onBeforeExit);
   }
 
@@ -277,10 +298,14 @@ export class Reporter {
         error = toReporterError(thrown);
       }
       if (!error.retriable || attempt >= this.maxRetries) throw error;
-      // Exponential backoff with jitter so many agents recovering at once do not retry in step.
-      // This timer is not unref'd: a retry under way at beforeExit must still finish.
+      // Exponential backoff with jitter so many agents recovering at once do not retry in step,
+      // and never sooner than the server asked (Vitrine's 503 says Retry-After: 1).
       const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** attempt);
-      await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + (Math.random() * ceiling) / 2));
+      const backoff = ceiling / 2 + (Math.random() * ceiling) / 2;
+      const delayMs = Math.max(backoff, Math.min(error.retryAfterMs ?? 0, RETRY_AFTER_CAP_MS));
+      this.onRetry?.({ error, retry: attempt + 1, maxRetries: this.maxRetries, delayMs });
+      // This timer is not unref'd: a retry under way at beforeExit must still finish.
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
 
@@ -304,7 +329,19 @@ async function problemError(response: Response): Promise<ReporterError> {
     code: problem?.code ?? `http_${response.status}`,
     detail: problem?.detail ?? (text.slice(0, 200) || response.statusText),
     problem,
+    retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
   });
+}
+
+/** A Retry-After header (RFC 9110: delay-seconds or an HTTP date) as milliseconds from now; undefined if absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  // Every HTTP date names its month; Date.parse would read "-1" as a year.
+  if (!/[a-z]/i.test(value)) return undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 function toReporterError(error: unknown): ReporterError {

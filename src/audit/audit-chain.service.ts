@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import { decodeCursor, toPage } from '../common/pagination.js';
-import { isDatabaseUnavailable, OutageWarnings } from '../database/unavailable.js';
+import { OutageWarnings } from '../database/unavailable.js';
 import { z } from 'zod';
 import { AuditSigningKey } from './audit-signing-key.js';
 import { checkBlockEvents, checkpointMessage, checkSeal, sealHash, type ChainProblem, type Seal } from './audit-seal.js';
@@ -93,7 +93,7 @@ const SEAL_LOCK = `hashtextextended('vitrine:audit-seal', 0)`;
 @Injectable()
 export class AuditChainService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Audit');
-  private readonly outage = new OutageWarnings((fields, message) => this.logger.warn(fields, message), 'the database does not answer: the audit log is not sealed meanwhile');
+  private readonly outage = new OutageWarnings(this.logger, 'the database does not answer: the audit log is not sealed meanwhile');
   readonly key: AuditSigningKey;
   private readonly publicKeys: Map<string, KeyObject>;
   private timer: NodeJS.Timeout | undefined;
@@ -111,9 +111,7 @@ export class AuditChainService implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
-      this.running = this.seal(false).catch((error: unknown) =>
-        isDatabaseUnavailable(error) ? this.outage.note(error) : this.logger.error(`sealing the audit log failed: ${String(error)}`),
-      );
+      this.running = this.seal(false).catch((error: unknown) => this.outage.failed(error, 'sealing the audit log'));
     }, this.config.auditSealIntervalMs);
     this.timer.unref();
   }

@@ -114,7 +114,7 @@ export function sendProblem(response: Response, document: ProblemDocument): void
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemFilter');
-  private readonly outage = new OutageWarnings((fields, message) => this.logger.warn(fields, message), 'the database does not answer: requests are answered 503 (failures: how many since the last warning)');
+  private readonly outage = new OutageWarnings(this.logger, 'the database does not answer: requests are answered 503 (failures: how many since the last warning)');
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;

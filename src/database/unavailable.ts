@@ -35,6 +35,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 /** How often an outage is reported while it lasts. */
 export const OUTAGE_WARN_INTERVAL_MS = 5_000;
 
+/** What OutageWarnings writes to: Nest's Logger, as the services hold it. */
+interface OutageLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(message: string): void;
+}
+
 /**
  * Reports an outage as a warning at most every OUTAGE_WARN_INTERVAL_MS, with
  * how many failures it stands for: a request answered 503 or a background
@@ -46,7 +52,7 @@ export class OutageWarnings {
   private warnedAt = -Infinity;
 
   constructor(
-    private readonly warn: (fields: Record<string, unknown>, message: string) => void,
+    private readonly logger: OutageLogger,
     private readonly message: string,
     private readonly clock: () => number = () => performance.now(),
   ) {}
@@ -55,8 +61,14 @@ export class OutageWarnings {
     this.failures += 1;
     const now = this.clock();
     if (now - this.warnedAt < OUTAGE_WARN_INTERVAL_MS) return;
-    this.warn({ err: error, ...fields, failures: this.failures }, this.message);
+    this.logger.warn({ err: error, ...fields, failures: this.failures }, this.message);
     this.failures = 0;
     this.warnedAt = now;
+  }
+
+  /** A background job's failed tick (`what` failed): the database being unavailable is noted, anything else is an error, every time. */
+  failed(error: unknown, what: string): void {
+    if (isDatabaseUnavailable(error)) this.note(error);
+    else this.logger.error(`${what} failed: ${String(error)}`);
   }
 }

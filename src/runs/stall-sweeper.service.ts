@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
-import { isDatabaseUnavailable, OutageWarnings } from '../database/unavailable.js';
+import { OutageWarnings } from '../database/unavailable.js';
 import { RunIngestService } from './run-ingest.service.js';
 
 /** Running nodes silent past their run's limit, by run (at most 500 runs a sweep); read through ix_run_nodes_running. */
@@ -20,7 +20,7 @@ export const STALL_CANDIDATES = `SELECT n.run_id, r.org_id, array_agg(n.key) AS 
 @Injectable()
 export class StallSweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Runs');
-  private readonly outage = new OutageWarnings((fields, message) => this.logger.warn(fields, message), 'the database does not answer: stall sweeps are skipped');
+  private readonly outage = new OutageWarnings(this.logger, 'the database does not answer: stall sweeps are skipped');
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
 
@@ -32,9 +32,7 @@ export class StallSweeperService implements OnApplicationBootstrap, OnApplicatio
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
-      this.running = this.sweep().catch((error: unknown) =>
-        isDatabaseUnavailable(error) ? this.outage.note(error) : this.logger.error(`stall sweep failed: ${String(error)}`),
-      );
+      this.running = this.sweep().catch((error: unknown) => this.outage.failed(error, 'stall sweep'));
     }, this.config.stallSweepIntervalMs);
     this.timer.unref();
   }

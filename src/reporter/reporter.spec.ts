@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validate as isUuid, version as uuidVersion } from 'uuid';
 import { parseReportArgs, type ReportArgs, UsageError } from './cli.js';
-import { Reporter, ReporterError, retryAfterMs, type ReporterOptions, type RetryNotice, type RunEvent } from './reporter.js';
+import { Reporter, ReporterError, retryAfterMs, retryDelayMs, type ReporterOptions, type RetryNotice, type RunEvent } from './reporter.js';
 
 /**
  * A real HTTP peer that answers POST /api/v1/runs/{id}/events as the contract says. It only
@@ -184,6 +184,15 @@ describe('Reporter', () => {
     // Not before the second the server asked for (timers may fire up to a millisecond early).
     expect(sentAt[1]! - sentAt[0]!).toBeGreaterThanOrEqual(999);
     await r.close();
+  });
+
+  it('backs off from 50-100 ms to 2.5-5 s, never sooner than Retry-After asks, and waits at most 60 s for it', () => {
+    expect([retryDelayMs(0, undefined, 0), retryDelayMs(0, undefined, 1)]).toEqual([50, 100]);
+    expect([retryDelayMs(3, undefined, 0), retryDelayMs(3, undefined, 1)]).toEqual([400, 800]);
+    expect([retryDelayMs(10, undefined, 0), retryDelayMs(10, undefined, 1)]).toEqual([2_500, 5_000]);
+    expect(retryDelayMs(0, 1_000, 1)).toBe(1_000);
+    expect(retryDelayMs(10, 1_000, 1)).toBe(5_000);
+    expect(retryDelayMs(0, 3_600_000, 0)).toBe(60_000);
   });
 
   it('reads Retry-After as seconds or as an HTTP date, and ignores what it cannot read', () => {

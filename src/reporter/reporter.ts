@@ -298,11 +298,7 @@ export class Reporter {
         error = toReporterError(thrown);
       }
       if (!error.retriable || attempt >= this.maxRetries) throw error;
-      // Exponential backoff with jitter so many agents recovering at once do not retry in step,
-      // and never sooner than the server asked (Vitrine's 503 says Retry-After: 1).
-      const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** attempt);
-      const backoff = ceiling / 2 + (Math.random() * ceiling) / 2;
-      const delayMs = Math.max(backoff, Math.min(error.retryAfterMs ?? 0, RETRY_AFTER_CAP_MS));
+      const delayMs = retryDelayMs(attempt, error.retryAfterMs);
       this.onRetry?.({ error, retry: attempt + 1, maxRetries: this.maxRetries, delayMs });
       // This timer is not unref'd: a retry under way at beforeExit must still finish.
       await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -331,6 +327,17 @@ async function problemError(response: Response): Promise<ReporterError> {
     problem,
     retryAfterMs: retryAfterMs(response.headers.get('retry-after')),
   });
+}
+
+/**
+ * How long to wait before retry `attempt + 1`: exponential backoff with jitter
+ * (half to all of 100 ms, 200 ms, … up to 5 s) so many agents recovering at
+ * once do not retry in step, and never sooner than the server asked
+ * (`askedMs`, from Retry-After; Vitrine's 503 says 1 s), up to 60 s.
+ */
+export function retryDelayMs(attempt: number, askedMs: number | undefined, random = Math.random()): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** attempt);
+  return Math.max(ceiling / 2 + (random * ceiling) / 2, Math.min(askedMs ?? 0, RETRY_AFTER_CAP_MS));
 }
 
 /** A Retry-After header (RFC 9110: delay-seconds or an HTTP date) as milliseconds from now; undefined if absent or unreadable. */

@@ -17,7 +17,7 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
 // fault looks to the service.
 
 /** A TCP proxy to `target` on a port of its own that stays the same across cut() and restore(). */
-class Proxy {
+class TcpProxy {
   private server = net.createServer();
   private readonly sockets = new Set<net.Socket>();
   port = 0;
@@ -51,14 +51,14 @@ class Proxy {
 }
 
 let t: TestApp;
-let proxy: Proxy;
+let proxy: TcpProxy;
 let second: TestApp;
 let admin: string;
 
 beforeAll(async () => {
   t = await createTestApp();
   const url = new URL(t.config.databaseUrl!);
-  proxy = new Proxy({ host: url.hostname, port: Number(url.port || 5432) });
+  proxy = new TcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
   await proxy.start();
   url.hostname = '127.0.0.1';
   url.port = String(proxy.port);

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { QueryFailedError } from 'typeorm';
 import { toProblem } from '../../src/common/problem.filter.js';
 import { createDataSource } from '../../src/database/data-source.js';
+import { freePort } from '../../src/database/embedded-postgres.js';
 import { isDatabaseUnavailable } from '../../src/database/unavailable.js';
 import { Reporter } from '../../src/reporter/reporter.js';
 import { adminToken, createRun, createSkill, expectProblem } from '../helpers/factories.js';
@@ -193,11 +194,7 @@ describe('telling an outage from a fault', () => {
     expect(toProblem(ended, request).document).toMatchObject({ status: 503, code: 'unavailable' });
 
     // Nothing listens: a refused connection, from node-postgres's own client.
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const refused = await new pg.Client({ host: '127.0.0.1', port }).connect().catch((error: unknown) => error);
+    const refused = await new pg.Client({ host: '127.0.0.1', port: await freePort() }).connect().catch((error: unknown) => error);
     expect((refused as { code?: string }).code).toBe('ECONNREFUSED');
     expect(isDatabaseUnavailable(refused)).toBe(true);
 
@@ -224,8 +221,18 @@ describe('telling an outage from a fault', () => {
     for (const socket of accepted) socket.destroy();
     await pool.end();
     await new Promise<void>((resolve) => silent.close(() => resolve()));
+    expect((timedOut as Error).message).toBe('Connection terminated due to connection timeout');
     expect(isDatabaseUnavailable(timedOut)).toBe(true);
     expect(toProblem(timedOut, request).document.status).toBe(503);
+
+    // Every connection of the pool busy past its timeout: node-postgres's other uncoded error.
+    const busy = new pg.Pool({ connectionString: t.config.databaseUrl!, max: 1, connectionTimeoutMillis: 100 });
+    const held = await busy.connect();
+    const queued = await busy.query('SELECT 1').catch((error: unknown) => error);
+    held.release();
+    await busy.end();
+    expect((queued as Error).message).toBe('timeout exceeded when trying to connect');
+    expect(isDatabaseUnavailable(queued)).toBe(true);
   });
 
   it('keeps errors of the query itself as they were: a conflict stays 409, a failing statement 500', async () => {

@@ -7,7 +7,7 @@ import { AppError, type FieldProblem } from './problem.js';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** Seconds a client is told to wait before it retries a 503 (Retry-After); the Reporter backs off on its own as well. */
-export const RETRY_AFTER_SECONDS = 1;
+const RETRY_AFTER_SECONDS = 1;
 
 /** An RFC 9457 problem document as Vitrine sends it. */
 interface ProblemCore {

@@ -19,7 +19,7 @@ const POOL_IDLE_TIMEOUT_MS = 300_000;
  * node-postgres waits as long as the operating system's TCP connect does, up
  * to minutes when the database's host is unreachable.
  */
-export const CONNECT_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * How long PostgreSQL lets one of Vitrine's sessions sit in a transaction
@@ -32,7 +32,7 @@ export const CONNECT_TIMEOUT_MS = 10_000;
  * runs' row locks, and every instance's ingest for those runs would wait. 30 s
  * is the Reporter's own request timeout.
  */
-export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
 
 /** The one way Vitrine connects to PostgreSQL. The schema only ever comes from migrations. */
 export function createDataSource(url: string, options: { poolSize?: number; applicationName?: string; idleInTransactionTimeoutMs?: number } = {}): DataSource {

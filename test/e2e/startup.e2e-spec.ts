@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -6,7 +7,7 @@ import { spawnService, startService, type Started } from '../helpers/service-pro
 
 // `npm start` on a machine with no PostgreSQL server: the built service, on
 // its embedded PostgreSQL, as a user runs it.
-const start = (dataDir: string) => startService({ VITRINE_DATA_DIR: dataDir, PORT: '0' });
+const start = (dataDir: string, options: { detached?: boolean } = {}) => startService({ VITRINE_DATA_DIR: dataDir, PORT: '0' }, options);
 
 function stop(started: Started, signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
   return new Promise((resolve) => {
@@ -87,6 +88,27 @@ describe('npm start on the embedded PostgreSQL', () => {
     const sixth = await start(dataDir);
     expect((await fetch(`${sixth.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect(await stop(sixth)).toBe(0);
+    expect(await postgresOn(dataDir)).toEqual([]);
+  });
+
+  it('stops cleanly on Ctrl-C, which reaches its embedded PostgreSQL at the same time', async () => {
+    // A terminal's Ctrl-C signals the whole foreground process group: PostgreSQL shuts down on
+    // its own while the service drains, and that is no reason to exit as if it had died.
+    const seventh = await start(dataDir, { detached: true });
+    const exited = new Promise<number | null>((resolve) => seventh.child.once('exit', resolve));
+    // A request still arriving keeps the service draining until PostgreSQL is long gone.
+    const { hostname, port } = new URL(seventh.url);
+    const slow = net.connect(Number(port), hostname);
+    await new Promise((resolve) => slow.once('connect', resolve));
+    slow.write('POST /api/v1/auth/token HTTP/1.1\r\nHost: vitrine\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    process.kill(-seventh.child.pid!, 'SIGINT');
+    while ((await postgresOn(dataDir)).length > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    slow.destroy();
+    expect(await exited).toBe(0);
+    expect(seventh.output()).toMatch(/Vitrine stopped\./);
+    expect(seventh.output()).not.toMatch(/exiting so that Vitrine is started again/);
     expect(await postgresOn(dataDir)).toEqual([]);
   });
 

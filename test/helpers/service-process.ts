@@ -19,8 +19,9 @@ export function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, LOG_LEVEL: 'warn', ...extra };
 }
 
-export function spawnService(extra: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env: serviceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+/** `detached`: in a process group of its own, as a terminal's foreground job is (a signal to the group reaches its embedded PostgreSQL too). */
+export function spawnService(extra: Record<string, string>, options: { detached?: boolean } = {}): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env: serviceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -28,8 +29,8 @@ export function spawnService(extra: Record<string, string>): { child: ChildProce
 }
 
 /** Spawns the service and waits until the URL its banner names (PORT=0: a new port each start) answers /readyz. */
-export async function startService(extra: Record<string, string>): Promise<Started> {
-  const { child, output } = spawnService(extra);
+export async function startService(extra: Record<string, string>, options: { detached?: boolean } = {}): Promise<Started> {
+  const { child, output } = spawnService(extra, options);
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const url = /Vitrine is running at (http:\/\/\S+)/.exec(output())?.[1];

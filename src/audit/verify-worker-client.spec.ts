@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { sampleEvent } from '../../test/helpers/audit.js';
 import { TEST_ADMIN_URL_ENV, withClient } from '../../test/setup/global-setup.js';
+import { freePort } from '../database/embedded-postgres.js';
+import { isDatabaseUnavailable } from '../database/unavailable.js';
 import { eventHash } from './audit-seal.js';
 import { VerifyWorkers } from './verify-worker-client.js';
 
@@ -28,6 +30,20 @@ describe('VerifyWorkers', () => {
     await expect(workers.recompute(rowsQuery, [[row(7, 'abc', '{not json')]])).rejects.toThrow(/JSON/);
     await expect(workers.recompute('SELECT no_such_column', [])).rejects.toThrow(/no_such_column/);
     expect((await workers.recompute(rowsQuery, [[row(7, 'abc')]])).seqs).toEqual([7]);
+  });
+
+  it("keeps a failed read's code, so a database that does not answer is told from a fault", async () => {
+    const refused = new VerifyWorkers(`postgres://vitrine@127.0.0.1:${await freePort()}/vitrine`, 1);
+    try {
+      const error = await refused.recompute(rowsQuery, [[row(7, 'abc')]]).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ECONNREFUSED' });
+      expect(isDatabaseUnavailable(error)).toBe(true);
+    } finally {
+      await refused.close();
+    }
+    const fault = await workers.recompute('SELECT no_such_column', []).catch((e: unknown) => e);
+    expect(fault).toMatchObject({ code: '42703' });
+    expect(isDatabaseUnavailable(fault)).toBe(false);
   });
 
   it('opens a new connection when its connection is cut', async () => {

@@ -63,11 +63,11 @@ export class VerifyWorkers {
     thread.unref();
     // Calls wait on the thread they were sent to: a dying thread fails only its own.
     const worker = { thread, waiting: new Map() as Waiting };
-    thread.on('message', ({ id, error, ...recomputed }: Recomputed & { id: number; error?: string }) => {
+    thread.on('message', ({ id, error, code, ...recomputed }: Recomputed & { id: number; error?: string; code?: string }) => {
       const pending = worker.waiting.get(id);
       worker.waiting.delete(id);
       if (error === undefined) pending?.resolve(recomputed);
-      else pending?.reject(new Error(error));
+      else pending?.reject(Object.assign(new Error(error), code === undefined ? {} : { code }));
     });
     const fail = (error: unknown) => {
       for (const pending of worker.waiting.values()) pending.reject(error);

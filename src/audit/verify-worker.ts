@@ -50,8 +50,12 @@ parentPort!.on('message', (message: RecomputeRequest | 'close') => {
     return;
   }
   const { id, text, values } = message;
-  // A chunk that cannot be read or hashed fails its own call only.
-  const fail = (error: unknown) => parentPort!.postMessage({ id, error: error instanceof Error ? error.message : String(error) });
+  // A chunk that cannot be read or hashed fails its own call only. The error's code (a SQLSTATE or a
+  // socket's) goes with its message, so a database outage is told from a fault (isDatabaseUnavailable).
+  const fail = (error: unknown) => {
+    const code = (error as { code?: unknown } | null)?.code;
+    parentPort!.postMessage({ id, error: error instanceof Error ? error.message : String(error), code: typeof code === 'string' ? code : undefined });
+  };
   const read = queue.then(async () => (await client()).query<string[]>({ text, values, rowMode: 'array' }));
   queue = read.catch(() => undefined);
   read.then(

@@ -6,6 +6,11 @@ import { Run } from '../runs/run.entity.js';
 export const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'restricted'] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
 
+/** Lowering a classification (to an earlier one in CLASSIFICATIONS) is the policy action `declassify`. */
+export function isDeclassification(from: Classification, to: Classification): boolean {
+  return CLASSIFICATIONS.indexOf(to) < CLASSIFICATIONS.indexOf(from);
+}
+
 /**
  * A human-readable page an agent or a person keeps current. Its content lives
  * in immutable revisions (`artifact_revisions`); this row holds the latest

@@ -15,7 +15,7 @@ import { Run } from '../runs/run.entity.js';
 import { runView } from '../runs/runs.service.js';
 import { renderContent, renderRunSummary } from './render.js';
 import { ArtifactRevision } from './artifact-revision.entity.js';
-import { Artifact, type ArtifactFields } from './artifact.entity.js';
+import { Artifact, isDeclassification, type ArtifactFields } from './artifact.entity.js';
 import {
   RUN_SUMMARY,
   type ArtifactListQuery,
@@ -171,13 +171,18 @@ export class ArtifactsService {
 
   async patch(actor: Actor, id: string, body: PatchArtifactBody): Promise<ArtifactView> {
     return this.db.transaction(async (manager) => {
-      const { artifact, decision } = await this.lockAndAssert(manager, actor, id, 'update');
+      const { artifact, publishedByLink, decision: updateDecision } = await this.lockAndAssert(manager, actor, id, 'update');
       const changes: Record<string, { from: unknown; to: unknown }> = {};
       for (const field of ['title', 'classification', 'labels'] as const) {
         const to = body[field];
         if (to !== undefined && JSON.stringify(to) !== JSON.stringify(artifact[field])) changes[field] = { from: artifact[field], to };
       }
       if (Object.keys(changes).length === 0) return artifactView(artifact);
+      // Lowering the classification is its own action, decided on the artifact as it is before the change.
+      const decision =
+        body.classification && isDeclassification(artifact.classification, body.classification)
+          ? await this.policy.assert(actor, 'declassify', 'Artifact', artifactAttributes(artifact, actor.orgId, publishedByLink), id)
+          : updateDecision;
       await manager.getRepository(Artifact).update({ id }, { ...(body.title !== undefined && { title: body.title }), ...(body.classification && { classification: body.classification }), ...(body.labels && { labels: body.labels }) });
       await this.audit.record(manager, { orgId: actor.orgId, actor, action: 'artifact.update', resource: { type: 'Artifact', id }, policy: decision, details: { changes } });
       return artifactView(await manager.getRepository(Artifact).findOneByOrFail({ id }));
@@ -333,7 +338,7 @@ export class ArtifactsService {
   private async lockAndAssert(manager: EntityManager, actor: Actor, id: string, action: Action) {
     const { artifact, publishedByLink } = await this.find(manager, actor, id, true);
     const decision = await this.policy.assert(actor, action, 'Artifact', artifactAttributes(artifact, actor.orgId, publishedByLink));
-    return { artifact, decision };
+    return { artifact, publishedByLink, decision };
   }
 
   private async insertRevision(

@@ -2,7 +2,8 @@
 export const SUBJECTS = ['Run', 'Artifact', 'Share', 'Skill', 'Tool', 'Member', 'Team', 'Policy', 'AuditEvent', 'Org'] as const;
 export type Subject = (typeof SUBJECTS)[number];
 
-export const ACTIONS = ['read', 'create', 'update', 'delete', 'report', 'publish', 'remix', 'manage'] as const;
+/** `declassify` is lowering an artifact's classification; raising it is `update`. */
+export const ACTIONS = ['read', 'create', 'update', 'delete', 'report', 'publish', 'remix', 'declassify', 'manage'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 /** Member roles, plus `reporter`: the reporter token of one run. */

@@ -39,7 +39,7 @@ interface Case {
   rule: string;
   name: string;
   actor: () => TestMember | { id: string; token: string };
-  action: 'read' | 'create' | 'update' | 'delete' | 'report' | 'publish' | 'remix';
+  action: 'read' | 'create' | 'update' | 'delete' | 'report' | 'publish' | 'remix' | 'declassify';
   /** Makes what the request is about; returns the real request and what explain is asked about. */
   request: (token: string) => Promise<{ send: () => request.Test; type: 'Run' | 'Skill' | 'Tool' | 'AuditEvent' | 'Artifact' | 'Share' | 'Member' | 'Team' | 'Org' | 'Policy'; attributes: Record<string, unknown>; share?: Record<string, unknown> }>;
   allowed: boolean;
@@ -127,6 +127,10 @@ const addOrg = async (tok: string) => ({
   type: 'Org' as const,
   attributes: {},
 });
+const lowerClassification = (owner: () => TestMember) => async (tok: string) => {
+  const { artifact, attributes } = await artifactOf(owner(), { classification: 'confidential' });
+  return { send: () => t.http(tok).patch(`/api/v1/artifacts/${artifact.id}`).send({ classification: 'internal' }), type: 'Artifact' as const, attributes };
+};
 const readPolicy = async (tok: string) => ({ send: () => t.http(tok).get('/api/v1/policies'), type: 'Policy' as const, attributes: {} });
 
 const cases: Case[] = [
@@ -192,6 +196,9 @@ const cases: Case[] = [
   { rule: 'org-reads-artifacts', name: "a viewer reads the org's artifact", actor: () => viewer, action: 'read', allowed: true, request: async (tok) => { const { artifact, attributes } = await artifactOf(member); return { send: () => t.http(tok).get(`/api/v1/artifacts/${artifact.id}`), type: 'Artifact', attributes }; } },
   { rule: 'remixes-stay-private', name: "a viewer cannot read a member's private remix", actor: () => viewer, action: 'read', allowed: false, request: readPrivateRemix },
   { rule: 'remixes-stay-private', name: 'an admin reads a private remix', actor: () => ({ id: adminId, token: admin }), action: 'read', allowed: true, request: readPrivateRemix },
+  { rule: 'only-admins-declassify', name: "an admin lowers a member's artifact from confidential to internal", actor: () => ({ id: adminId, token: admin }), action: 'declassify', allowed: true, request: lowerClassification(() => member) },
+  { rule: 'only-admins-declassify', name: 'a member cannot lower the classification of an artifact they own', actor: () => member, action: 'declassify', allowed: false, request: lowerClassification(() => member) },
+  { rule: 'only-admins-declassify', name: "a member cannot lower their team's artifact's classification", actor: () => teammate, action: 'declassify', allowed: false, request: async (tok) => { const { artifact, attributes } = await artifactOf(member, { classification: 'confidential', teamId }); return { send: () => t.http(tok).patch(`/api/v1/artifacts/${artifact.id}`).send({ classification: 'public' }), type: 'Artifact', attributes }; } },
   // Publishing
   { rule: 'links-must-expire', name: 'a member publishes a link that expires in a day', actor: () => member, action: 'publish', allowed: true, request: publish({}, { audience: 'link', expiresInSeconds: oneDay }) },
   { rule: 'links-must-expire', name: 'a member cannot publish a link that never expires', actor: () => member, action: 'publish', allowed: false, request: publish({}, { audience: 'link' }) },

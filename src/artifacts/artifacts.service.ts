@@ -2,13 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager, type SelectQueryBuilder } from 'typeorm';
 import { z } from 'zod';
 import { AuditService } from '../audit/audit.service.js';
+import { DomainEvents } from '../common/domain-events.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { AppError, NotFoundError, ValidationFailedError } from '../common/problem.js';
 import type { Actor, UserActor } from '../identity/actor.js';
 import { IdSchema } from '../identity/identity.schemas.js';
 import { TeamsService } from '../identity/teams.service.js';
-import { PolicyResources } from '../policy/policy-resources.js';
+import { PolicyResources, publishRevokedLinks, type DeniedLink } from '../policy/policy-resources.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { Action, Decision } from '../policy/policy.types.js';
 import { Run } from '../runs/run.entity.js';
@@ -84,6 +85,8 @@ export function artifactAttributes(a: ArtifactFields, callerOrgId: string, publi
   };
 }
 
+export const shareSubjectKey = (artifactId: string, revision: number | null): string => `${artifactId}/${revision ?? 'live'}`;
+
 /** A valid link share exists: not revoked, not expired, audience `link`. */
 const PUBLISHED_BY_LINK = `EXISTS (SELECT 1 FROM shares s WHERE s.artifact_id = a.id AND s.audience = 'link' AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now()))`;
 
@@ -101,7 +104,8 @@ export class ArtifactsService {
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(TeamsService) private readonly teams: TeamsService,
-    @Inject(PolicyResources) resources: PolicyResources,
+    @Inject(PolicyResources) private readonly resources: PolicyResources,
+    @Inject(DomainEvents) private readonly events: DomainEvents,
   ) {
     resources.registerAttributes('Artifact', async (actor, id) => {
       const { artifact, publishedByLink } = await this.find(this.db.manager, actor, id);
@@ -151,7 +155,7 @@ export class ArtifactsService {
   /** A new immutable revision; concurrent writers queue on the row, so revision numbers never repeat or skip. */
   async updateContent(actor: Actor, id: string, body: UpdateContentBody): Promise<{ revision: number; containsSecrets: boolean }> {
     const secrets = findSecrets(body.body);
-    return this.db.transaction(async (manager) => {
+    const { result, revoked } = await this.db.transaction(async (manager) => {
       const { artifact, decision } = await this.lockAndAssert(manager, actor, id, 'update');
       if (artifact.kind === RUN_SUMMARY) throw new AppError(409, 'run_summary_has_no_content', 'A run summary has no content', 'A run-summary artifact is rendered live from its run; its content cannot be set');
       const revision = artifact.revision + 1;
@@ -165,19 +169,22 @@ export class ArtifactsService {
         policy: decision,
         details: { revision, format: body.format, bytes: Buffer.byteLength(body.body, 'utf8'), containsSecrets: secrets.length > 0, message: body.message ?? null },
       });
-      return { revision, containsSecrets: secrets.length > 0 };
+      // A live link now serves this revision: it stays only while publish would still allow it.
+      return { result: { revision, containsSecrets: secrets.length > 0 }, revoked: await this.recheckLinks(manager, actor, id) };
     });
+    publishRevokedLinks(this.events, actor.orgId, revoked);
+    return result;
   }
 
   async patch(actor: Actor, id: string, body: PatchArtifactBody): Promise<ArtifactView> {
-    return this.db.transaction(async (manager) => {
+    const { view, revoked } = await this.db.transaction(async (manager): Promise<{ view: ArtifactView; revoked: DeniedLink[] }> => {
       const { artifact, publishedByLink, decision: updateDecision } = await this.lockAndAssert(manager, actor, id, 'update');
       const changes: Record<string, { from: unknown; to: unknown }> = {};
       for (const field of ['title', 'classification', 'labels'] as const) {
         const to = body[field];
         if (to !== undefined && JSON.stringify(to) !== JSON.stringify(artifact[field])) changes[field] = { from: artifact[field], to };
       }
-      if (Object.keys(changes).length === 0) return artifactView(artifact);
+      if (Object.keys(changes).length === 0) return { view: artifactView(artifact), revoked: [] };
       // Lowering the classification is its own action, decided on the artifact as it is before the change.
       const decision =
         body.classification && isDeclassification(artifact.classification, body.classification)
@@ -185,8 +192,17 @@ export class ArtifactsService {
           : updateDecision;
       await manager.getRepository(Artifact).update({ id }, { ...(body.title !== undefined && { title: body.title }), ...(body.classification && { classification: body.classification }), ...(body.labels && { labels: body.labels }) });
       await this.audit.record(manager, { orgId: actor.orgId, actor, action: 'artifact.update', resource: { type: 'Artifact', id }, policy: decision, details: { changes } });
-      return artifactView(await manager.getRepository(Artifact).findOneByOrFail({ id }));
+      const revoked = changes.classification || changes.labels ? await this.recheckLinks(manager, actor, id) : [];
+      return { view: artifactView(await manager.getRepository(Artifact).findOneByOrFail({ id })), revoked };
     });
+    publishRevokedLinks(this.events, actor.orgId, revoked);
+    return view;
+  }
+
+  /** Revokes, in the caller's transaction, the artifact's links that the active policy no longer allows. */
+  private async recheckLinks(manager: EntityManager, actor: Actor, id: string): Promise<DeniedLink[]> {
+    const policy = await this.policy.activeIn(manager, actor.orgId);
+    return this.resources.revokeDeniedLinks(manager, { orgId: actor.orgId, artifactId: id }, policy, actor.context);
   }
 
   /** The artifact in the caller's org, checked against policy for `action`; another org's artifact is 404. */
@@ -324,6 +340,43 @@ export class ArtifactsService {
     }
     const entry = (x: { id: string; revision: number }) => ({ artifactId: x.id, title: titles.get(x.id) ?? null, revision: x.revision });
     return { ancestors: ancestors.map(entry), descendants: descendants.map(entry) };
+  }
+
+  /** A share's own artifact, whichever org asks (a link serves outside its org). */
+  async ofShare(artifactId: string): Promise<Artifact> {
+    return this.db.getRepository(Artifact).findOneByOrFail({ id: artifactId });
+  }
+
+  /** Whether a stored revision's content contains secrets; undefined when the artifact has no such revision. */
+  async revisionContainsSecrets(manager: EntityManager, artifactId: string, revision: number): Promise<boolean | undefined> {
+    return (await manager.getRepository(ArtifactRevision).findOne({ select: { containsSecrets: true }, where: { artifactId, revision } }))?.containsSecrets;
+  }
+
+  /**
+   * What `publish` decides shares on, for the link re-check, in the caller's
+   * transaction: each artifact's attributes as it is now, a pinned share's
+   * `containsSecrets` taken from its own revision. Keyed by `shareSubjectKey`.
+   */
+  async shareSubjects(manager: EntityManager, orgId: string, refs: readonly { artifactId: string; revision: number | null }[]): Promise<Map<string, Record<string, unknown>>> {
+    const subjects = new Map<string, Record<string, unknown>>();
+    if (refs.length === 0) return subjects;
+    const ids = [...new Set(refs.map((r) => r.artifactId))];
+    const artifacts = new Map((await withLinkFlag(manager.getRepository(Artifact).createQueryBuilder('a').where('a.org_id = :orgId AND a.id IN (:...ids)', { orgId, ids }))).map((x) => [x.artifact.id, x]));
+    const pinned = refs.filter((r) => r.revision !== null);
+    const secrets = new Map(
+      pinned.length
+        ? (await manager.getRepository(ArtifactRevision).find({ select: { artifactId: true, revision: true, containsSecrets: true }, where: pinned.map((r) => ({ artifactId: r.artifactId, revision: r.revision! })) })).map((r) => [shareSubjectKey(r.artifactId, r.revision), r.containsSecrets])
+        : [],
+    );
+    for (const ref of refs) {
+      const found = artifacts.get(ref.artifactId);
+      if (!found) continue;
+      const attributes = artifactAttributes(found.artifact, orgId, found.publishedByLink);
+      const key = shareSubjectKey(ref.artifactId, ref.revision);
+      if (ref.revision !== null) attributes.containsSecrets = secrets.get(key) ?? attributes.containsSecrets;
+      subjects.set(key, attributes);
+    }
+    return subjects;
   }
 
   /** The artifact of the caller's org with whether a link to it is valid now; 404 otherwise. */

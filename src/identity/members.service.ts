@@ -52,6 +52,19 @@ export class MembersService {
     @Inject(PolicyResources) resources: PolicyResources,
   ) {
     resources.registerAttributes('Member', async (actor, id) => memberAttributes(await this.get(actor, id)));
+    resources.registerAdmins(async (manager, orgId) => [...(await this.activeAsPolicyActors(manager, orgId, { role: 'admin' })).values()]);
+  }
+
+  /**
+   * Active members of the org as policy sees them (link makers, admins), by
+   * id, in the caller's transaction; a deactivated or unknown id is absent.
+   */
+  async activeAsPolicyActors(manager: EntityManager, orgId: string, which: { ids: readonly string[] } | { role: Role }): Promise<Map<string, PolicyActor>> {
+    if ('ids' in which && which.ids.length === 0) return new Map();
+    const qb = manager.getRepository(Member).createQueryBuilder('m').leftJoinAndSelect('m.teams', 't').where('m.org_id = :orgId AND m.deactivated_at IS NULL', { orgId });
+    if ('ids' in which) qb.andWhere('m.id IN (:...ids)', { ids: which.ids });
+    else qb.andWhere('m.role = :role', { role: which.role });
+    return new Map((await qb.getMany()).map((m) => [m.id, memberAsPolicyActor(m)]));
   }
 
   async list(actor: UserActor, limit: number, cursor: string | undefined, includeDeactivated: boolean): Promise<Page<MemberView>> {

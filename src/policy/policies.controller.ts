@@ -48,7 +48,7 @@ export class PoliciesController {
   @ApiOperation({
     summary: 'Validate and activate a new bundle version',
     description:
-      'Body: the bundle as `application/yaml` text, or as an `application/json` object. A bundle may nest at most 64 levels of maps and lists (400 `policy_invalid` naming where). With `?dryRun=true` the bundle is only validated, and the answer lists the share links valid now that it would no longer allow; nothing is stored.',
+      'Body: the bundle as `application/yaml` text, or as an `application/json` object. A bundle may nest at most 64 levels of maps and lists (400 `policy_invalid` naming where). A bundle under which no active admin could update Policy any more is refused (409 `policy_lockout`). Activating it revokes, in the same transaction, every valid link `publish` would now deny (audited as `share.revoke` by the system, `revokedReason` naming the rule). With `?dryRun=true` the bundle is only checked, lockout included, and the answer lists exactly the links activation would revoke; nothing is stored.',
   })
   @ApiQuery({ name: 'dryRun', required: false, schema: { type: 'boolean' } })
   @ApiConsumes('application/yaml', 'application/json')
@@ -57,20 +57,11 @@ export class PoliciesController {
     schema: { oneOf: [{ type: 'string' }, { type: 'object', properties: { rules: { type: 'array', items: { type: 'object' } } }, required: ['rules'] }] },
   })
   @ApiOkResponse({ description: 'The new active version, or the dry-run report', standardSchema: z.union([ActivePolicySchema, DryRunSchema]) })
-  @ApiProblems(400, 401, 403, 413)
+  @ApiProblems(400, 401, 403, 409, 413)
   async put(@CurrentActor() actor: UserActor, @Query({ schema: PutPolicyQuerySchema }) query: z.infer<typeof PutPolicyQuerySchema>, @Body() body: unknown) {
     const loaded = parseBundle(body);
     if (query.dryRun) {
-      const draft = new CompiledPolicy('draft', loaded.bundle);
-      const wouldDeny = [];
-      for (const share of await this.resources.validShares(actor.orgId)) {
-        if (!share.actor) {
-          wouldDeny.push({ shareId: share.shareId, artifactId: share.artifactId, ruleId: null, reason: 'The member who made this link is no longer in the org' });
-          continue;
-        }
-        const decision = draft.decide(share.actor, 'publish', 'Artifact', share.attributes);
-        if (!decision.allowed) wouldDeny.push({ shareId: share.shareId, artifactId: share.artifactId, ruleId: decision.ruleId, reason: decision.reason });
-      }
+      const wouldDeny = await this.versions.dryRun(actor, loaded);
       return { dryRun: true as const, valid: true as const, hash: loaded.hash, rules: loaded.bundle.rules.length, wouldDeny };
     }
     return this.versions.put(actor, loaded);
@@ -90,9 +81,12 @@ export class PoliciesController {
   @Post('versions/:version/activate')
   @HttpCode(200)
   @Authorize('update', 'Policy')
-  @ApiOperation({ summary: 'Roll back: make a stored version active again (no new version is made)' })
+  @ApiOperation({
+    summary: 'Roll back: make a stored version active again (no new version is made)',
+    description: 'Refused with 409 `policy_lockout` when no active admin could update Policy under that version. Revokes, in the same transaction, every valid link that version does not allow.',
+  })
   @ApiOkResponse({ standardSchema: ActivePolicySchema })
-  @ApiProblems(400, 401, 403, 404)
+  @ApiProblems(400, 401, 403, 404, 409)
   activate(@CurrentActor() actor: UserActor, @Param('version', { schema: VersionParamSchema }) version: number) {
     return this.versions.activate(actor, version);
   }

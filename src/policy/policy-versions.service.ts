@@ -5,11 +5,14 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import { newId } from '../common/ids.js';
+import { DomainEvents } from '../common/domain-events.js';
 import { AppError, NotFoundError } from '../common/problem.js';
 import type { UserActor } from '../identity/actor.js';
 import { ActivePolicy } from './active-policy.entity.js';
 import { loadBundle, PolicyInvalidError, type LoadedBundle } from './bundle.js';
 import { PolicyVersion } from './policy-version.entity.js';
+import { CompiledPolicy } from './policy-engine.js';
+import { PolicyResources, publishRevokedLinks, type DeniedLink } from './policy-resources.js';
 import type { ActivePolicyView, PolicyVersionView } from './policy.schemas.js';
 
 /** 400 `policy_invalid`, each problem with its path, message and line. */
@@ -41,6 +44,8 @@ export class PolicyVersionsService {
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(PolicyResources) private readonly resources: PolicyResources,
+    @Inject(DomainEvents) private readonly events: DomainEvents,
   ) {
     const file = path.join(config.policiesDir, 'default.yaml');
     this.defaultBundle = loadBundle(readFileSync(file, 'utf8'));
@@ -54,7 +59,7 @@ export class PolicyVersionsService {
       await this.lockOrg(manager, orgId);
       const existing = await manager.getRepository(ActivePolicy).findOneBy({ orgId });
       if (existing) return existing.versionId;
-      const version = await this.insertVersion(manager, orgId, this.defaultBundle, null, null);
+      const version = await this.insertVersion(manager, orgId, await this.nextVersion(manager, orgId), this.defaultBundle, null, null);
       await manager.getRepository(ActivePolicy).insert({ orgId, versionId: version.id, activatedAt: new Date(), activatedBy: null });
       await this.audit.record(manager, {
         orgId,
@@ -68,8 +73,15 @@ export class PolicyVersionsService {
     });
   }
 
-  async byId(orgId: string, versionId: string): Promise<PolicyVersion> {
-    const version = await this.db.getRepository(PolicyVersion).findOneBy({ id: versionId, orgId });
+  /** The active version's id as the caller's transaction sees it, the org's policy lock held shared until commit; null while the org has none. */
+  async activeVersionIdIn(manager: EntityManager, orgId: string): Promise<string | null> {
+    await manager.query('SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))', [`policy:${orgId}`]);
+    const [row] = await manager.query('SELECT version_id FROM active_policies WHERE org_id = $1', [orgId]);
+    return (row?.version_id as string | undefined) ?? null;
+  }
+
+  async byId(orgId: string, versionId: string, manager: EntityManager = this.db.manager): Promise<PolicyVersion> {
+    const version = await manager.getRepository(PolicyVersion).findOneBy({ id: versionId, orgId });
     if (!version) throw new NotFoundError('Policy version', versionId);
     return version;
   }
@@ -79,44 +91,91 @@ export class PolicyVersionsService {
     return activeView(await this.loadActive(this.db.manager, orgId));
   }
 
-  /** Stores the bundle as the next version and activates it. Re-sending the active bundle changes nothing. */
+  /**
+   * Stores the bundle as the next version and activates it, revoking in the
+   * same transaction every link it no longer allows. Re-sending the active
+   * bundle changes nothing. A bundle that would lock the org out is refused.
+   */
   async put(actor: UserActor, loaded: LoadedBundle): Promise<ActivePolicyView> {
     await this.activeVersionId(actor.orgId);
-    return this.db.transaction(async (manager) => {
+    const { view, revoked } = await this.db.transaction(async (manager) => {
       await this.lockOrg(manager, actor.orgId);
       const active = await this.loadActive(manager, actor.orgId);
-      if (active.policyVersion!.hash === loaded.hash) return activeView(active);
-      const version = await this.insertVersion(manager, actor.orgId, loaded, active.policyVersion!.version, actor.id);
+      if (active.policyVersion!.hash === loaded.hash) return { view: activeView(active), revoked: [] };
+      const next = await this.nextVersion(manager, actor.orgId);
+      const policy = new CompiledPolicy(String(next), loaded.bundle);
+      await this.assertNoLockout(manager, actor.orgId, policy, next);
+      const version = await this.insertVersion(manager, actor.orgId, next, loaded, active.policyVersion!.version, actor.id);
       await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
+      const revoked = await this.resources.revokeDeniedLinks(manager, { orgId: actor.orgId }, policy, actor.context);
       await this.audit.record(manager, {
         orgId: actor.orgId,
         actor,
         action: 'policy.update',
         resource: { type: 'Policy', id: String(version.version) },
-        details: { version: version.version, hash: version.hash, parentVersion: version.parentVersion, rules: loaded.bundle.rules.length },
+        details: { version: version.version, hash: version.hash, parentVersion: version.parentVersion, rules: loaded.bundle.rules.length, revokedShares: revoked.length },
       });
-      return activeView(await this.loadActive(manager, actor.orgId));
+      return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked };
     });
+    publishRevokedLinks(this.events, actor.orgId, revoked);
+    return view;
   }
 
-  /** Rollback: a stored version becomes active again; no new version is made. */
+  /** Rollback: a stored version becomes active again (no new version is made), revoking every link it does not allow. */
   async activate(actor: UserActor, versionNumber: number): Promise<ActivePolicyView> {
     await this.activeVersionId(actor.orgId);
-    return this.db.transaction(async (manager) => {
+    const { view, revoked } = await this.db.transaction(async (manager) => {
       await this.lockOrg(manager, actor.orgId);
       const version = await manager.getRepository(PolicyVersion).findOneBy({ orgId: actor.orgId, version: versionNumber });
       if (!version) throw new NotFoundError('Policy version', String(versionNumber));
+      const policy = new CompiledPolicy(String(version.version), loadBundle(version.source).bundle);
+      await this.assertNoLockout(manager, actor.orgId, policy, version.version);
       const previous = await this.loadActive(manager, actor.orgId);
       await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
+      const revoked = await this.resources.revokeDeniedLinks(manager, { orgId: actor.orgId }, policy, actor.context);
       await this.audit.record(manager, {
         orgId: actor.orgId,
         actor,
         action: 'policy.activate',
         resource: { type: 'Policy', id: String(version.version) },
-        details: { version: version.version, hash: version.hash, previousVersion: previous.policyVersion!.version },
+        details: { version: version.version, hash: version.hash, previousVersion: previous.policyVersion!.version, revokedShares: revoked.length },
       });
-      return activeView(await this.loadActive(manager, actor.orgId));
+      return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked };
     });
+    publishRevokedLinks(this.events, actor.orgId, revoked);
+    return view;
+  }
+
+  /**
+   * What PUT would do, without doing it: refuses a lockout the same way, and
+   * lists the links activation would revoke, found by the same code.
+   */
+  async dryRun(actor: UserActor, loaded: LoadedBundle): Promise<DeniedLink[]> {
+    await this.activeVersionId(actor.orgId);
+    return this.db.transaction('REPEATABLE READ', async (manager) => {
+      const next = await this.nextVersion(manager, actor.orgId);
+      const policy = new CompiledPolicy(String(next), loaded.bundle);
+      await this.assertNoLockout(manager, actor.orgId, policy, next);
+      const denied: DeniedLink[] = [];
+      for await (const page of this.resources.deniedLinks(manager, { orgId: actor.orgId }, policy)) denied.push(...page);
+      return denied;
+    });
+  }
+
+  /** 409 `policy_lockout` unless some active admin of the org could still update its policy under `policy`. */
+  private async assertNoLockout(manager: EntityManager, orgId: string, policy: CompiledPolicy, version: number): Promise<void> {
+    const admins = await this.resources.activeAdmins(manager, orgId);
+    const decisions = admins.map((admin) => policy.decide(admin, 'update', 'Policy', { orgId, version }));
+    if (decisions.some((d) => d.allowed)) return;
+    const denied = decisions.find((d) => d.ruleId !== null);
+    const why = admins.length === 0 ? 'the org has no active admin' : denied ? `rule ${denied.ruleId} denies it ("${denied.reason}")` : 'no rule allows the admin role to update Policy';
+    throw new AppError(
+      409,
+      'policy_lockout',
+      'The bundle would lock the org out',
+      `Under this bundle no active admin of the org could change its policy again: ${why}. Keep a rule that allows admins to update Policy, e.g. {id: admins-manage-policies, effect: allow, roles: [admin], actions: [manage], subject: Policy}.`,
+      [{ path: 'rules', message: `no rule lets an active admin update Policy: ${why}` }],
+    );
   }
 
   async list(orgId: string, limit: number, before?: number): Promise<{ rows: PolicyVersionView[]; more: boolean }> {
@@ -145,12 +204,16 @@ export class PolicyVersionsService {
     await manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`policy:${orgId}`]);
   }
 
-  private async insertVersion(manager: EntityManager, orgId: string, loaded: LoadedBundle, parent: number | null, createdBy: string | null) {
+  private async nextVersion(manager: EntityManager, orgId: string): Promise<number> {
     const [{ next }] = await manager.query('SELECT COALESCE(max(version), 0) + 1 AS next FROM policy_versions WHERE org_id = $1', [orgId]);
+    return Number(next);
+  }
+
+  private async insertVersion(manager: EntityManager, orgId: string, number: number, loaded: LoadedBundle, parent: number | null, createdBy: string | null) {
     const version = manager.getRepository(PolicyVersion).create({
       id: newId(),
       orgId,
-      version: next,
+      version: number,
       hash: loaded.hash,
       source: loaded.source,
       parentVersion: parent,

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
+import type { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { PolicyDeniedError } from '../common/problem.js';
 import type { Actor } from '../identity/actor.js';
@@ -36,6 +37,7 @@ export function policyActor(actor: Actor): PolicyActor {
 @Injectable()
 export class PolicyService {
   private readonly compiled = new LRUCache<string, CompiledPolicy>({ max: 1_000 });
+  private defaultCompiled: CompiledPolicy | undefined;
 
   constructor(
     @Inject(PolicyVersionsService) private readonly versions: PolicyVersionsService,
@@ -45,26 +47,46 @@ export class PolicyService {
   /** The actor's org's active policy; the actor carries the active version id read with its credentials. */
   async policyFor(actor: Actor): Promise<CompiledPolicy> {
     const versionId = actor.policyVersionId ?? (await this.versions.activeVersionId(actor.orgId));
+    return this.compile(undefined, actor.orgId, versionId);
+  }
+
+  private async compile(manager: EntityManager | undefined, orgId: string, versionId: string): Promise<CompiledPolicy> {
     let policy = this.compiled.get(versionId);
     if (!policy) {
-      const row = await this.versions.byId(actor.orgId, versionId);
+      const row = await this.versions.byId(orgId, versionId, manager);
       policy = new CompiledPolicy(String(row.version), loadBundle(row.source).bundle);
       this.compiled.set(versionId, policy);
     }
     return policy;
   }
 
-  async decide(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>): Promise<Decision> {
-    const policy = await this.policyFor(actor);
-    return policy.decide(policyActor(actor), action, subject, attributes);
+  /** An org that never wrote a bundle is under the default one, which becomes its version 1. */
+  private get defaultPolicy(): CompiledPolicy {
+    this.defaultCompiled ??= new CompiledPolicy('1', this.versions.defaultBundle.bundle);
+    return this.defaultCompiled;
+  }
+
+  /**
+   * The org's active policy as the caller's transaction sees it. It holds the
+   * org's policy lock shared until commit, so an activation (which takes it
+   * exclusively) waits for this change, then re-checks links against it.
+   */
+  async activeIn(manager: EntityManager, orgId: string): Promise<CompiledPolicy> {
+    const versionId = await this.versions.activeVersionIdIn(manager, orgId);
+    if (versionId === null) return this.defaultPolicy;
+    return this.compile(manager, orgId, versionId);
+  }
+
+  async decide(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>, policy?: CompiledPolicy): Promise<Decision> {
+    return (policy ?? (await this.policyFor(actor))).decide(policyActor(actor), action, subject, attributes);
   }
 
   /**
    * Throws 403 `policy_denied` carrying the deciding rule and its reason; the
    * denial is audited on its own (the caller's transaction will roll back).
    */
-  async assert(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>, resourceId?: string | null): Promise<Decision> {
-    const decision = await this.decide(actor, action, subject, attributes);
+  async assert(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>, resourceId?: string | null, policy?: CompiledPolicy): Promise<Decision> {
+    const decision = await this.decide(actor, action, subject, attributes, policy);
     if (!decision.allowed) {
       const policy = { version: decision.version, ruleId: decision.ruleId };
       const id = resourceId ?? (typeof attributes?.id === 'string' ? attributes.id : null);

@@ -61,4 +61,8 @@ export class Share {
 
   @Column({ name: 'revoked_by', type: 'uuid', nullable: true })
   revokedBy!: string | null;
+
+  /** Set when policy revoked it (revokedBy null): the rule that denies it now, and why. */
+  @Column({ name: 'revoked_reason', type: 'text', nullable: true })
+  revokedReason!: string | null;
 }

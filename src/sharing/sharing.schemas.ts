@@ -26,6 +26,10 @@ export const ShareSchema = z
     createdBy: z.uuid(),
     createdAt: z.iso.datetime(),
     revokedAt: z.iso.datetime().nullable(),
+    revokedReason: z
+      .string()
+      .nullable()
+      .describe('Set when policy revoked the link (revokedAt set, no person): the rule that denies it now and why, e.g. after a new revision with secrets, a classification change or a new bundle'),
   })
   .meta({ id: 'Share' });
 export type ShareView = z.infer<typeof ShareSchema>;

@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
-import { ArtifactRevision } from '../artifacts/artifact-revision.entity.js';
-import { Artifact } from '../artifacts/artifact.entity.js';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { ArtifactView, RemixBody } from '../artifacts/artifacts.schemas.js';
-import { artifactAttributes, ArtifactsService } from '../artifacts/artifacts.service.js';
-import { AuditService } from '../audit/audit.service.js';
+import { artifactAttributes, ArtifactsService, shareSubjectKey } from '../artifacts/artifacts.service.js';
+import { AuditService, SYSTEM_ACTOR } from '../audit/audit.service.js';
+import { DomainEvents } from '../common/domain-events.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { AppError, NotFoundError, ValidationFailedError } from '../common/problem.js';
@@ -12,9 +11,9 @@ import type { RequestContext } from '../common/request-context.js';
 import { hashSecret, newSecret } from '../common/secrets.js';
 import type { Actor, UserActor } from '../identity/actor.js';
 import { IdSchema } from '../identity/identity.schemas.js';
-import { Member } from '../identity/member.entity.js';
-import { memberAsPolicyActor } from '../identity/members.service.js';
-import { PolicyResources, type ShareCandidate } from '../policy/policy-resources.js';
+import { MembersService } from '../identity/members.service.js';
+import type { CompiledPolicy, PolicyActor } from '../policy/policy-engine.js';
+import { PolicyResources, type DeniedLink, type LinkScope } from '../policy/policy-resources.js';
 import { PolicyService } from '../policy/policy.service.js';
 import { Share } from './share.entity.js';
 import type { CreateShareBody, ShareView } from './sharing.schemas.js';
@@ -34,6 +33,7 @@ export function shareView(share: Share, url: string | null = null): ShareView {
     createdBy: share.createdBy,
     createdAt: share.createdAt.toISOString(),
     revokedAt: share.revokedAt?.toISOString() ?? null,
+    revokedReason: share.revokedReason,
   };
 }
 
@@ -66,10 +66,15 @@ export class SharingService {
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(ArtifactsService) private readonly artifacts: ArtifactsService,
+    @Inject(MembersService) private readonly members: MembersService,
+    @Inject(DomainEvents) private readonly events: DomainEvents,
     @Inject(PolicyResources) resources: PolicyResources,
   ) {
-    resources.registerShares((orgId) => this.validShares(orgId));
     resources.registerAttributes('Share', async (actor, id) => shareAttributes(await this.find(actor, id)));
+    resources.registerLinks({
+      denied: (manager, scope, policy) => this.deniedLinks(manager, scope, policy),
+      revoke: (manager, orgId, links, version, context) => this.revokeByPolicy(manager, orgId, links, version, context),
+    });
   }
 
   async publish(actor: UserActor, artifactId: string, body: CreateShareBody, baseUrl: string): Promise<ShareView & { token: string }> {
@@ -81,12 +86,15 @@ export class SharingService {
       const revision = body.revision ?? null;
       let containsSecrets = artifact.containsSecrets;
       if (revision !== null) {
-        if (revision > artifact.revision) throw new ValidationFailedError([{ path: 'revision', message: artifact.revision ? `the artifact has revisions 1 to ${artifact.revision}` : 'the artifact has no stored revisions' }]);
-        containsSecrets = (await manager.getRepository(ArtifactRevision).findOneOrFail({ select: { containsSecrets: true }, where: { artifactId, revision } })).containsSecrets;
+        const pinned = revision <= artifact.revision ? await this.artifacts.revisionContainsSecrets(manager, artifactId, revision) : undefined;
+        if (pinned === undefined) throw new ValidationFailedError([{ path: 'revision', message: artifact.revision ? `the artifact has revisions 1 to ${artifact.revision}` : 'the artifact has no stored revisions' }]);
+        containsSecrets = pinned;
       }
       const expiresInSeconds = body.expiresInSeconds ?? null;
       const attributes = { ...artifactAttributes(artifact, actor.orgId, publishedByLink), containsSecrets, share: shareRequest(body.audience, expiresInSeconds, revision) };
-      const decision = await this.policy.assert(actor, 'publish', 'Artifact', attributes, artifactId);
+      // Decided under the policy active in this transaction: an activation waits for it, then re-checks the new link too.
+      const policy = await this.policy.activeIn(manager, actor.orgId);
+      const decision = await this.policy.assert(actor, 'publish', 'Artifact', attributes, artifactId, policy);
       if (body.audience === 'team' && !artifact.teamId) throw new ValidationFailedError([{ path: 'audience', message: 'the artifact belongs to no team; share it with the org or by link' }]);
       await manager.getRepository(Share).insert({
         id,
@@ -101,6 +109,7 @@ export class SharingService {
         createdBy: actor.id,
         revokedAt: null,
         revokedBy: null,
+        revokedReason: null,
       });
       const saved = await manager.getRepository(Share).findOneByOrFail({ id });
       await this.audit.record(manager, {
@@ -131,14 +140,84 @@ export class SharingService {
 
   /** Revoke: the link stops at once. Revoking a revoked share changes nothing and is not logged again. */
   async revoke(actor: Actor, id: string): Promise<void> {
-    await this.db.transaction(async (manager) => {
+    const revoked = await this.db.transaction(async (manager) => {
       const share = await manager.getRepository(Share).createQueryBuilder('s').setLock('pessimistic_write').where('s.id = :id AND s.org_id = :orgId', { id, orgId: actor.orgId }).getOne();
       if (!share) throw new NotFoundError('Share', id);
       const decision = await this.policy.assert(actor, 'delete', 'Share', shareAttributes(share));
-      if (share.revokedAt) return;
+      if (share.revokedAt) return null;
       await manager.getRepository(Share).update({ id }, { revokedAt: () => 'now()', revokedBy: actor.id });
       await this.audit.record(manager, { orgId: actor.orgId, actor, action: 'share.revoke', resource: { type: 'Share', id }, policy: decision, details: { artifactId: share.artifactId, audience: share.audience } });
+      return share;
     });
+    if (revoked) this.events.publish('share.revoked', { orgId: revoked.orgId, shareId: revoked.id, artifactId: revoked.artifactId, by: 'user', reason: null });
+  }
+
+  /**
+   * The valid shares in scope that `policy` denies now, a page at a time,
+   * each decided as its maker (as they are now) asking for it again: the same
+   * audience, expiry and pinning, on the artifact as it is now. The one
+   * decision behind the dry run's list and the revocations that follow a change.
+   */
+  private async *deniedLinks(manager: EntityManager, scope: LinkScope, policy: CompiledPolicy): AsyncGenerator<DeniedLink[]> {
+    const makers = new Map<string, PolicyActor | null>();
+    let after: string | undefined;
+    for (;;) {
+      const qb = manager
+        .getRepository(Share)
+        .createQueryBuilder('s')
+        .where('s.org_id = :orgId AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())', { orgId: scope.orgId })
+        .orderBy('s.id')
+        .limit(RECHECK_PAGE);
+      if (scope.artifactId) qb.andWhere('s.artifact_id = :artifactId', { artifactId: scope.artifactId });
+      if (after) qb.andWhere('s.id > :after', { after });
+      const page = await qb.getMany();
+      if (page.length === 0) return;
+      const unknown = [...new Set(page.map((s) => s.createdBy))].filter((id) => !makers.has(id));
+      const found = await this.members.activeAsPolicyActors(manager, scope.orgId, { ids: unknown });
+      for (const id of unknown) makers.set(id, found.get(id) ?? null);
+      const subjects = await this.artifacts.shareSubjects(manager, scope.orgId, page);
+      const denied: DeniedLink[] = [];
+      for (const share of page) {
+        const maker = makers.get(share.createdBy)!;
+        if (!maker) {
+          denied.push({ shareId: share.id, artifactId: share.artifactId, ruleId: null, reason: 'The member who made this link is no longer in the org' });
+          continue;
+        }
+        const subject = subjects.get(shareSubjectKey(share.artifactId, share.revision));
+        if (!subject) continue;
+        const decision = policy.decide(maker, 'publish', 'Artifact', { ...subject, share: shareRequest(share.audience, share.expiresInSeconds, share.revision) });
+        if (!decision.allowed) denied.push({ shareId: share.id, artifactId: share.artifactId, ruleId: decision.ruleId, reason: decision.reason });
+      }
+      if (denied.length) yield denied;
+      if (page.length < RECHECK_PAGE) return;
+      after = page[page.length - 1]!.id;
+    }
+  }
+
+  /** Policy's revocations: by the system, the reason naming the rule, each audited in the caller's transaction. */
+  private async revokeByPolicy(manager: EntityManager, orgId: string, links: readonly DeniedLink[], version: string, context: RequestContext | undefined): Promise<void> {
+    const reasons = links.map((l) => `${l.ruleId ? `Rule ${l.ruleId}` : 'No rule allows it'} (policy version ${version}): ${l.reason}`);
+    const rows: { id: string; audience: string }[] = await manager.query(
+      `UPDATE shares s SET revoked_at = now(), revoked_reason = v.reason
+         FROM unnest($1::uuid[], $2::text[]) AS v(id, reason)
+        WHERE s.id = v.id AND s.org_id = $3 AND s.revoked_at IS NULL
+        RETURNING s.id, s.audience`,
+      [links.map((l) => l.shareId), reasons, orgId],
+    ).then(([updated]: [{ id: string; audience: string }[]]) => updated);
+    const audience = new Map(rows.map((r) => [r.id, r.audience]));
+    for (const link of links) {
+      if (!audience.has(link.shareId)) continue;
+      await this.audit.record(manager, {
+        orgId,
+        actor: SYSTEM_ACTOR,
+        action: 'share.revoke',
+        resource: { type: 'Share', id: link.shareId },
+        reason: link.reason,
+        policy: { version, ruleId: link.ruleId },
+        details: { artifactId: link.artifactId, audience: audience.get(link.shareId) },
+        context,
+      });
+    }
   }
 
   /**
@@ -151,7 +230,7 @@ export class SharingService {
     if (share.revision !== null && body.revision !== undefined && body.revision !== share.revision) {
       throw new ValidationFailedError([{ path: 'revision', message: `this link shares revision ${share.revision} only` }]);
     }
-    const source = await this.db.getRepository(Artifact).findOneByOrFail({ id: share.artifactId });
+    const source = await this.artifacts.ofShare(share.artifactId);
     const attributes = artifactAttributes(source, actor.orgId, share.audience === 'link');
     const decision = await this.policy.assert(actor, 'remix', 'Artifact', attributes, source.id);
     return this.artifacts.remix(actor, source, decision, { ...body, revision: body.revision ?? share.revision ?? undefined });
@@ -165,7 +244,7 @@ export class SharingService {
    */
   async view(actor: Actor | undefined, token: string, context: RequestContext): Promise<string> {
     const share = await this.byToken(token, actor);
-    const artifact = await this.db.getRepository(Artifact).findOneByOrFail({ id: share.artifactId });
+    const artifact = await this.artifacts.ofShare(share.artifactId);
     const html = await this.artifacts.render(artifact, share.revision ?? undefined);
     await this.audit.recordNow({
       orgId: share.orgId,
@@ -200,35 +279,6 @@ export class SharingService {
     if (!share) throw new NotFoundError('Share', id);
     return share;
   }
-
-  /** Every share of the org valid now, with its maker as they are now and the request as policy saw it. */
-  private async validShares(orgId: string): Promise<ShareCandidate[]> {
-    const shares = await this.db
-      .getRepository(Share)
-      .createQueryBuilder('s')
-      .innerJoinAndSelect('s.artifact', 'a')
-      .where('s.org_id = :orgId AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())', { orgId })
-      .orderBy('s.id')
-      .getMany();
-    if (shares.length === 0) return [];
-    const makers = new Map((await this.db.getRepository(Member).find({ where: { id: In([...new Set(shares.map((s) => s.createdBy))]), orgId }, relations: { teams: true } })).map((m) => [m.id, m]));
-    const pinned = shares.filter((s) => s.revision !== null);
-    const pinnedSecrets = new Map(
-      pinned.length
-        ? (await this.db.getRepository(ArtifactRevision).find({ select: { artifactId: true, revision: true, containsSecrets: true }, where: pinned.map((s) => ({ artifactId: s.artifactId, revision: s.revision! })) })).map((r) => [`${r.artifactId}/${r.revision}`, r.containsSecrets])
-        : [],
-    );
-    const linked = new Set(shares.filter((s) => s.audience === 'link').map((s) => s.artifactId));
-    return shares.map((share) => {
-      const maker = makers.get(share.createdBy);
-      const attributes = artifactAttributes(share.artifact!, orgId, linked.has(share.artifactId));
-      if (share.revision !== null) attributes.containsSecrets = pinnedSecrets.get(`${share.artifactId}/${share.revision}`) ?? attributes.containsSecrets;
-      return {
-        shareId: share.id,
-        artifactId: share.artifactId,
-        actor: maker ? memberAsPolicyActor(maker) : null,
-        attributes: { ...attributes, share: shareRequest(share.audience, share.expiresInSeconds, share.revision) },
-      };
-    });
-  }
 }
+
+const RECHECK_PAGE = 1_000;

@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, createParamDecorator, Get, HttpCode, Inject, Param, Post, Put, Query, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../common/openapi.decorators.js';
 import { decodeCursor, encodeCursor, ListQuerySchema, PageSchema, type ListQuery } from '../common/pagination.js';
@@ -21,6 +22,13 @@ import {
   type ExplainBody,
 } from './policy.schemas.js';
 import { PolicyService, policyActor } from './policy.service.js';
+
+/**
+ * The body as parsed, every key kept: the request pipe strips `__proto__`,
+ * `constructor` and `prototype`, which in a bundle would silently widen a rule;
+ * parseBundle refuses them instead.
+ */
+const BundleBody = createParamDecorator((_data: unknown, context: ExecutionContext): unknown => context.switchToHttp().getRequest<Request>().body);
 
 @ApiTags('policies')
 @ApiBearerAuth()
@@ -58,7 +66,7 @@ export class PoliciesController {
   })
   @ApiOkResponse({ description: 'The new active version, or the dry-run report', standardSchema: z.union([ActivePolicySchema, DryRunSchema]) })
   @ApiProblems(400, 401, 403, 409, 413)
-  async put(@CurrentActor() actor: UserActor, @Query({ schema: PutPolicyQuerySchema }) query: z.infer<typeof PutPolicyQuerySchema>, @Body() body: unknown) {
+  async put(@CurrentActor() actor: UserActor, @Query({ schema: PutPolicyQuerySchema }) query: z.infer<typeof PutPolicyQuerySchema>, @BundleBody() body: unknown) {
     const loaded = parseBundle(body);
     if (query.dryRun) {
       const wouldDeny = await this.versions.dryRun(actor, loaded);

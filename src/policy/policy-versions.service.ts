@@ -5,6 +5,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import { newId } from '../common/ids.js';
+import { inspectRequestValue } from '../common/validation.pipe.js';
 import { DomainEvents } from '../common/domain-events.js';
 import { AppError, NotFoundError } from '../common/problem.js';
 import type { UserActor } from '../identity/actor.js';
@@ -26,6 +27,9 @@ export function parseBundle(input: unknown): LoadedBundle {
       { path: '', message: 'expected a YAML document or a JSON object' },
     ]);
   }
+  // A JSON body reaches here with every key JSON.parse made, `__proto__` included; loadBundle refuses those by path and line.
+  const flaw = typeof input === 'object' ? inspectRequestValue(input, 0, 'keep') : null;
+  if (flaw) throw new AppError(400, 'policy_invalid', 'Invalid policy bundle', `${flaw.path.join('.') || 'the bundle'} ${flaw.message}`, [{ path: flaw.path.join('.'), message: flaw.message }]);
   try {
     return loadBundle(input);
   } catch (error) {

@@ -88,6 +88,25 @@ describe('invalid bundles', () => {
   it('answers a body that is neither YAML text nor an object with 400 policy_invalid', async () => {
     expectProblem(await t.http(admin).put('/api/v1/policies').send([1, 2]), 400, 'policy_invalid');
   });
+
+  it.each(['__proto__', 'constructor', 'prototype'])('refuses a JSON bundle with a %s key where keys are read, naming the path; nothing is activated', async (key) => {
+    const before = (await t.http(admin).get('/api/v1/policies')).body.version;
+    const rule = { id: 'members-read-audit', effect: 'allow', roles: ['member'], actions: ['read'], subject: 'AuditEvent', reason: 'r' };
+    // Sent as text: an object literal would lose the key before it is sent.
+    const bodies: [string, string][] = [
+      [`{"rules":[${JSON.stringify(rule).slice(0, -1)},"conditions":{"${key}":{"outcome":"allowed"}}}]}`, 'rules[0] (members-read-audit).conditions.' + key],
+      [`{"rules":[${JSON.stringify(rule).slice(0, -1)},"conditions":{"outcome":{"${key}":"x"}}}]}`, 'rules[0] (members-read-audit).conditions.outcome.' + key],
+      [`{"${key}":{"rules":[]},"rules":[${JSON.stringify(rule)}]}`, key],
+    ];
+    for (const [body, path] of bodies) {
+      for (const query of ['', '?dryRun=true']) {
+        const res = await t.http(admin).put(`/api/v1/policies${query}`).set('Content-Type', 'application/json').send(body);
+        expectProblem(res, 400, 'policy_invalid');
+        expect(res.body.errors).toEqual([expect.objectContaining({ path, message: `the key "${key}" is not allowed` })]);
+      }
+    }
+    expect((await t.http(admin).get('/api/v1/policies')).body.version).toBe(before);
+  });
 });
 
 describe('versions', () => {

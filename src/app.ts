@@ -12,6 +12,7 @@ import { VitrineExpressAdapter } from './common/express-server.js';
 import { bodyParserProblems, ProblemFilter } from './common/problem.filter.js';
 import { ProblemValidationPipe } from './common/validation.pipe.js';
 import { MetricsService } from './ops/metrics.service.js';
+import { PolicyService } from './policy/policy.service.js';
 
 /**
  * The Nest application on its Express platform and HTTP server (see
@@ -49,7 +50,8 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.use(express.text({ limit: config.bodyLimit, type: ['application/yaml', 'application/x-yaml', 'text/yaml'] }));
   app.use(bodyParserProblems);
   app.useGlobalPipes(new ProblemValidationPipe());
-  app.useGlobalFilters(new ProblemFilter());
+  const policy = app.get(PolicyService);
+  app.useGlobalFilters(new ProblemFilter((exception) => policy.recordDenial(exception)));
   setupOpenApi(app);
   return app;
 }

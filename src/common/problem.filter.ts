@@ -116,8 +116,18 @@ export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemFilter');
   private readonly outage = new OutageWarnings(this.logger, 'the database does not answer: requests are answered 503 (failures: how many since the last warning)');
 
+  /** `settle`: work an error still owes once its request's transaction has ended (a denial's audit event), done before the answer goes out. */
+  constructor(private readonly settle?: (exception: unknown) => Promise<void> | undefined) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
+    const owed = this.settle?.(exception);
+    // If what was owed fails (the database went away), that failure is the answer.
+    if (owed) owed.then(() => this.answer(exception, host), (failure: unknown) => this.answer(failure, host));
+    else this.answer(exception, host);
+  }
+
+  private answer(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<Request>();
     const { document, unexpected, unavailable } = toProblem(exception, request);

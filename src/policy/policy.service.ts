@@ -1,13 +1,26 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import type { EntityManager } from 'typeorm';
-import { AuditService } from '../audit/audit.service.js';
+import { AuditService, type AuditEntry } from '../audit/audit.service.js';
 import { PolicyDeniedError } from '../common/problem.js';
 import type { Actor } from '../identity/actor.js';
 import { loadBundle } from './bundle.js';
 import { CompiledPolicy, type Explanation, type PolicyActor } from './policy-engine.js';
 import { PolicyVersionsService } from './policy-versions.service.js';
 import type { Action, Decision, Subject } from './policy.types.js';
+
+/** A policy denial with the audit event it still owes (see PolicyService.recordDenial). */
+export class AuditedDenialError extends PolicyDeniedError {
+  recorded = false;
+
+  constructor(
+    reason: string,
+    policy: { version: string | null; ruleId: string | null },
+    readonly denial: AuditEntry,
+  ) {
+    super(reason, policy);
+  }
+}
 
 /** How the audit log names a subject in its `resource.verb` actions. */
 export const AUDIT_NAMES: Record<Subject, string> = {
@@ -46,8 +59,9 @@ export class PolicyService {
 
   /** The actor's org's active policy; the actor carries the active version id read with its credentials. */
   async policyFor(actor: Actor): Promise<CompiledPolicy> {
-    const versionId = actor.policyVersionId ?? (await this.versions.activeVersionId(actor.orgId));
-    return this.compile(undefined, actor.orgId, versionId);
+    // Kept on the request's actor, so a decision later in its transaction needs no second connection.
+    actor.policyVersionId ??= await this.versions.activeVersionId(actor.orgId);
+    return this.compile(undefined, actor.orgId, actor.policyVersionId);
   }
 
   private async compile(manager: EntityManager | undefined, orgId: string, versionId: string): Promise<CompiledPolicy> {
@@ -82,26 +96,35 @@ export class PolicyService {
   }
 
   /**
-   * Throws 403 `policy_denied` carrying the deciding rule and its reason; the
-   * denial is audited on its own (the caller's transaction will roll back).
+   * Throws 403 `policy_denied` carrying the deciding rule and its reason. The
+   * denial's audit event travels with the error and is appended by
+   * recordDenial once the request has let go of its transaction's connection:
+   * appended here, it would wait for a second connection while holding one,
+   * and a burst of denials larger than the pool would starve it.
    */
   async assert(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>, resourceId?: string | null, policy?: CompiledPolicy): Promise<Decision> {
     const decision = await this.decide(actor, action, subject, attributes, policy);
     if (!decision.allowed) {
-      const policy = { version: decision.version, ruleId: decision.ruleId };
+      const cited = { version: decision.version, ruleId: decision.ruleId };
       const id = resourceId ?? (typeof attributes?.id === 'string' ? attributes.id : null);
-      await this.audit.recordNow({
+      throw new AuditedDenialError(decision.reason, cited, {
         orgId: actor.orgId,
         actor,
         action: `${AUDIT_NAMES[subject]}.${action}`,
         resource: { type: subject, id },
         outcome: 'denied',
         reason: decision.reason,
-        policy,
+        policy: cited,
       });
-      throw new PolicyDeniedError(decision.reason, policy);
     }
     return decision;
+  }
+
+  /** Appends the audit event of a denial `assert` threw, on a connection of its own; undefined for any other error. */
+  recordDenial(error: unknown): Promise<void> | undefined {
+    if (!(error instanceof AuditedDenialError) || error.recorded) return undefined;
+    error.recorded = true;
+    return this.audit.recordNow(error.denial);
   }
 
   async explain(

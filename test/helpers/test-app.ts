@@ -9,6 +9,7 @@ import { DataSource } from 'typeorm';
 import { configureApp, createApp } from '../../src/app.js';
 import { loadConfig, type AppConfig } from '../../src/config/config.schema.js';
 import { createTestDatabase } from '../setup/test-database.js';
+import { watchSecondConnections } from './connection-watch.js';
 
 export const ADMIN_EMAIL = 'admin@test.local';
 export const ADMIN_PASSWORD = 'admin-password-123';
@@ -53,6 +54,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as Server;
   const agent = request(server);
+  const secondConnections = watchSecondConnections(app.get(DataSource));
   const withToken = (test: request.Test, token?: string) => (token ? test.set('Authorization', `Bearer ${token}`) : test);
   return {
     app,
@@ -70,6 +72,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     close: async () => {
       await app.close();
       await database?.drop();
+      if (secondConnections.length) throw new Error(`${secondConnections.length} request(s) took a second database connection while holding a transaction's:\n${[...new Set(secondConnections)].slice(0, 5).join('\n\n')}`);
     },
   };
 }

@@ -3,18 +3,34 @@ import { eventColumns, type AuditEvent } from './audit-event.js';
 import type { Seal } from './audit-seal.js';
 import type { AuditFilters } from './audit.schemas.js';
 
-/** First line of an NDJSON export: what it holds and how to check it. */
+/**
+ * The lines a proof export adds are marked by a top-level `type`, a field no
+ * AuditEvent has, and hold no `seq` or `hash` of their own: none can pass for
+ * an event, and dropping them leaves exactly what the plain export writes.
+ */
+export const HEADER_LINE = 'vitrine.audit.header';
+export const SEAL_LINE = 'vitrine.audit.seal';
+
+/** What a proof export holds and how to check it. */
 export interface ExportHeader {
-  export: {
-    orgId: string;
-    exportedAt: string;
-    filters: AuditFilters;
-    /** No filters: every sealed event is in the file, so a missing line is detected too. */
-    complete: boolean;
-    blocks: number;
-    keyId: string;
-    publicKey: string;
-  };
+  orgId: string;
+  exportedAt: string;
+  filters: AuditFilters;
+  /** No filters: every sealed event is in the file, so a missing line is detected too. */
+  complete: boolean;
+  blocks: number;
+  keyId: string;
+  publicKey: string;
+}
+
+export interface HeaderLine {
+  type: typeof HEADER_LINE;
+  header: ExportHeader;
+}
+
+export interface SealLine {
+  type: typeof SEAL_LINE;
+  seal: Seal;
 }
 
 export const CSV_COLUMNS = [
@@ -39,11 +55,19 @@ export const CSV_COLUMNS = [
   'hash',
 ] as const;
 
-/** NDJSON: the header, the events newest first, then every seal they need, oldest first. */
-export async function* ndjsonExport(header: ExportHeader, events: AsyncIterable<AuditEvent>, seals: AsyncIterable<Seal>): AsyncGenerator<string> {
-  yield `${JSON.stringify(header)}\n`;
-  for await (const event of events) yield `${JSON.stringify(event)}\n`;
-  for await (const seal of seals) yield `${JSON.stringify({ seal })}\n`;
+const eventLine = (event: AuditEvent): string => `${JSON.stringify(event)}\n`;
+
+/** NDJSON: one AuditEvent per line, newest first, and nothing else. */
+export async function* ndjsonExport(events: AsyncIterable<AuditEvent>): AsyncGenerator<string> {
+  for await (const event of events) yield eventLine(event);
+}
+
+/** NDJSON with its proof: the header, the events as ndjsonExport writes them, then every seal they need, oldest first. */
+export async function* proofExport(header: ExportHeader, events: AsyncIterable<AuditEvent>, seals: AsyncIterable<Seal>): AsyncGenerator<string> {
+  yield `${JSON.stringify({ type: HEADER_LINE, header } satisfies HeaderLine)}\n`;
+  // Not yield* ndjsonExport: delegating costs a promise per event.
+  for await (const event of events) yield eventLine(event);
+  for await (const seal of seals) yield `${JSON.stringify({ type: SEAL_LINE, seal } satisfies SealLine)}\n`;
 }
 
 /** CSV (RFC 4180) for spreadsheets: one row per event, details as JSON. */

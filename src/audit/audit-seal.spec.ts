@@ -6,7 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { AuditEventBody } from './audit-event.js';
 import { checkBlockEvents, checkpointMessage, checkSeal, eventHash, sealHash, type Seal } from './audit-seal.js';
 import { AuditSigningKey, keyIdOf } from './audit-signing-key.js';
-import { verifyExport } from './export-verifier.js';
+import { EVENTS_ONLY, verifyExport } from './export-verifier.js';
 import { sampleEvent } from '../../test/helpers/audit.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vitrine-seal-'));
@@ -70,28 +70,67 @@ describe('checkBlockEvents', () => {
 });
 
 describe('verifyExport', () => {
-  const header = (complete: boolean, blocks: number) => JSON.stringify({ export: { orgId: ORG, exportedAt: '', filters: {}, complete, blocks, keyId: key.keyId, publicKey: key.publicKeyPem } });
+  const headerBody = (complete: boolean, blocks: number, publicKey = key.publicKeyPem) => ({
+    orgId: ORG,
+    exportedAt: '2026-11-24T10:00:02.000Z',
+    filters: {},
+    complete,
+    blocks,
+    keyId: key.keyId,
+    publicKey,
+  });
+  const header = (complete: boolean, blocks: number) => JSON.stringify({ type: 'vitrine.audit.header', header: headerBody(complete, blocks) });
+  const sealLine = (s: Seal) => JSON.stringify({ type: 'vitrine.audit.seal', seal: s });
   const lines = (...all: string[]) => (async function* () {
     yield* all;
   })();
-  const ok = [header(true, 2), JSON.stringify(e3), JSON.stringify(e2), JSON.stringify(e1), JSON.stringify({ seal: first }), JSON.stringify({ seal: second })];
+  const events = [JSON.stringify(e3), JSON.stringify(e2), JSON.stringify(e1)];
+  const ok = [header(true, 2), ...events, sealLine(first), sealLine(second)];
 
   it('verifies a complete export', async () => {
-    expect(await verifyExport(lines(...ok))).toEqual(expect.objectContaining({ ok: true, events: 3, seals: 2, complete: true, head: { seq: 3, hash: second.hash } }));
+    expect(await verifyExport(lines(...ok))).toEqual(
+      expect.objectContaining({ ok: true, eventsOnly: false, events: 3, seals: 2, complete: true, head: { seq: 3, hash: second.hash } }),
+    );
+  });
+
+  it('verifies an export written before proof lines were marked: {"export"} header, {"seal"} lines', async () => {
+    const legacy = [JSON.stringify({ export: headerBody(true, 2) }), ...events, JSON.stringify({ seal: first }), JSON.stringify({ seal: second })];
+    expect(await verifyExport(lines(...legacy))).toEqual(expect.objectContaining({ ok: true, events: 3, seals: 2, complete: true }));
+  });
+
+  it('says an events-only export is one, at its first line, and reads no further', async () => {
+    let read = 0;
+    const counted = (async function* () {
+      for (const line of [...events, 'not even JSON']) {
+        read++;
+        yield line;
+      }
+    })();
+    const report = await verifyExport(counted);
+    expect(report).toEqual(expect.objectContaining({ ok: false, eventsOnly: true, events: 0, firstInvalid: { line: 1, seq: 3, reason: EVENTS_ONLY } }));
+    expect(read).toBe(1);
   });
 
   it.each([
-    ['an empty file', [], 'the file is empty'],
+    ['an empty file', [], 'the file is empty; an export made with &proof=true starts with a header line'],
     ['a line that is not JSON', [header(true, 2), '{"seq":'], 'not valid JSON'],
-    ['a first line that is not a header', [JSON.stringify(e1)], 'not an export header'],
+    ['a line that is not an object', [header(true, 2), 'null'], 'not a JSON object'],
+    ['a first line that is not a header', ['{"hello":1}'], 'not an export header'],
+    ['a malformed header', [JSON.stringify({ type: 'vitrine.audit.header', header: { orgId: ORG } })], 'the export header is malformed'],
+    ['a header whose key is not a key', [JSON.stringify({ type: 'vitrine.audit.header', header: headerBody(true, 0, 'not a key') })], 'the public key in the header is not a valid key'],
+    ['a second header', [header(false, 0), header(false, 0)], 'a second export header'],
+    ['a line of a type it does not know', [header(false, 0), '{"type":"vitrine.audit.note"}'], 'an unknown line type "vitrine.audit.note"'],
+    ['a malformed seal line', [header(false, 1), JSON.stringify(e1), '{"type":"vitrine.audit.seal","seal":{"blockNo":1}}'], 'a malformed seal line'],
+    ['a seal line without its mark', [header(false, 1), JSON.stringify(e1), JSON.stringify({ seal: first })], 'not an audit event'],
     ['a line that is not an event', [header(false, 0), '{"hello":1}'], 'not an audit event'],
     ['an event listed twice', [header(false, 1), JSON.stringify(e1), JSON.stringify(e1)], 'appears twice'],
     ['an event after the seals', [...ok, JSON.stringify(e1)], 'an event after the seals'],
     ['a missing seal line', ok.slice(0, -1), 'the header promises 2 seals'],
-    ['an event no seal holds', [header(false, 1), JSON.stringify(e3), JSON.stringify({ seal: first })], 'not held by any seal'],
+    ['an event no seal holds', [header(false, 1), JSON.stringify(e3), sealLine(first)], 'not held by any seal'],
   ])('fails on %s', async (_name, file, reason) => {
     const report = await verifyExport(lines(...file));
     expect(report.ok).toBe(false);
+    expect(report.eventsOnly).toBe(false);
     expect(report.firstInvalid?.reason).toContain(reason);
   });
 

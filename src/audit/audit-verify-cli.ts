@@ -1,17 +1,19 @@
 /**
  * `npm run audit:verify -- <export.ndjson> [--public-key key.pem]`: checks an
- * audit export offline. Exit 0 when it verifies, 1 when it does not, 2 on bad usage.
+ * audit export made with `&proof=true` offline. Exit 0 when it verifies, 1
+ * when it does not, 2 on bad usage, which includes an events-only export (made
+ * without `&proof=true`): the file holds nothing to check its events against.
  */
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import cliProgress from 'cli-progress';
-import { verifyExport } from './export-verifier.js';
+import { EVENTS_ONLY, verifyExport } from './export-verifier.js';
 
 async function main(argv: string[]): Promise<number> {
   const keyFlag = argv.indexOf('--public-key');
   const file = argv.find((a, i) => !a.startsWith('--') && argv[i - 1] !== '--public-key');
   if (!file || (keyFlag >= 0 && !argv[keyFlag + 1])) {
-    console.error('usage: npm run audit:verify -- <export.ndjson> [--public-key key.pem]');
+    console.error('usage: npm run audit:verify -- <export.ndjson> [--public-key key.pem], the file exported with &proof=true');
     return 2;
   }
   const publicKeyPem = keyFlag >= 0 ? readFileSync(argv[keyFlag + 1]!, 'utf8') : undefined;
@@ -35,6 +37,12 @@ async function main(argv: string[]): Promise<number> {
   const report = await verifyExport(counted, { publicKeyPem });
   bar.update(mib(stream.bytesRead), { lines });
   bar.stop();
+  stream.destroy();
+
+  if (report.eventsOnly) {
+    console.error(`${file}: ${EVENTS_ONLY}`);
+    return 2;
+  }
 
   console.log(`${file}: ${report.events} events, ${report.seals} seals${report.complete ? ', complete export' : ', filtered export (missing events not checked)'}`);
   if (!report.keyPinned) console.log('warning: signatures were checked against the key the file names; pass --public-key to pin it');

@@ -1,15 +1,16 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiProblems } from '../common/openapi.decorators.js';
+import { inlineJsonSchema } from '../common/openapi.js';
 import { ListQuerySchema, PageSchema, type ListQuery } from '../common/pagination.js';
 import type { UserActor } from '../identity/actor.js';
 import { CurrentActor } from '../identity/current-actor.decorator.js';
 import { Authorize } from '../policy/authorize.decorator.js';
 import { AuditChainService, notYetSealed } from './audit-chain.service.js';
-import { csvExport, ndjsonExport } from './audit-export.js';
+import { CSV_COLUMNS, csvExport, ndjsonExport, proofExport } from './audit-export.js';
 import {
   AuditEventSchema,
   AuditExportQuerySchema,
@@ -17,6 +18,8 @@ import {
   AuditShareSchema,
   AuditSharesQuerySchema,
   CheckpointSchema,
+  ExportHeaderLineSchema,
+  ExportSealLineSchema,
   PublicKeySchema,
   VerifySchema,
   type AuditExportQuery,
@@ -48,16 +51,30 @@ export class AuditController {
   @ApiOperation({
     summary: 'Stream every sealed event that matches, newest first',
     description:
-      '`ndjson`: a header line `{"export": {...}}`, one AuditEvent per line, then one `{"seal": {...}}` line per sealed block, ' +
-      'oldest first, so `npm run audit:verify -- <file>` can check the file offline. `csv`: one row per event. ' +
+      '`ndjson`: one AuditEvent per line (the shape `GET /api/v1/audit` lists) and nothing else, for `jq` and log shippers. ' +
+      'With `proof=true` it adds what an offline check needs: first a line `{"type": "vitrine.audit.header", "header": {...}}`, ' +
+      'then the events, then one `{"type": "vitrine.audit.seal", "seal": {...}}` line per sealed block, oldest first; ' +
+      'an AuditEvent has no top-level `type`, so `jq -c \'select(.type == null)\'` keeps the events. ' +
+      '`npm run audit:verify -- <file> [--public-key key.pem]` checks such a file. ' +
+      '`csv`: a header row, then one row per event; `proof=true` with `csv` is 400 `validation_failed` naming `proof`. ' +
       'The export seals what is pending first and holds the events sealed by then.',
   })
-  @ApiProduces('application/x-ndjson', 'text/csv')
-  @ApiOkResponse({ description: 'The export, streamed' })
+  @ApiOkResponse({
+    description: 'The export, streamed',
+    content: {
+      'application/x-ndjson': {
+        schema: {
+          description: 'One JSON object per line: an AuditEvent, or with `proof=true` also the header line (first) and the seal lines (last)',
+          oneOf: [{ $ref: '#/components/schemas/AuditEvent' }, inlineJsonSchema(ExportHeaderLineSchema), inlineJsonSchema(ExportSealLineSchema)],
+        },
+      },
+      'text/csv': { schema: { type: 'string', description: `RFC 4180, columns: ${CSV_COLUMNS.join(', ')}` } },
+    },
+  })
   @ApiProblems(400, 401, 403)
   async export(@CurrentActor() actor: UserActor, @Query({ schema: AuditExportQuerySchema }) query: AuditExportQuery, @Res() response: Response): Promise<void> {
-    const { format, ...filters } = query;
-    await this.audit.recordNow({ orgId: actor.orgId, actor, action: 'audit.export', resource: { type: 'AuditEvent', id: null }, details: { format, filters } });
+    const { format, proof, ...filters } = query;
+    await this.audit.recordNow({ orgId: actor.orgId, actor, action: 'audit.export', resource: { type: 'AuditEvent', id: null }, details: { format, proof, filters } });
     await this.chain.seal(true);
     const last = await this.chain.lastHead(actor.orgId);
     const pending = notYetSealed(last);
@@ -65,25 +82,22 @@ export class AuditController {
     const events = last ? this.audit.stream(actor.orgId, filters, sealed) : (async function* () {})();
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     response.setHeader('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
-    response.setHeader('Content-Disposition', `attachment; filename="audit-${stamp}.${format}"`);
-    const body =
-      format === 'csv'
-        ? csvExport(events)
-        : ndjsonExport(
-            {
-              export: {
-                orgId: actor.orgId,
-                exportedAt: new Date().toISOString(),
-                filters,
-                complete: Object.keys(filters).length === 0,
-                blocks: last?.blockNo ?? 0,
-                keyId: this.chain.key.keyId,
-                publicKey: this.chain.key.publicKeyPem,
-              },
-            },
-            events,
-            this.chain.seals(actor.orgId, last?.blockNo ?? 0),
-          );
+    response.setHeader('Content-Disposition', `attachment; filename="audit-${stamp}${proof ? '.proof' : ''}.${format}"`);
+    let body: AsyncIterable<string>;
+    if (format === 'csv') body = csvExport(events);
+    else if (!proof) body = ndjsonExport(events);
+    else {
+      const header = {
+        orgId: actor.orgId,
+        exportedAt: new Date().toISOString(),
+        filters,
+        complete: Object.keys(filters).length === 0,
+        blocks: last?.blockNo ?? 0,
+        keyId: this.chain.key.keyId,
+        publicKey: this.chain.key.publicKeyPem,
+      };
+      body = proofExport(header, events, this.chain.seals(actor.orgId, last?.blockNo ?? 0));
+    }
     // Errors after the first byte can only cut the stream short; the verifier then fails on the truncated file.
     await pipeline(Readable.from(body), response).catch(() => response.destroy());
   }

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { TimestampSchema } from '../common/timestamp.js';
 import { ListQuerySchema } from '../common/pagination.js';
 import { ACTOR_TYPES, OUTCOMES } from './audit-event.js';
+import { HEADER_LINE, SEAL_LINE, type HeaderLine, type SealLine } from './audit-export.js';
+import type { Seal } from './audit-seal.js';
 
 const nullableString = z.string().nullable();
 
@@ -37,8 +39,57 @@ export const AuditQuerySchema = ListQuerySchema.extend(filters).strict();
 export type AuditQuery = z.infer<typeof AuditQuerySchema>;
 export type AuditFilters = Omit<AuditQuery, 'limit' | 'cursor'>;
 
-export const AuditExportQuerySchema = z.strictObject({ format: z.enum(['ndjson', 'csv']).default('ndjson'), ...filters });
+export const AuditExportQuerySchema = z
+  .strictObject({
+    format: z.enum(['ndjson', 'csv']).default('ndjson').describe('`ndjson`: one AuditEvent per line. `csv`: a header row, then one row per event'),
+    proof: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true')
+      .describe('`true` (ndjson only): also write the header line and the seal lines that `npm run audit:verify` checks the file with, offline'),
+    ...filters,
+  })
+  .refine((query) => !(query.format === 'csv' && query.proof === true), {
+    path: ['proof'],
+    message: 'is for format=ndjson only: a CSV export has no place for the header and seals',
+    // Also when another field is bad, so the answer names every offending field.
+    when: ({ value }) => typeof value === 'object' && value !== null,
+  });
 export type AuditExportQuery = z.infer<typeof AuditExportQuerySchema>;
+
+/** A seal as a proof export writes it: documented in OpenAPI, and what the verifier reads seal lines with. */
+const SealSchema = z.object({
+  orgId: z.uuid(),
+  blockNo: z.number().int(),
+  seq: z.number().int().describe('The highest seq sealed in this org so far'),
+  count: z.number().int(),
+  seqs: z.array(z.number().int()),
+  hashes: z.array(z.string()).describe('Event hashes (hex), in the order of `seqs`'),
+  xmax: z.string(),
+  xip: z.array(z.string()),
+  seqHigh: z.number().int(),
+  xidBound: z.string(),
+  prevHash: nullableString.describe('The hash of the block before, null for the first'),
+  hash: z.string().describe('SHA-256 (hex) over the RFC 8785 JSON of the block'),
+  at: z.iso.datetime(),
+  keyId: z.string(),
+  signature: z.string().describe('base64 Ed25519 over the RFC 8785 JSON of {orgId, seq, hash, at}'),
+}) satisfies z.ZodType<Seal>;
+
+export const ExportHeaderLineSchema = z.object({
+  type: z.literal(HEADER_LINE),
+  header: z.object({
+    orgId: z.uuid(),
+    exportedAt: z.iso.datetime(),
+    filters: z.record(z.string(), z.string()).describe('The filters of the request'),
+    complete: z.boolean().describe('No filters: every sealed event is in the file, so a missing event is detected too'),
+    blocks: z.number().int().describe('How many seal lines a complete export holds'),
+    keyId: z.string(),
+    publicKey: z.string().describe('PEM, SPKI: the key the seals are signed with; pin your own copy with `--public-key`'),
+  }),
+}) satisfies z.ZodType<HeaderLine>;
+
+export const ExportSealLineSchema = z.object({ type: z.literal(SEAL_LINE), seal: SealSchema }) satisfies z.ZodType<SealLine>;
 
 export const AuditCursorSchema = z.object({ at: z.iso.datetime(), seq: z.number().int() });
 

@@ -2,10 +2,13 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { AuditEvent } from './audit-event.js';
 import { keyIdOf } from './audit-signing-key.js';
 import { checkSeal, eventHash, type Seal } from './audit-seal.js';
-import type { ExportHeader } from './audit-export.js';
+import { HEADER_LINE, SEAL_LINE, type ExportHeader } from './audit-export.js';
+import { ExportHeaderLineSchema, ExportSealLineSchema } from './audit.schemas.js';
 
 export interface ExportReport {
   ok: boolean;
+  /** The file is a plain export, events only: it holds no header or seals to check them against. */
+  eventsOnly: boolean;
   events: number;
   seals: number;
   /** The export held every sealed event (no filters), so missing lines were looked for too. */
@@ -26,15 +29,32 @@ class Invalid extends Error {
   }
 }
 
+export const EVENTS_ONLY = 'an events-only export: it has no header and no seals to check its events against; export again with &proof=true';
+
+/** A line that begins a proof export, and whether it is in the format before proof lines were marked. */
+function headerOf(value: Record<string, unknown>): { header: ExportHeader; legacy: boolean } | 'malformed' | null {
+  if (value.type === HEADER_LINE) {
+    const line = ExportHeaderLineSchema.safeParse(value);
+    return line.success ? { header: line.data.header, legacy: false } : 'malformed';
+  }
+  // Exports made before proof lines were marked: `{"export": header}`, events, `{"seal": seal}` lines.
+  if (!('type' in value) && 'export' in value) {
+    const line = ExportHeaderLineSchema.safeParse({ type: HEADER_LINE, header: value.export });
+    return line.success ? { header: line.data.header, legacy: true } : 'malformed';
+  }
+  return null;
+}
+
 /**
  * Checks an NDJSON audit export offline: every event against its hash, the
  * seals' chain and signatures, every event against the seal that holds it,
  * and, for a complete export, that no sealed event is missing.
  */
 export async function verifyExport(lines: AsyncIterable<string>, options: { publicKeyPem?: string } = {}): Promise<ExportReport> {
-  const report: ExportReport = { ok: false, events: 0, seals: 0, complete: false, keyPinned: options.publicKeyPem !== undefined, head: null };
+  const report: ExportReport = { ok: false, eventsOnly: false, events: 0, seals: 0, complete: false, keyPinned: options.publicKeyPem !== undefined, head: null };
   const hashes = new Map<number, { hash: string; line: number }>();
-  let header: ExportHeader['export'] | undefined;
+  let header: ExportHeader | undefined;
+  let legacy = false;
   let keys: Map<string, KeyObject> | undefined;
   let previous: Seal | null = null;
   let lineNo = 0;
@@ -42,22 +62,42 @@ export async function verifyExport(lines: AsyncIterable<string>, options: { publ
     for await (const text of lines) {
       lineNo++;
       if (text.trim() === '') continue;
-      let value: Record<string, unknown>;
+      let parsed: unknown;
       try {
-        value = JSON.parse(text) as Record<string, unknown>;
+        parsed = JSON.parse(text);
       } catch {
         throw new Invalid(lineNo, null, 'not valid JSON');
       }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Invalid(lineNo, null, 'not a JSON object');
+      const value = parsed as Record<string, unknown>;
       if (!header) {
-        if (typeof value.export !== 'object' || value.export === null) throw new Invalid(lineNo, null, 'the first line is not an export header');
-        header = value.export as ExportHeader['export'];
-        report.complete = header.complete === true;
-        const key = createPublicKey(options.publicKeyPem ?? header.publicKey);
+        const first = headerOf(value);
+        if (first === 'malformed') throw new Invalid(lineNo, null, 'the export header is malformed');
+        if (!first) {
+          if (typeof value.seq === 'number' && typeof value.hash === 'string' && !('type' in value)) {
+            report.eventsOnly = true;
+            throw new Invalid(lineNo, value.seq, EVENTS_ONLY);
+          }
+          throw new Invalid(lineNo, null, 'the first line is not an export header');
+        }
+        ({ header, legacy } = first);
+        report.complete = header.complete;
+        let key: KeyObject;
+        try {
+          key = createPublicKey(options.publicKeyPem ?? header.publicKey);
+        } catch {
+          throw new Invalid(lineNo, null, options.publicKeyPem === undefined ? 'the public key in the header is not a valid key' : 'the public key given is not a valid key');
+        }
         keys = new Map([[keyIdOf(key), key]]);
         continue;
       }
-      if ('seal' in value) {
-        const seal = value.seal as Seal;
+      const marked = legacy ? 'seal' in value : 'type' in value;
+      if (marked) {
+        if (!legacy && value.type === HEADER_LINE) throw new Invalid(lineNo, null, 'a second export header');
+        if (!legacy && value.type !== SEAL_LINE) throw new Invalid(lineNo, null, `an unknown line type ${JSON.stringify(value.type)}`);
+        const line = ExportSealLineSchema.safeParse(legacy ? { type: SEAL_LINE, seal: value.seal } : value);
+        if (!line.success) throw new Invalid(lineNo, null, 'a malformed seal line');
+        const seal = line.data.seal;
         const problem = checkSeal(seal, previous, keys!);
         if (problem) throw new Invalid(lineNo, problem.seq, problem.reason);
         seal.seqs.forEach((seq, i) => {
@@ -88,7 +128,7 @@ export async function verifyExport(lines: AsyncIterable<string>, options: { publ
       hashes.set(seq, { hash, line: lineNo });
       report.events++;
     }
-    if (!header) throw new Invalid(lineNo, null, 'the file is empty');
+    if (!header) throw new Invalid(lineNo, null, 'the file is empty; an export made with &proof=true starts with a header line');
     if (report.complete && report.seals !== header.blocks) {
       throw new Invalid(lineNo, null, `the header promises ${header.blocks} seals, the file has ${report.seals}`);
     }

@@ -31,6 +31,16 @@ function toJsonSchema(schema: unknown, { schemaType }: { schemaType: 'input' | '
   return { schema: rest, components: ($defs ?? {}) as Record<string, Record<string, unknown>> };
 }
 
+/**
+ * An output schema written out in place, for a response the decorators cannot
+ * describe with one schema (a body served in several media types).
+ */
+export function inlineJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { schema: json, components } = toJsonSchema(schema, { schemaType: 'output' })!;
+  if (Object.keys(components).length > 0) throw new Error('inlineJsonSchema: the schema has named parts; $ref their components instead');
+  return json;
+}
+
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Vitrine')

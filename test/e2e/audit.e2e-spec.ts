@@ -442,12 +442,105 @@ describe('export', () => {
   const lines = async function* (text: string) {
     yield* text.split('\n');
   };
+  /** The lines of an NDJSON body, each ended by a newline, none empty. */
+  const ndjsonLines = (text: string) => {
+    expect(text === '' || text.endsWith('\n')).toBe(true);
+    const all = text.split('\n').slice(0, -1);
+    expect(all.every((l) => l.trim() !== '')).toBe(true);
+    return all;
+  };
+  /** Every event the list route gives for a query, page after page, newest first. */
+  const listAll = async (query: Record<string, string>) => {
+    const items: unknown[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await t.http(auditor.token).get('/api/v1/audit').query({ ...query, limit: '500', ...(cursor ? { cursor } : {}) });
+      expect(res.status).toBe(200);
+      items.push(...res.body.items);
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    return items;
+  };
+  const proofDownload = (query: Record<string, string> = {}) => download({ ...query, proof: 'true' });
+  const cli = path.join(root, 'dist/src/audit/audit-verify-cli.js');
+  const verifyCli = (file: string, key?: string) =>
+    spawnSync(process.execPath, [cli, file, ...(key ? ['--public-key', key] : [])], { encoding: 'utf8' });
 
-  it('streams NDJSON that verifies offline, and fails on a one-byte edit', async () => {
+  it('writes plain NDJSON as one AuditEvent per line and nothing else, each as GET /audit lists it', async () => {
     const { text, type } = await download({ format: 'ndjson' });
     expect(type).toMatch(/^application\/x-ndjson/);
+    const events = ndjsonLines(text).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.length).toBeGreaterThan(10);
+    for (const e of events) {
+      expect(e).toEqual(expect.objectContaining({ seq: expect.any(Number), hash: expect.stringMatching(/^[0-9a-f]{64}$/), action: expect.any(String) }));
+      expect(e).not.toHaveProperty('type');
+      expect(e).not.toHaveProperty('export');
+      expect(e).not.toHaveProperty('seal');
+    }
+    // The export sealed everything before it read, and reads record nothing: the list now holds the same events.
+    expect(events).toEqual(await listAll({}));
+    // Without a format, the export is the same plain NDJSON, newest first: the export just recorded comes first.
+    const byDefault = (await download({})).text;
+    expect(JSON.parse(byDefault.slice(0, byDefault.indexOf('\n')))).toEqual(expect.objectContaining({ action: 'audit.export', details: { format: 'ndjson', proof: false, filters: {} } }));
+  });
+
+  it('applies every filter to a plain NDJSON export', async () => {
+    const cases: Record<string, string>[] = [
+      { action: 'team.create' },
+      { actorId: member.id },
+      { outcome: 'denied' },
+      { resourceType: 'Token' },
+      { resourceType: 'Member', action: 'member.create', outcome: 'allowed' },
+    ];
+    const all = await listAll({});
+    const middle = all[Math.floor(all.length / 2)] as { at: string };
+    cases.push({ from: middle.at, to: (all[0] as { at: string }).at });
+    for (const query of cases) {
+      const events = ndjsonLines((await download(query)).text).map((l) => JSON.parse(l));
+      expect([query, events.length > 0]).toEqual([query, true]);
+      expect([query, events]).toEqual([query, await listAll(query)]);
+    }
+  });
+
+  it('marks every line a proof export adds, so that each line is either a marked header or seal or an event', async () => {
+    const { text, type } = await proofDownload();
+    expect(type).toMatch(/^application\/x-ndjson/);
+    const parsed = ndjsonLines(text).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // A marked line holds its mark and its content, no seq or hash; any other line is an event.
+    const shapes = parsed.map((line) =>
+      'type' in line
+        ? { type: line.type, keys: Object.keys(line).sort() }
+        : { event: typeof line.seq === 'number' && typeof line.action === 'string' && /^[0-9a-f]{64}$/.test(String(line.hash)) },
+    );
+    const header = parsed[0]!.header as { orgId: string; complete: boolean; blocks: number; publicKey: string };
+    expect(header).toEqual(expect.objectContaining({ orgId, complete: true, blocks: expect.any(Number), publicKey: expect.stringContaining('BEGIN PUBLIC KEY') }));
+    const events = parsed.length - 1 - header.blocks;
+    expect(events).toBeGreaterThan(10);
+    // One header, then the events, then one seal per block: nothing else, in that order.
+    expect(shapes).toEqual([
+      { type: 'vitrine.audit.header', keys: ['header', 'type'] },
+      ...Array(events).fill({ event: true }),
+      ...Array(header.blocks).fill({ type: 'vitrine.audit.seal', keys: ['seal', 'type'] }),
+    ]);
+  });
+
+  it('holds in a proof export exactly the lines of the plain export, and records which was asked for', async () => {
+    const query = { action: 'team.create' };
+    const proof = await proofDownload(query);
+    const plain = await download(query);
+    expect(ndjsonLines(plain.text).length).toBeGreaterThan(0);
+    expect(ndjsonLines(proof.text).filter((l) => !l.startsWith('{"type":"vitrine.audit.')).join('\n')).toBe(ndjsonLines(plain.text).join('\n'));
+    const recorded = (await t.http(auditor.token).get('/api/v1/audit').query({ action: 'audit.export', limit: 2 })).body.items.map((e: { details: unknown }) => e.details);
+    expect(recorded).toEqual([
+      { format: 'ndjson', proof: false, filters: query },
+      { format: 'ndjson', proof: true, filters: query },
+    ]);
+  });
+
+  it('streams a proof export that verifies offline, and fails on a one-byte edit, a missing line or an unmarked line', async () => {
+    const { text } = await proofDownload();
     const report = await verifyExport(lines(text));
-    expect(report).toEqual(expect.objectContaining({ ok: true, complete: true }));
+    expect(report).toEqual(expect.objectContaining({ ok: true, complete: true, eventsOnly: false }));
     expect(report.events).toBeGreaterThan(10);
 
     const at = text.indexOf('"action":"team.create"') + '"action":"team.'.length;
@@ -457,33 +550,61 @@ describe('export', () => {
 
     const withoutLine = text.split('\n').filter((_, i) => i !== 2).join('\n');
     expect((await verifyExport(lines(withoutLine))).firstInvalid?.reason).toMatch(/^missing/);
+
+    // A seal line stripped of its mark is no event and no seal.
+    const unmarked = text.replace(/\{"type":"vitrine\.audit\.seal","seal":(.*)\}\n/, '{"seal":$1}\n');
+    expect(unmarked).not.toBe(text);
+    expect(await verifyExport(lines(unmarked))).toEqual(expect.objectContaining({ ok: false, firstInvalid: expect.objectContaining({ reason: 'not an audit event' }) }));
   });
 
-  it('verifies with the CLI, pinned to the published key, and exits 1 on an edited file', async () => {
+  it('still verifies a proof export written before its lines were marked', async () => {
+    const { text } = await proofDownload();
+    const legacy = ndjsonLines(text)
+      .map((l) => {
+        const line = JSON.parse(l);
+        if (line.type === 'vitrine.audit.header') return JSON.stringify({ export: line.header });
+        if (line.type === 'vitrine.audit.seal') return JSON.stringify({ seal: line.seal });
+        return l;
+      })
+      .join('\n');
+    expect(await verifyExport(lines(legacy))).toEqual(expect.objectContaining({ ok: true, complete: true }));
+    const at = legacy.indexOf('"action":"team.create"') + '"action":"team.'.length;
+    expect((await verifyExport(lines(`${legacy.slice(0, at)}d${legacy.slice(at + 1)}`))).firstInvalid?.reason).toMatch(/^altered/);
+  });
+
+  it('verifies a proof export with the CLI, pinned to the published key, and exits 1 on an edited file', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vitrine-export-'));
-    const { text } = await download({});
+    const { text } = await proofDownload();
     writeFileSync(path.join(dir, 'export.ndjson'), text);
     writeFileSync(path.join(dir, 'key.pem'), (await t.http(auditor.token).get('/api/v1/audit/public-key')).body.publicKey);
-    const cli = path.join(root, 'dist/src/audit/audit-verify-cli.js');
-    const ok = spawnSync(process.execPath, [cli, path.join(dir, 'export.ndjson'), '--public-key', path.join(dir, 'key.pem')], { encoding: 'utf8' });
+    const ok = verifyCli(path.join(dir, 'export.ndjson'), path.join(dir, 'key.pem'));
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/OK: the chain verifies/);
     expect(ok.stderr).toMatch(/verifying/);
 
     const at = text.lastIndexOf('"seq":') + '"seq":'.length;
     writeFileSync(path.join(dir, 'edited.ndjson'), `${text.slice(0, at)}9${text.slice(at + 1)}`);
-    const bad = spawnSync(process.execPath, [cli, path.join(dir, 'edited.ndjson'), '--public-key', path.join(dir, 'key.pem')], { encoding: 'utf8' });
+    const bad = verifyCli(path.join(dir, 'edited.ndjson'), path.join(dir, 'key.pem'));
     expect(bad.status).toBe(1);
     expect(bad.stdout).toMatch(/INVALID at line \d+/);
   });
 
-  it('exports a filtered selection, whose events still verify against their seals', async () => {
-    const { text } = await download({ action: 'team.create' });
-    const events = text
-      .split('\n')
-      .filter(Boolean)
+  it('tells the CLI user in one line that a plain export is events only, to export again with proof=true', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vitrine-export-'));
+    const file = path.join(dir, 'plain.ndjson');
+    writeFileSync(file, (await download({})).text);
+    const res = verifyCli(file);
+    expect(res.status).toBe(2);
+    expect(res.stdout).toBe('');
+    const said = res.stderr.split('\n').filter((l) => l.includes(file));
+    expect(said).toEqual([`${file}: an events-only export: it has no header and no seals to check its events against; export again with &proof=true`]);
+  });
+
+  it('exports a filtered selection with its proof, whose events still verify against their seals', async () => {
+    const { text } = await proofDownload({ action: 'team.create' });
+    const events = ndjsonLines(text)
       .map((l) => JSON.parse(l))
-      .filter((line) => !('export' in line) && !('seal' in line));
+      .filter((line) => !('type' in line));
     expect(events.length).toBeGreaterThan(0);
     expect(events.every((e: { action: string }) => e.action === 'team.create')).toBe(true);
     expect(await verifyExport(lines(text))).toEqual(expect.objectContaining({ ok: true, complete: false }));
@@ -496,6 +617,34 @@ describe('export', () => {
     expect(rows[0]).toBe('seq,id,org_id,at,actor_type,actor_id,actor_name,action,resource_type,resource_id,outcome,reason,policy_version,policy_rule_id,ip,user_agent,request_id,details,hash');
     expect(rows.length).toBeGreaterThan(1);
     expect(rows.slice(1).every((r) => r.includes(',member.create,'))).toBe(true);
+  });
+
+  it('refuses proof=true with CSV, and a proof that is not true or false, naming proof and changing nothing', async () => {
+    const get = (query: Record<string, string>) => t.http(auditor.token).get('/api/v1/audit/export').query(query);
+    let res!: Awaited<ReturnType<typeof get>>;
+    expect(await eventsOf(async () => (res = await get({ format: 'csv', proof: 'true' })))).toEqual([]);
+    expectProblem(res, 400, 'validation_failed');
+    expect(res.body.errors).toEqual([{ path: 'proof', message: expect.stringContaining('format=ndjson') }]);
+    const both = await get({ format: 'csv', proof: 'true', colour: 'red' });
+    expectProblem(both, 400, 'validation_failed');
+    expect(both.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['colour', 'proof']);
+    const notBoolean = await get({ format: 'csv', proof: 'yes' });
+    expectProblem(notBoolean, 400, 'validation_failed');
+    expect(notBoolean.body.errors.map((e: { path: string }) => e.path)).toEqual(['proof']);
+    expect((await download({ format: 'csv', proof: 'false', action: 'member.create' })).text.split('\n')[0]).toMatch(/^seq,id,/);
+  });
+
+  it('documents proof and both line shapes in the OpenAPI document', async () => {
+    const doc = (await t.http().get('/api/openapi.json')).body;
+    const operation = doc.paths['/api/v1/audit/export'].get;
+    const proof = operation.parameters.find((p: { name: string }) => p.name === 'proof');
+    expect(proof).toEqual(expect.objectContaining({ in: 'query', required: false, description: expect.stringContaining('audit:verify') }));
+    expect(proof.schema).toEqual(expect.objectContaining({ enum: ['true', 'false'], default: 'false' }));
+    const line = operation.responses['200'].content['application/x-ndjson'].schema;
+    expect(line.oneOf[0]).toEqual({ $ref: '#/components/schemas/AuditEvent' });
+    expect(line.oneOf.slice(1).map((s: { properties: { type: { const: string } } }) => s.properties.type.const)).toEqual(['vitrine.audit.header', 'vitrine.audit.seal']);
+    expect(doc.components.schemas.AuditEvent.properties).not.toHaveProperty('type');
+    expect(operation.responses['200'].content['text/csv']).toBeDefined();
   });
 
   it('is itself audited', async () => {

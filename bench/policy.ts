@@ -15,6 +15,8 @@ import { stringify } from 'yaml';
 import { loadBundle, type Conditions, type PolicyRule } from '../src/policy/bundle.js';
 import { CompiledPolicy, type PolicyActor } from '../src/policy/policy-engine.js';
 import type { Action, PolicyRole, Subject } from '../src/policy/policy.types.js';
+import { numberArg } from './harness.js';
+import { linkRecheckBench } from './link-recheck.js';
 
 type Cedar = typeof import('@cedar-policy/cedar-wasm/nodejs');
 type CedarEntity = import('@cedar-policy/cedar-wasm/nodejs').EntityJson;
@@ -596,6 +598,8 @@ async function main(): Promise<void> {
   } else {
     console.log(`Cedar baseline not run: ${cedarProblem}`);
   }
+  const links = numberArg('links', 100_000);
+  if (links > 0) await linkRecheckBench(links);
   console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s (${sink} allows counted while timing)`);
   if (mismatches) process.exitCode = 1;
 }

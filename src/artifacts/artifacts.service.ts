@@ -361,13 +361,22 @@ export class ArtifactsService {
     const subjects = new Map<string, Record<string, unknown>>();
     if (refs.length === 0) return subjects;
     const ids = [...new Set(refs.map((r) => r.artifactId))];
-    const artifacts = new Map((await withLinkFlag(manager.getRepository(Artifact).createQueryBuilder('a').where('a.org_id = :orgId AND a.id IN (:...ids)', { orgId, ids }))).map((x) => [x.artifact.id, x]));
-    const pinned = refs.filter((r) => r.revision !== null);
-    const secrets = new Map(
-      pinned.length
-        ? (await manager.getRepository(ArtifactRevision).find({ select: { artifactId: true, revision: true, containsSecrets: true }, where: pinned.map((r) => ({ artifactId: r.artifactId, revision: r.revision! })) })).map((r) => [shareSubjectKey(r.artifactId, r.revision), r.containsSecrets])
-        : [],
+    // Plain rows, not entities: a page of links names up to a thousand artifacts, and hydrating them cost more than the query.
+    const found: (ArtifactFields & { publishedByLink: boolean })[] = await manager.query(
+      `SELECT a.id, a.org_id AS "orgId", a.team_id AS "teamId", a.owner_id AS "ownerId", a.run_id AS "runId", a.kind, a.title, a.classification, a.labels,
+              a.contains_secrets AS "containsSecrets", a.private, a.remixed_from_id AS "remixedFromId", ${PUBLISHED_BY_LINK} AS "publishedByLink"
+         FROM artifacts a WHERE a.org_id = $1 AND a.id = ANY($2::uuid[])`,
+      [orgId, ids],
     );
+    const artifacts = new Map(found.map((a) => [a.id, { artifact: a, publishedByLink: a.publishedByLink }]));
+    const pinned = refs.filter((r) => r.revision !== null);
+    const rows: { artifact_id: string; revision: number; contains_secrets: boolean }[] = pinned.length
+      ? await manager.query('SELECT artifact_id, revision, contains_secrets FROM artifact_revisions WHERE (artifact_id, revision) IN (SELECT * FROM unnest($1::uuid[], $2::int[]))', [
+          pinned.map((r) => r.artifactId),
+          pinned.map((r) => r.revision),
+        ])
+      : [];
+    const secrets = new Map(rows.map((r) => [shareSubjectKey(r.artifact_id, r.revision), r.contains_secrets]));
     for (const ref of refs) {
       const found = artifacts.get(ref.artifactId);
       if (!found) continue;

@@ -160,17 +160,16 @@ export class SharingService {
    */
   private async *deniedLinks(manager: EntityManager, scope: LinkScope, policy: CompiledPolicy): AsyncGenerator<DeniedLink[]> {
     const makers = new Map<string, PolicyActor | null>();
-    let after: string | undefined;
+    let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
-      const qb = manager
-        .getRepository(Share)
-        .createQueryBuilder('s')
-        .where('s.org_id = :orgId AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())', { orgId: scope.orgId })
-        .orderBy('s.id')
-        .limit(RECHECK_PAGE);
-      if (scope.artifactId) qb.andWhere('s.artifact_id = :artifactId', { artifactId: scope.artifactId });
-      if (after) qb.andWhere('s.id > :after', { after });
-      const page = await qb.getMany();
+      // Plain rows, not entities, keyset on id: the page is all that is held.
+      const page: Pick<Share, 'id' | 'artifactId' | 'audience' | 'revision' | 'expiresInSeconds' | 'createdBy'>[] = await manager.query(
+        `SELECT id, artifact_id AS "artifactId", audience, revision, expires_in_seconds AS "expiresInSeconds", created_by AS "createdBy"
+           FROM shares
+          WHERE org_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AND id > $2 AND ($3::uuid IS NULL OR artifact_id = $3)
+          ORDER BY id LIMIT $4`,
+        [scope.orgId, after, scope.artifactId ?? null, RECHECK_PAGE],
+      );
       if (page.length === 0) return;
       const unknown = [...new Set(page.map((s) => s.createdBy))].filter((id) => !makers.has(id));
       const found = await this.members.activeAsPolicyActors(manager, scope.orgId, { ids: unknown });

@@ -73,6 +73,7 @@ export class AuthService {
    * address is blocked, before any password is hashed.
    */
   async checkPassword(email: string, password: string, purpose: 'session' | 'token', context: RequestContext): Promise<Member> {
+    this.passwords.assertCapacity();
     const attempt = await this.limits.begin(email, context);
     let member: Member | null;
     let ok: boolean;

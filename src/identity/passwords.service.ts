@@ -30,10 +30,15 @@ export class PasswordsService {
     return this.run(() => verifyPassword(passwordHash, password));
   }
 
-  private run<T>(work: () => Promise<T>): Promise<T> {
+  /** Refuses 503 now if a hash would be refused: callers check first so that a refused request does no other work. */
+  assertCapacity(): void {
     if (this.limit.activeCount + this.limit.pendingCount >= this.capacity) {
-      return Promise.reject(new UnavailableError('Too many passwords are being checked at once; try again shortly'));
+      throw new UnavailableError('Too many passwords are being checked at once; try again shortly');
     }
+  }
+
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    this.assertCapacity();
     return this.limit(work);
   }
 }

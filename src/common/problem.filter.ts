@@ -65,7 +65,10 @@ function fromDatabaseError(error: QueryFailedError): ProblemBody | undefined {
  * service, logged as an error; `unavailable`: the database could not be
  * reached (see isDatabaseUnavailable), answered 503 so the client retries.
  */
-export function toProblem(exception: unknown, request: Request): { document: ProblemDocument; unexpected: boolean; unavailable?: boolean } {
+export function toProblem(
+  exception: unknown,
+  request: Request,
+): { document: ProblemDocument; unexpected: boolean; unavailable?: boolean; retryAfterSeconds?: number } {
   const requestId = (request as Request & { id?: unknown }).id;
   const withId = (doc: ProblemBody) => ({ ...doc, requestId: requestId == null ? null : String(requestId) });
 
@@ -78,6 +81,7 @@ export function toProblem(exception: unknown, request: Request): { document: Pro
         }),
       ),
       unexpected: false,
+      retryAfterSeconds: exception.retryAfterSeconds,
     };
   }
   if (exception instanceof QueryFailedError) {
@@ -104,9 +108,10 @@ export function toProblem(exception: unknown, request: Request): { document: Pro
   };
 }
 
-export function sendProblem(response: Response, document: ProblemDocument): void {
+export function sendProblem(response: Response, document: ProblemDocument, retryAfterSeconds?: number): void {
   if (response.headersSent) return;
-  if (document.status === 503) response.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+  const retryAfter = retryAfterSeconds ?? (document.status === 503 ? RETRY_AFTER_SECONDS : undefined);
+  if (retryAfter !== undefined) response.setHeader('Retry-After', String(retryAfter));
   response.status(document.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(document));
 }
 
@@ -130,10 +135,10 @@ export class ProblemFilter implements ExceptionFilter {
   private answer(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<Request>();
-    const { document, unexpected, unavailable } = toProblem(exception, request);
+    const { document, unexpected, unavailable, retryAfterSeconds } = toProblem(exception, request);
     if (unexpected) this.logger.error({ err: exception, requestId: document.requestId }, 'unexpected error');
     if (unavailable) this.outage.note(exception, { requestId: document.requestId });
-    sendProblem(http.getResponse<Response>(), document);
+    sendProblem(http.getResponse<Response>(), document, retryAfterSeconds);
   }
 }
 

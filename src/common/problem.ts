@@ -10,6 +10,9 @@ export interface FieldProblem {
  * filter turns them into RFC 9457 documents.
  */
 export class AppError extends Error {
+  /** Sent as the Retry-After header (seconds), where the client should wait before it tries again. */
+  retryAfterSeconds?: number;
+
   constructor(
     readonly status: number,
     readonly code: string,
@@ -73,5 +76,21 @@ export class CsrfRejectedError extends AppError {
       'Cross-site request rejected',
       'A cookie-authenticated request that changes state must come from this origin',
     );
+  }
+}
+
+/** Too many failed sign-ins for an account or from an address: no password is checked until the window ends. */
+export class TooManyRequestsError extends AppError {
+  constructor(detail: string, retryAfterSeconds: number) {
+    super(429, 'too_many_requests', 'Too many requests', detail);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** The service is too busy to take the request now (it would only queue); the client retries shortly. */
+export class UnavailableError extends AppError {
+  constructor(detail: string, retryAfterSeconds = 1) {
+    super(503, 'unavailable', 'Service unavailable', detail);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }

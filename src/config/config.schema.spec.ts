@@ -41,6 +41,12 @@ describe('configuration', () => {
     [{ VITRINE_HEAP_GROWTH_PERCENT: '1.5' }, 'VITRINE_HEAP_GROWTH_PERCENT'],
     [{ VITRINE_HEAP_GROWTH_PERCENT: '1001' }, 'VITRINE_HEAP_GROWTH_PERCENT'],
     [{ VITRINE_HEAP_GROWTH_PERCENT: 'lots' }, 'VITRINE_HEAP_GROWTH_PERCENT'],
+    [{ VITRINE_LOGIN_ACCOUNT_LIMIT: '0' }, 'VITRINE_LOGIN_ACCOUNT_LIMIT'],
+    [{ VITRINE_LOGIN_ACCOUNT_WINDOW_SECONDS: '1.5' }, 'VITRINE_LOGIN_ACCOUNT_WINDOW_SECONDS'],
+    [{ VITRINE_LOGIN_ADDRESS_LIMIT: 'many' }, 'VITRINE_LOGIN_ADDRESS_LIMIT'],
+    [{ VITRINE_LOGIN_ADDRESS_WINDOW_SECONDS: '86401' }, 'VITRINE_LOGIN_ADDRESS_WINDOW_SECONDS'],
+    [{ VITRINE_PASSWORD_HASH_CONCURRENCY: '0' }, 'VITRINE_PASSWORD_HASH_CONCURRENCY'],
+    [{ VITRINE_PASSWORD_HASH_QUEUE: '-1' }, 'VITRINE_PASSWORD_HASH_QUEUE'],
   ])('rejects %j, naming %s', (env, variable) => {
     const problems = problemsOf(env);
     expect(problems.map((p) => p.variable)).toEqual([variable]);
@@ -50,6 +56,17 @@ describe('configuration', () => {
     expect(loadConfig({}).heapGrowthPercent).toBe(400);
     expect(loadConfig({ VITRINE_HEAP_GROWTH_PERCENT: '0' }).heapGrowthPercent).toBe(0);
     expect(loadConfig({ VITRINE_HEAP_GROWTH_PERCENT: '' }).heapGrowthPercent).toBe(400);
+  });
+
+  it('limits failed sign-ins to 10 per account and 100 per address in 15 minutes by default, and bounds password hashing', () => {
+    const config = loadConfig({});
+    expect(config.loginLimits).toEqual({ account: { limit: 10, windowSeconds: 900 }, address: { limit: 100, windowSeconds: 900 } });
+    expect(config.passwordHashing.concurrency).toBeGreaterThanOrEqual(1);
+    expect(config.passwordHashing.concurrency).toBeLessThanOrEqual(3);
+    expect(config.passwordHashing.queue).toBe(32);
+    const tuned = loadConfig({ VITRINE_LOGIN_ACCOUNT_LIMIT: '5', VITRINE_LOGIN_ACCOUNT_WINDOW_SECONDS: '60', VITRINE_PASSWORD_HASH_CONCURRENCY: '2', VITRINE_PASSWORD_HASH_QUEUE: '0' });
+    expect(tuned.loginLimits.account).toEqual({ limit: 5, windowSeconds: 60 });
+    expect(tuned.passwordHashing).toEqual({ concurrency: 2, queue: 0 });
   });
 
   it('names every bad variable at once', () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -15,6 +16,15 @@ const postgresUrl = z
  * times what survived the last one.
  */
 const DEFAULT_HEAP_GROWTH_PERCENT = 400;
+
+/**
+ * Password hashes computed at once: each takes a core for tens of
+ * milliseconds, so one core is left to the event loop; at most 3, as they run
+ * on libuv's pool of 4 threads, which file and DNS work share.
+ */
+const DEFAULT_PASSWORD_HASH_CONCURRENCY = Math.max(1, Math.min(3, availableParallelism() - 1));
+
+const count = (min: number, max: number, fallback: number) => z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
 
 /** The environment Vitrine reads, as API.md documents it. */
 export const EnvSchema = z.object({
@@ -41,7 +51,19 @@ export const EnvSchema = z.object({
   VITRINE_AUDIT_SEAL_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(3_600_000).default(1000)),
   VITRINE_STALL_SWEEP_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(60_000).default(1000)),
   VITRINE_HEAP_GROWTH_PERCENT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(1000).default(DEFAULT_HEAP_GROWTH_PERCENT)),
+  VITRINE_LOGIN_ACCOUNT_LIMIT: count(1, 1_000_000, 10),
+  VITRINE_LOGIN_ACCOUNT_WINDOW_SECONDS: count(1, 86_400, 900),
+  VITRINE_LOGIN_ADDRESS_LIMIT: count(1, 1_000_000, 100),
+  VITRINE_LOGIN_ADDRESS_WINDOW_SECONDS: count(1, 86_400, 900),
+  VITRINE_PASSWORD_HASH_CONCURRENCY: count(1, 64, DEFAULT_PASSWORD_HASH_CONCURRENCY),
+  VITRINE_PASSWORD_HASH_QUEUE: count(0, 10_000, 32),
 });
+
+/** At most `limit` failures in a window of `windowSeconds` from the first. */
+export interface FailureLimit {
+  limit: number;
+  windowSeconds: number;
+}
 
 export interface AppConfig {
   databaseUrl: string | undefined;
@@ -62,6 +84,10 @@ export interface AppConfig {
   stallSweepIntervalMs: number;
   /** Heap growth between full collections, in % of the live heap; 0 leaves it to V8 (see src/common/heap-growth.ts). */
   heapGrowthPercent: number;
+  /** Failed sign-ins allowed per account (normalised email) and per client address before sign-ins are refused 429. */
+  loginLimits: { account: FailureLimit; address: FailureLimit };
+  /** Password hashes (sign-in checks, new passwords) computed at once, and how many more may wait; past that the request is answered 503. */
+  passwordHashing: { concurrency: number; queue: number };
 }
 
 export class ConfigError extends Error {
@@ -104,6 +130,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     auditSealIntervalMs: e.VITRINE_AUDIT_SEAL_INTERVAL_MS,
     stallSweepIntervalMs: e.VITRINE_STALL_SWEEP_INTERVAL_MS,
     heapGrowthPercent: e.VITRINE_HEAP_GROWTH_PERCENT,
+    loginLimits: {
+      account: { limit: e.VITRINE_LOGIN_ACCOUNT_LIMIT, windowSeconds: e.VITRINE_LOGIN_ACCOUNT_WINDOW_SECONDS },
+      address: { limit: e.VITRINE_LOGIN_ADDRESS_LIMIT, windowSeconds: e.VITRINE_LOGIN_ADDRESS_WINDOW_SECONDS },
+    },
+    passwordHashing: { concurrency: e.VITRINE_PASSWORD_HASH_CONCURRENCY, queue: e.VITRINE_PASSWORD_HASH_QUEUE },
   };
 }
 

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Post, Req, Res } from '@nestjs
 import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
-import { ApiProblems } from '../common/openapi.decorators.js';
+import { ApiProblem, ApiProblems, PASSWORD_HASHING_503 } from '../common/openapi.decorators.js';
 import { CurrentRequest, requestContext, type RequestContext } from '../common/request-context.js';
 import { SelfService } from '../policy/authorize.decorator.js';
 import { CurrentActor } from './current-actor.decorator.js';
@@ -37,7 +37,8 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Log in; sets the HttpOnly session cookie' })
   @ApiOkResponse({ standardSchema: LoginResponseSchema })
-  @ApiProblems(400, 401, 413)
+  @ApiProblems(400, 401, 413, 429)
+  @ApiProblem(503, PASSWORD_HASHING_503)
   async login(@Body({ schema: LoginSchema }) body: LoginBody, @CurrentRequest() context: RequestContext, @Res({ passthrough: true }) response: Response) {
     const member = await this.auth.checkPassword(body.email, body.password, 'session', context);
     const session = await this.auth.createSession(member, context);
@@ -68,7 +69,8 @@ export class AuthController {
   @Post('auth/token')
   @ApiOperation({ summary: 'Create a personal access token with email and password; the token is shown once' })
   @ApiCreatedResponse({ standardSchema: CreatedTokenSchema })
-  @ApiProblems(400, 401, 413)
+  @ApiProblems(400, 401, 413, 429)
+  @ApiProblem(503, PASSWORD_HASHING_503)
   async tokenWithPassword(@Body({ schema: CreateTokenWithPasswordSchema }) body: CreateTokenWithPasswordBody, @CurrentRequest() context: RequestContext) {
     const member: Member = await this.auth.checkPassword(body.email, body.password, 'token', context);
     return this.auth.createToken(member, body.name, body.expiresInSeconds, 'password', context);

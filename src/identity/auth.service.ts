@@ -10,8 +10,10 @@ import { queryRows } from '../database/query-rows.js';
 import { AccessToken } from './access-token.entity.js';
 import type { AgentActor, UserActor } from './actor.js';
 import { Member, type Role } from './member.entity.js';
-import { DUMMY_PASSWORD_HASH, verifyPassword } from './passwords.js';
+import { DUMMY_PASSWORD_HASH } from './passwords.js';
+import { PasswordsService } from './passwords.service.js';
 import { Session } from './session.entity.js';
+import { SignInLimitsService } from './sign-in-limits.service.js';
 import type { TokenView } from './identity.schemas.js';
 
 export const PAT_PREFIX = 'vtr_pat_';
@@ -59,21 +61,38 @@ export class AuthService {
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(PasswordsService) private readonly passwords: PasswordsService,
+    @Inject(SignInLimitsService) private readonly limits: SignInLimitsService,
   ) {}
 
   /**
    * The same answer, and about the same time, for an unknown email as for a
-   * wrong password. A wrong password for a known member is audited in that
-   * member's org (an unknown email belongs to no org's log).
+   * wrong password; both count against the sign-in limits alike. A wrong
+   * password for a known member is audited in that member's org (an unknown
+   * email belongs to no org's log). Refused 429 while the account or the
+   * address is blocked, before any password is hashed.
    */
   async checkPassword(email: string, password: string, purpose: 'session' | 'token', context: RequestContext): Promise<Member> {
-    const member = await this.db
-      .getRepository(Member)
-      .createQueryBuilder('m')
-      .where('m.email = :email AND m.deactivated_at IS NULL', { email: email.toLowerCase() })
-      .getOne();
-    const ok = await verifyPassword(member?.passwordHash ?? DUMMY_PASSWORD_HASH, password);
-    if (member && !ok) {
+    this.passwords.assertCapacity();
+    const attempt = await this.limits.begin(email, context);
+    let member: Member | null;
+    let ok: boolean;
+    try {
+      member = await this.db
+        .getRepository(Member)
+        .createQueryBuilder('m')
+        .where('m.email = :email AND m.deactivated_at IS NULL', { email: email.toLowerCase() })
+        .getOne();
+      ok = await this.passwords.verify(member?.passwordHash ?? DUMMY_PASSWORD_HASH, password);
+    } catch (error) {
+      await attempt.abandoned();
+      throw error;
+    }
+    if (member && ok) {
+      await attempt.succeeded();
+      return member;
+    }
+    if (member) {
       await this.audit.recordNow({
         orgId: member.orgId,
         actor: { type: 'public', id: null, name: null },
@@ -86,8 +105,8 @@ export class AuthService {
         context,
       });
     }
-    if (!member || !ok) throw new InvalidCredentialsError();
-    return member;
+    await attempt.failed(member);
+    throw new InvalidCredentialsError();
   }
 
   async teamIdsOf(memberId: string): Promise<string[]> {

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { z } from 'zod';
-import { ApiProblems } from '../common/openapi.decorators.js';
+import { ApiProblem, ApiProblems, PASSWORD_HASHING_503 } from '../common/openapi.decorators.js';
 import { PageSchema } from '../common/pagination.js';
 import { Authorize } from '../policy/authorize.decorator.js';
 import type { UserActor } from './actor.js';
@@ -46,6 +46,7 @@ export class MembersController {
   @ApiOperation({ summary: 'Add a member to the org' })
   @ApiCreatedResponse({ standardSchema: MemberSchema })
   @ApiProblems(400, 401, 403, 409, 413)
+  @ApiProblem(503, PASSWORD_HASHING_503)
   async create(@CurrentActor() actor: UserActor, @Body({ schema: CreateMemberSchema }) body: CreateMemberBody) {
     return memberView(await this.members.create(actor, body));
   }
@@ -55,6 +56,7 @@ export class MembersController {
   @ApiOperation({ summary: "Change a member's name, password, role or teams" })
   @ApiOkResponse({ standardSchema: MemberSchema })
   @ApiProblems(400, 401, 403, 404, 409, 413)
+  @ApiProblem(503, PASSWORD_HASHING_503)
   async update(
     @CurrentActor() actor: UserActor,
     @Param('id', { schema: IdSchema }) id: string,

@@ -11,7 +11,7 @@ import { AccessToken } from './access-token.entity.js';
 import type { UserActor } from './actor.js';
 import { IdSchema, type CreateMemberBody, type MemberView, type UpdateMemberBody } from './identity.schemas.js';
 import { Member, type Role } from './member.entity.js';
-import { hashPassword } from './passwords.js';
+import { PasswordsService } from './passwords.service.js';
 import { Session } from './session.entity.js';
 import { TeamsService } from './teams.service.js';
 
@@ -49,6 +49,7 @@ export class MembersService {
     @Inject(TeamsService) private readonly teams: TeamsService,
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(PasswordsService) private readonly passwords: PasswordsService,
     @Inject(PolicyResources) resources: PolicyResources,
   ) {
     resources.registerAttributes('Member', async (actor, id) => memberAttributes(await this.get(actor, id)));
@@ -93,7 +94,7 @@ export class MembersService {
   }
 
   async create(actor: UserActor, body: CreateMemberBody): Promise<Member> {
-    const passwordHash = await hashPassword(body.password);
+    const passwordHash = await this.passwords.hash(body.password);
     return this.db.transaction(async (manager) => {
       await this.teams.assertTeamsInOrg(manager, actor.orgId, body.teamIds ?? []);
       const id = newId();
@@ -120,7 +121,7 @@ export class MembersService {
   }
 
   async update(actor: UserActor, id: string, body: UpdateMemberBody): Promise<Member> {
-    const passwordHash = body.password === undefined ? undefined : await hashPassword(body.password);
+    const passwordHash = body.password === undefined ? undefined : await this.passwords.hash(body.password);
     return this.db.transaction(async (manager) => {
       const member = await this.lockActive(manager, actor, id);
       const decision = await this.policy.assert(actor, 'update', 'Member', memberAttributes(member));

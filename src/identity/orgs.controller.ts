@@ -1,6 +1,6 @@
 import { Body, Controller, Inject, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiProblems } from '../common/openapi.decorators.js';
+import { ApiProblem, ApiProblems, PASSWORD_HASHING_503 } from '../common/openapi.decorators.js';
 import { Authorize } from '../policy/authorize.decorator.js';
 import type { UserActor } from './actor.js';
 import { CurrentActor } from './current-actor.decorator.js';
@@ -18,6 +18,7 @@ export class OrgsController {
   @ApiOperation({ summary: 'Create an org and its first admin (installation admin only)' })
   @ApiCreatedResponse({ standardSchema: OrgSchema })
   @ApiProblems(400, 401, 403, 409, 413)
+  @ApiProblem(503, PASSWORD_HASHING_503)
   create(@CurrentActor() actor: UserActor, @Body({ schema: CreateOrgSchema }) body: CreateOrgBody) {
     return this.orgs.create(actor, body);
   }

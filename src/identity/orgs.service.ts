@@ -8,7 +8,7 @@ import type { CreateOrgBody } from './identity.schemas.js';
 import { Member } from './member.entity.js';
 import { memberView } from './members.service.js';
 import { Org } from './org.entity.js';
-import { hashPassword } from './passwords.js';
+import { PasswordsService } from './passwords.service.js';
 
 export const DEFAULT_ORG = 'default';
 export const GENERATED_ADMIN_EMAIL = 'admin@vitrine.local';
@@ -29,11 +29,12 @@ export class OrgsService implements OnApplicationBootstrap {
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(PasswordsService) private readonly passwords: PasswordsService,
   ) {}
 
   /** The new org's log starts with its creation, by the installation admin. */
   async create(actor: AuditEntry['actor'], body: CreateOrgBody) {
-    const passwordHash = await hashPassword(body.admin.password);
+    const passwordHash = await this.passwords.hash(body.admin.password);
     return this.db.transaction(async (manager) => {
       const { org, admin } = await this.insertOrgWithAdmin(manager, actor, body.name, { ...body.admin, passwordHash }, false);
       return { id: org.id, name: org.name, createdAt: org.createdAt.toISOString(), admin: memberView({ ...admin, teams: [] }) };
@@ -49,7 +50,7 @@ export class OrgsService implements OnApplicationBootstrap {
       await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('vitrine:bootstrap', 0))`);
       const [{ count }] = await manager.query('SELECT count(*)::int AS count FROM orgs');
       if (count > 0) return false;
-      await this.insertOrgWithAdmin(manager, SYSTEM_ACTOR, DEFAULT_ORG, { email, name: 'Administrator', passwordHash: await hashPassword(password) }, true);
+      await this.insertOrgWithAdmin(manager, SYSTEM_ACTOR, DEFAULT_ORG, { email, name: 'Administrator', passwordHash: await this.passwords.hash(password) }, true);
       return true;
     });
     if (!created) return;

@@ -1,10 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { AuditService } from '../audit/audit.service.js';
 import { PolicyDeniedError } from '../common/problem.js';
 import type { Actor } from '../identity/actor.js';
 import { loadBundle } from './bundle.js';
 import { CompiledPolicy, type Explanation, type PolicyActor } from './policy-engine.js';
+import type { Bind, SqlAttributes } from './policy-sql.js';
 import { PolicyVersionsService } from './policy-versions.service.js';
 import type { Action, Decision, Subject } from './policy.types.js';
 
@@ -36,6 +37,7 @@ export function policyActor(actor: Actor): PolicyActor {
 @Injectable()
 export class PolicyService {
   private readonly compiled = new LRUCache<string, CompiledPolicy>({ max: 1_000 });
+  private readonly logger = new Logger('Policy');
 
   constructor(
     @Inject(PolicyVersionsService) private readonly versions: PolicyVersionsService,
@@ -57,6 +59,19 @@ export class PolicyService {
   async decide(actor: Actor, action: Action, subject: Subject, attributes?: Record<string, unknown>): Promise<Decision> {
     const policy = await this.policyFor(actor);
     return policy.decide(policyActor(actor), action, subject, attributes);
+  }
+
+  /**
+   * The SQL condition a list adds to its query so that it selects only the
+   * rows the actor may `read` (items hidden from the caller are skipped before
+   * the page is cut). `attributes` say how the subject's policy attributes
+   * read over the query's alias; `bind` takes each value as a parameter.
+   */
+  async readFilter(actor: Actor, subject: Subject, attributes: SqlAttributes, bind: Bind): Promise<string> {
+    const policy = await this.policyFor(actor);
+    return policy.sqlFilter(policyActor(actor), 'read', subject, attributes, bind, (ruleId, why) =>
+      this.logger.warn(`Policy version ${policy.version}, rule ${ruleId}: ${why} has no exact SQL form, so lists of ${subject} leave out the rows it would decide`),
+    );
   }
 
   /**

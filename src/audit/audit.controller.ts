@@ -8,6 +8,8 @@ import { ListQuerySchema, PageSchema, type ListQuery } from '../common/paginatio
 import type { UserActor } from '../identity/actor.js';
 import { CurrentActor } from '../identity/current-actor.decorator.js';
 import { Authorize } from '../policy/authorize.decorator.js';
+import { positionalBinder } from '../policy/policy-sql.js';
+import { PolicyService } from '../policy/policy.service.js';
 import { AuditChainService, notYetSealed } from './audit-chain.service.js';
 import { csvExport, ndjsonExport } from './audit-export.js';
 import {
@@ -22,7 +24,7 @@ import {
   type AuditExportQuery,
   type AuditQuery,
 } from './audit.schemas.js';
-import { AuditService } from './audit.service.js';
+import { AUDIT_SQL_ATTRIBUTES, AuditService } from './audit.service.js';
 import type { z } from 'zod';
 
 @ApiTags('audit')
@@ -33,15 +35,19 @@ export class AuditController {
   constructor(
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(AuditChainService) private readonly chain: AuditChainService,
+    @Inject(PolicyService) private readonly policy: PolicyService,
   ) {}
 
   @Get()
   @ApiOperation({ summary: "Query the org's audit log, newest first; `from` inclusive, `to` exclusive" })
   @ApiOkResponse({ standardSchema: PageSchema(AuditEventSchema) })
   @ApiProblems(400, 401, 403)
-  list(@CurrentActor() actor: UserActor, @Query({ schema: AuditQuerySchema }) query: AuditQuery) {
+  async list(@CurrentActor() actor: UserActor, @Query({ schema: AuditQuerySchema }) query: AuditQuery) {
     const { limit, cursor, ...filters } = query;
-    return this.audit.list(actor.orgId, filters, limit, cursor);
+    // Events the caller may not read are skipped in the query, before the page is cut.
+    const params: unknown[] = [];
+    const visible = await this.policy.readFilter(actor, 'AuditEvent', AUDIT_SQL_ATTRIBUTES, positionalBinder(params));
+    return this.audit.list(actor.orgId, filters, limit, cursor, { where: visible, params });
   }
 
   @Get('export')

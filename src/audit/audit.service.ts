@@ -5,6 +5,7 @@ import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { NO_REQUEST, type RequestContext } from '../common/request-context.js';
 import { queryRows } from '../database/query-rows.js';
 import type { Actor } from '../identity/actor.js';
+import type { SqlAttributes } from '../policy/policy-sql.js';
 import { canonicalEventPrefix, eventColumns, storable, type AuditActor, type AuditEvent, type AuditEventBody } from './audit-event.js';
 import { AuditCursorSchema, type AuditFilters } from './audit.schemas.js';
 
@@ -13,6 +14,15 @@ export interface ExtraWhere {
   where: string;
   params: unknown[];
 }
+
+/** What policy conditions on an AuditEvent may name, as SQL over the `e` alias of the log's queries (rulesToSql). */
+export const AUDIT_SQL_ATTRIBUTES: SqlAttributes = {
+  orgId: { type: 'text', sql: 'e.org_id', uuid: true },
+  actorId: { type: 'text', sql: 'e.actor_id', nullable: true },
+  action: { type: 'text', sql: 'e.action' },
+  resourceType: { type: 'text', sql: 'e.resource_type' },
+  outcome: { type: 'text', sql: 'e.outcome' },
+};
 
 /** What a change tells the log; actor, time, context and hash are filled in. */
 export interface AuditEntry {
@@ -118,8 +128,9 @@ export class AuditService {
     return this.record(this.db.manager, entry);
   }
 
-  async list(orgId: string, filters: AuditFilters, limit: number, cursor?: string): Promise<Page<AuditEvent>> {
-    const rows = await this.page(orgId, filters, undefined, decodeCursor(cursor, AuditCursorSchema), limit + 1);
+  /** One page, newest first; `extra` narrows in the query (the caller's visibility), so the page is full unless it is the last. */
+  async list(orgId: string, filters: AuditFilters, limit: number, cursor?: string, extra?: ExtraWhere): Promise<Page<AuditEvent>> {
+    const rows = await this.page(orgId, filters, extra, decodeCursor(cursor, AuditCursorSchema), limit + 1);
     const items = rows.slice(0, limit).map(eventFromRow);
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > limit && last ? encodeCursor({ at: last.at, seq: last.seq }) : null };

@@ -516,3 +516,13 @@ class Translator {
     throw new Untranslatable(`a ${operator} comparison of a ${value.type} with a ${typeof v}`);
   }
 }
+
+/** A binder for a TypeORM query builder: named parameters `:vis0`, `:vis1`, ... set on it. */
+export function queryBuilderBinder(qb: { setParameter(key: string, value: unknown): unknown }, prefix = 'vis'): Bind {
+  let n = 0;
+  return (value) => {
+    const name = `${prefix}${n++}`;
+    qb.setParameter(name, value);
+    return `:${name}`;
+  };
+}

@@ -24,7 +24,7 @@ import {
   type AuditExportQuery,
   type AuditQuery,
 } from './audit.schemas.js';
-import { AUDIT_SQL_ATTRIBUTES, AuditService } from './audit.service.js';
+import { AuditService, auditSqlAttributes, type ExtraWhere } from './audit.service.js';
 import type { z } from 'zod';
 
 @ApiTags('audit')
@@ -44,10 +44,14 @@ export class AuditController {
   @ApiProblems(400, 401, 403)
   async list(@CurrentActor() actor: UserActor, @Query({ schema: AuditQuerySchema }) query: AuditQuery) {
     const { limit, cursor, ...filters } = query;
-    // Events the caller may not read are skipped in the query, before the page is cut.
+    return this.audit.list(actor.orgId, filters, limit, cursor, await this.visible(actor, 'e'));
+  }
+
+  /** The events the caller may read, as a condition on the query: skipped before the page is cut. */
+  private async visible(actor: UserActor, alias: 'e' | 'p'): Promise<ExtraWhere> {
     const params: unknown[] = [];
-    const visible = await this.policy.readFilter(actor, 'AuditEvent', AUDIT_SQL_ATTRIBUTES, positionalBinder(params));
-    return this.audit.list(actor.orgId, filters, limit, cursor, { where: visible, params });
+    const where = await this.policy.readFilter(actor, 'AuditEvent', auditSqlAttributes(alias), positionalBinder(params));
+    return { where, params };
   }
 
   @Get('export')
@@ -122,7 +126,8 @@ export class AuditController {
   @ApiOperation({ summary: 'Who shared what: every share link, who made and revoked it, and how often it was viewed' })
   @ApiOkResponse({ standardSchema: PageSchema(AuditShareSchema) })
   @ApiProblems(400, 401, 403)
-  shares(@CurrentActor() actor: UserActor, @Query({ schema: AuditSharesQuerySchema }) query: z.infer<typeof AuditSharesQuerySchema>) {
-    return this.audit.shares(actor.orgId, query.limit, query.cursor, query.artifactId);
+  async shares(@CurrentActor() actor: UserActor, @Query({ schema: AuditSharesQuerySchema }) query: z.infer<typeof AuditSharesQuerySchema>) {
+    // A share is listed when the caller may read the event that published it.
+    return this.audit.shares(actor.orgId, query.limit, query.cursor, query.artifactId, await this.visible(actor, 'p'));
   }
 }

@@ -12,6 +12,8 @@ let member: TestMember;
 let remixer: TestMember;
 let viewer: TestMember;
 let auditor: TestMember;
+/** The shares test's: who made which share of which artifact. */
+const published = { artifactId: '', by: new Map<string, string[]>() };
 
 /** The default bundle with rules that hide some rows of every listed subject from some roles. */
 const HIDING_RULES = `
@@ -154,6 +156,9 @@ describe('a page is full unless it is the last', () => {
         }
       }
     }
+    published.artifactId = artifact.id;
+    published.by.set(a.id, mine);
+    published.by.set(b.id, all.filter((id) => !mine.includes(id)));
     const listed = await pageThrough(a.token, `/api/v1/artifacts/${artifact.id}/shares`, 4);
     expect(listed.pages).toEqual(fullPages(mine.length, 4));
     expect(sorted(listed.ids)).toEqual(sorted(mine));
@@ -240,5 +245,26 @@ describe('a page is full unless it is the last', () => {
     const listed = await pageThrough(member.token, '/api/v1/tokens', 3);
     expect(listed.ids).toEqual(expect.arrayContaining(mine));
     expect(listed.pages).toEqual(fullPages(mine.length + 1, 3));
+  });
+
+  it("pages an auditor through who shared what, without the shares whose publish events a bundle hides", async () => {
+    const [a, b] = [...published.by.keys()];
+    const rule = `
+  - id: auditors-skip-one-publisher
+    effect: deny
+    roles: [auditor]
+    actions: [read]
+    subject: AuditEvent
+    conditions: { action: artifact.publish, actorId: '${a}' }
+    reason: This publisher's shares are reviewed elsewhere
+`;
+    const bundle = readFileSync(new URL('../../policies/default.yaml', import.meta.url), 'utf8').trimEnd() + '\n' + HIDING_RULES + rule;
+    expect((await t.http(admin).put('/api/v1/policies').set('Content-Type', 'application/yaml').send(bundle)).status).toBe(200);
+    const path = `/api/v1/audit/shares?artifactId=${published.artifactId}`;
+    const shareId = (x: Record<string, unknown>) => x.shareId as string;
+    const listed = await pageThrough(auditor.token, path, 4, shareId);
+    expect(listed.pages).toEqual(fullPages(published.by.get(b!)!.length, 4));
+    expect(sorted(listed.ids)).toEqual(sorted(published.by.get(b!)!));
+    expect(sorted((await pageThrough(admin, path, 4, shareId)).ids)).toEqual(sorted([...published.by.get(a!)!, ...published.by.get(b!)!]));
   });
 });

@@ -92,7 +92,7 @@ const PUBLISHED_BY_LINK = `EXISTS (SELECT 1 FROM shares s WHERE s.artifact_id = 
  * artifactAttributes as SQL over a query's `a` alias (rulesToSql), for a list
  * of the caller's own org: `sameOrg` is true there.
  */
-const ARTIFACT_SQL_ATTRIBUTES: SqlAttributes = {
+export const ARTIFACT_SQL_ATTRIBUTES: SqlAttributes = {
   id: { type: 'text', sql: 'a.id', uuid: true },
   orgId: { type: 'text', sql: 'a.org_id', uuid: true },
   teamId: { type: 'text', sql: 'a.team_id', uuid: true, nullable: true },

@@ -43,7 +43,7 @@ export function memberAsPolicyActor(member: Member): PolicyActor {
 const teamIdsOf = (member: Member): string[] => (member.teams ?? []).map((t) => t.id).sort();
 
 /** memberAttributes as SQL over a query's `m` alias (rulesToSql); team ids sorted as teamIdsOf sorts them. */
-const MEMBER_SQL_ATTRIBUTES: SqlAttributes = {
+export const MEMBER_SQL_ATTRIBUTES: SqlAttributes = {
   id: { type: 'text', sql: 'm.id', uuid: true },
   orgId: { type: 'text', sql: 'm.org_id', uuid: true },
   role: { type: 'text', sql: 'm.role' },

@@ -21,7 +21,7 @@ export function teamAttributes(team: Team): Record<string, unknown> {
 }
 
 /** teamAttributes as SQL over a query's `r` alias (rulesToSql). */
-const TEAM_SQL_ATTRIBUTES: SqlAttributes = {
+export const TEAM_SQL_ATTRIBUTES: SqlAttributes = {
   id: { type: 'text', sql: 'r.id', uuid: true },
   orgId: { type: 'text', sql: 'r.org_id', uuid: true },
   name: { type: 'text', sql: 'r.name' },

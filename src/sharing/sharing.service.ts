@@ -47,9 +47,9 @@ export function shareAttributes(share: Share): Record<string, unknown> {
  * shareAttributes as SQL over a query's `s` alias (rulesToSql). `expiresAt` is
  * the text JavaScript's toISOString() makes of the Date node-postgres reads:
  * node-postgres takes the milliseconds as the float 1000 × 0.ffffff, truncated,
- * and so does this.
+ * and so does this (for every microsecond fraction that is plain truncation).
  */
-const SHARE_SQL_ATTRIBUTES: SqlAttributes = {
+export const SHARE_SQL_ATTRIBUTES: SqlAttributes = {
   id: { type: 'text', sql: 's.id', uuid: true },
   orgId: { type: 'text', sql: 's.org_id', uuid: true },
   artifactId: { type: 'text', sql: 's.artifact_id', uuid: true },

@@ -41,7 +41,7 @@ function skillAttributes(orgId: string, actorId: string, name: string, version: 
 }
 
 /** What policy conditions on a Tool may name, as SQL over a query's `r` alias (rulesToSql). */
-const TOOL_SQL_ATTRIBUTES: SqlAttributes = {
+export const TOOL_SQL_ATTRIBUTES: SqlAttributes = {
   id: { type: 'text', sql: 'r.id', uuid: true },
   orgId: { type: 'text', sql: 'r.org_id', uuid: true },
   name: { type: 'text', sql: 'r.name' },
@@ -54,7 +54,7 @@ const TOOL_SQL_ATTRIBUTES: SqlAttributes = {
  * id), as SQL over a query's `s` alias: tool names sorted as skillAttributes
  * sorts them, the highest risk in RISKS' order, null without tools.
  */
-const SKILL_SQL_ATTRIBUTES: SqlAttributes = {
+export const SKILL_SQL_ATTRIBUTES: SqlAttributes = {
   id: { type: 'text', sql: 's.id', uuid: true },
   orgId: { type: 'text', sql: 's.org_id', uuid: true },
   name: { type: 'text', sql: 's.name' },

@@ -221,6 +221,8 @@ describe('rulesToSql selects exactly what CASL allows', () => {
     ['a regex with the m flag', [allow({ title: { $regex: '^line', $options: 'm' } })]],
     ['a regex with a word boundary, denying', [allow(), deny({ title: { $regex: '\\bbeta' } })]],
     ['a string property of array elements', [allow({ 'tags.length': 1 })]],
+    ['a quantified lookahead', [allow({ title: { $regex: '(?=a)?b' } })]],
+    ['a backreference', [allow({ title: { $regex: '(a)\\1' } })]],
     ['field conditions inside $elemMatch', [allow({ tags: { $elemMatch: { x: null } } })]],
   ])('narrows and reports %s', async (_name, shapes) => {
     const policy = compile(shapes);

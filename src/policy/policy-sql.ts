@@ -106,6 +106,8 @@ export function regexToPostgres(re: RegExp): { pattern: string; caseInsensitive:
   if (caseInsensitive && [...source].some((c) => c > '\x7f')) throw new Untranslatable('a case-insensitive regex with non-ASCII characters');
   let out = '';
   let guard = false;
+  // Open groups, each whether it is a lookaround: JavaScript lets one be quantified, PostgreSQL refuses.
+  const groups: boolean[] = [];
   let i = 0;
   const next = () => source[i++]!;
   while (i < source.length) {
@@ -149,13 +151,21 @@ export function regexToPostgres(re: RegExp): { pattern: string; caseInsensitive:
       if (source[i] === '?') {
         const head = source.slice(i, i + 3);
         if (head.startsWith('?:') || head.startsWith('?=') || head.startsWith('?!')) {
+          groups.push(!head.startsWith('?:'));
           out += `(${source.slice(i, i + 2)}`;
           i += 2;
         } else if (head === '?<=' || head === '?<!') {
+          groups.push(true);
           out += `(${head}`;
           i += 3;
         } else throw new Untranslatable('a named group or an unknown group in a regex');
-      } else out += '(';
+      } else {
+        groups.push(false);
+        out += '(';
+      }
+    } else if (c === ')') {
+      if (groups.pop() && i < source.length && '*+?{'.includes(source[i]!)) throw new Untranslatable('a quantified lookaround in a regex');
+      out += c;
     } else if (c === '{') {
       const quantifier = /^\{[0-9]+(,[0-9]*)?\}/.exec(source.slice(i - 1));
       if (quantifier) {
@@ -165,7 +175,7 @@ export function regexToPostgres(re: RegExp): { pattern: string; caseInsensitive:
         i += quantifier[0].length - 1;
       } else out += '\\{';
     } else if (c === '}' || c === ']') out += `\\${c}`;
-    else if ('|)^$*+?'.includes(c)) out += c;
+    else if ('|^$*+?'.includes(c)) out += c;
     else if (/[A-Za-z0-9\s]/.test(c) || c > '\x7f') out += c;
     // Other ASCII punctuation: a backslash makes it literal in an ARE as it is in JavaScript.
     else out += `\\${c}`;

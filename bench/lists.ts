@@ -2,9 +2,10 @@
  * List page benchmark: `GET /api/v1/artifacts` as a viewer in an org where
  * half the artifacts are another member's private remixes (hidden from the
  * viewer by the default bundle's `remixes-stay-private`), interleaved with
- * visible ones.
+ * visible ones (one in --visible-every is visible: 2 by default, more for a
+ * viewer who may see little of a large org).
  *
- *   npm run bench:lists [-- --rows 10000] [--limit 50] [--repeat 200]
+ *   npm run bench:lists [-- --rows 10000] [--limit 50] [--repeat 200] [--visible-every 2]
  *
  * Reports the latency of the first page (p50/p95 over --repeat requests),
  * how many items a page holds, and the time to page through the whole list.
@@ -18,6 +19,7 @@ import { startService } from './service.js';
 const ROWS = numberArg('rows', 10_000);
 const LIMIT = numberArg('limit', 50);
 const REPEAT = numberArg('repeat', 200);
+const VISIBLE_EVERY = numberArg('visible-every', 2);
 
 async function call<T>(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T; ms: number }> {
   const t0 = performance.now();
@@ -47,12 +49,12 @@ async function main(): Promise<void> {
     const remixer = await member('member');
     const owner = await member('member');
 
-    // Every other artifact is a private remix of the remixer's: ids are time-ordered, so they interleave.
+    // All but one in VISIBLE_EVERY are private remixes of the remixer's: ids are time-ordered, so they interleave.
     const ids: string[] = [];
     const privates: boolean[] = [];
     for (let i = 0; i < ROWS; i++) {
       ids.push(newId());
-      privates.push(i % 2 === 1);
+      privates.push(i % VISIBLE_EVERY !== 0);
     }
     for (let at = 0; at < ROWS; at += 2_000) {
       const slice = ids.slice(at, at + 2_000);

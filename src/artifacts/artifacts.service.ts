@@ -4,12 +4,13 @@ import { z } from 'zod';
 import { AuditService } from '../audit/audit.service.js';
 import { DomainEvents } from '../common/domain-events.js';
 import { newId } from '../common/ids.js';
-import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
+import { decodeCursor, encodeCursor, toPage, type Page } from '../common/pagination.js';
 import { AppError, NotFoundError, ValidationFailedError } from '../common/problem.js';
 import type { Actor, UserActor } from '../identity/actor.js';
 import { IdSchema } from '../identity/identity.schemas.js';
 import { TeamsService } from '../identity/teams.service.js';
 import { PolicyResources, publishRevokedLinks, type DeniedLink } from '../policy/policy-resources.js';
+import { queryBuilderBinder, type SqlAttributes } from '../policy/policy-sql.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { Action, Decision } from '../policy/policy.types.js';
 import { Run } from '../runs/run.entity.js';
@@ -89,6 +90,27 @@ export const shareSubjectKey = (artifactId: string, revision: number | null): st
 
 /** A valid link share exists: not revoked, not expired, audience `link`. */
 const PUBLISHED_BY_LINK = `EXISTS (SELECT 1 FROM shares s WHERE s.artifact_id = a.id AND s.audience = 'link' AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now()))`;
+
+/**
+ * artifactAttributes as SQL over a query's `a` alias (rulesToSql), for a list
+ * of the caller's own org: `sameOrg` is true there.
+ */
+export const ARTIFACT_SQL_ATTRIBUTES: SqlAttributes = {
+  id: { type: 'text', sql: 'a.id', uuid: true },
+  orgId: { type: 'text', sql: 'a.org_id', uuid: true },
+  teamId: { type: 'text', sql: 'a.team_id', uuid: true, nullable: true },
+  ownerId: { type: 'text', sql: 'a.owner_id', uuid: true },
+  runId: { type: 'text', sql: 'a.run_id', uuid: true, nullable: true },
+  kind: { type: 'text', sql: 'a.kind' },
+  title: { type: 'text', sql: 'a.title' },
+  classification: { type: 'text', sql: 'a.classification' },
+  labels: { type: 'text[]', sql: 'a.labels' },
+  containsSecrets: { type: 'boolean', sql: 'a.contains_secrets' },
+  private: { type: 'boolean', sql: 'a.private' },
+  publishedByLink: { type: 'boolean', sql: PUBLISHED_BY_LINK },
+  sameOrg: { type: 'boolean', sql: 'TRUE' },
+  remixedFrom: { type: 'text', sql: 'a.remixed_from_id', uuid: true, nullable: true },
+};
 
 /** The artifacts a query selects (alias `a`, no joins), each with whether a link to it is valid now: one round trip. */
 async function withLinkFlag(qb: SelectQueryBuilder<Artifact>): Promise<{ artifact: Artifact; publishedByLink: boolean }[]> {
@@ -192,8 +214,8 @@ export class ArtifactsService {
           : updateDecision;
       await manager.getRepository(Artifact).update({ id }, { ...(body.title !== undefined && { title: body.title }), ...(body.classification && { classification: body.classification }), ...(body.labels && { labels: body.labels }) });
       await this.audit.record(manager, { orgId: actor.orgId, actor, action: 'artifact.update', resource: { type: 'Artifact', id }, policy: decision, details: { changes } });
-      const revoked = changes.classification || changes.labels ? await this.recheckLinks(manager, actor, id) : [];
-      return { view: artifactView(await manager.getRepository(Artifact).findOneByOrFail({ id })), revoked };
+      const denied = changes.classification || changes.labels ? await this.recheckLinks(manager, actor, id) : [];
+      return { view: artifactView(await manager.getRepository(Artifact).findOneByOrFail({ id })), revoked: denied };
     });
     publishRevokedLinks(this.events, actor.orgId, revoked);
     return view;
@@ -212,7 +234,7 @@ export class ArtifactsService {
     return { ...found, decision };
   }
 
-  /** Newest first, keyset on id; artifacts the caller may not read (another member's private remix) are left out. */
+  /** Newest first, keyset on id; artifacts the caller may not read (another member's private remix) are skipped in the query, so a page is full unless it is the last. */
   async list(actor: Actor, query: ArtifactListQuery): Promise<Page<ArtifactView>> {
     const before = decodeCursor(query.cursor, IdSchema);
     const qb = this.db.getRepository(Artifact).createQueryBuilder('a').where('a.org_id = :orgId', { orgId: actor.orgId }).orderBy('a.id', 'DESC').limit(query.limit + 1);
@@ -222,14 +244,8 @@ export class ArtifactsService {
     if (query.classification) qb.andWhere('a.classification = :classification', { classification: query.classification });
     if (query.label) qb.andWhere(':label = ANY(a.labels)', { label: query.label });
     if (before) qb.andWhere('a.id < :before', { before });
-    const rows = await withLinkFlag(qb);
-    const more = rows.length > query.limit;
-    const page = rows.slice(0, query.limit);
-    const visible: ArtifactView[] = [];
-    for (const { artifact, publishedByLink } of page) {
-      if ((await this.policy.decide(actor, 'read', 'Artifact', artifactAttributes(artifact, actor.orgId, publishedByLink))).allowed) visible.push(artifactView(artifact));
-    }
-    return { items: visible, nextCursor: more ? encodeCursor(page[page.length - 1]!.artifact.id) : null };
+    qb.andWhere(await this.policy.readFilter(actor, 'Artifact', ARTIFACT_SQL_ATTRIBUTES, queryBuilderBinder(qb)));
+    return toPage(await qb.getMany(), query.limit, artifactView, (a) => a.id);
   }
 
   async revisions(actor: Actor, id: string, limit: number, cursor?: string): Promise<Page<RevisionView>> {
@@ -362,21 +378,21 @@ export class ArtifactsService {
     if (refs.length === 0) return subjects;
     const ids = [...new Set(refs.map((r) => r.artifactId))];
     // Plain rows, not entities: a page of links names up to a thousand artifacts, and hydrating them cost more than the query.
-    const found: (ArtifactFields & { publishedByLink: boolean })[] = await manager.query(
+    const rows: (ArtifactFields & { publishedByLink: boolean })[] = await manager.query(
       `SELECT a.id, a.org_id AS "orgId", a.team_id AS "teamId", a.owner_id AS "ownerId", a.run_id AS "runId", a.kind, a.title, a.classification, a.labels,
               a.contains_secrets AS "containsSecrets", a.private, a.remixed_from_id AS "remixedFromId", ${PUBLISHED_BY_LINK} AS "publishedByLink"
          FROM artifacts a WHERE a.org_id = $1 AND a.id = ANY($2::uuid[])`,
       [orgId, ids],
     );
-    const artifacts = new Map(found.map((a) => [a.id, { artifact: a, publishedByLink: a.publishedByLink }]));
+    const artifacts = new Map(rows.map((a) => [a.id, { artifact: a, publishedByLink: a.publishedByLink }]));
     const pinned = refs.filter((r) => r.revision !== null);
-    const rows: { artifact_id: string; revision: number; contains_secrets: boolean }[] = pinned.length
+    const revisions: { artifact_id: string; revision: number; contains_secrets: boolean }[] = pinned.length
       ? await manager.query('SELECT artifact_id, revision, contains_secrets FROM artifact_revisions WHERE (artifact_id, revision) IN (SELECT * FROM unnest($1::uuid[], $2::int[]))', [
           pinned.map((r) => r.artifactId),
           pinned.map((r) => r.revision),
         ])
       : [];
-    const secrets = new Map(rows.map((r) => [shareSubjectKey(r.artifact_id, r.revision), r.contains_secrets]));
+    const secrets = new Map(revisions.map((r) => [shareSubjectKey(r.artifact_id, r.revision), r.contains_secrets]));
     for (const ref of refs) {
       const found = artifacts.get(ref.artifactId);
       if (!found) continue;

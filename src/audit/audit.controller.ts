@@ -9,6 +9,8 @@ import { ListQuerySchema, PageSchema, type ListQuery } from '../common/paginatio
 import type { UserActor } from '../identity/actor.js';
 import { CurrentActor } from '../identity/current-actor.decorator.js';
 import { Authorize } from '../policy/authorize.decorator.js';
+import { positionalBinder } from '../policy/policy-sql.js';
+import { PolicyService } from '../policy/policy.service.js';
 import { AuditChainService, notYetSealed } from './audit-chain.service.js';
 import { CSV_COLUMNS, csvExport, ndjsonExport, proofExport } from './audit-export.js';
 import {
@@ -25,7 +27,7 @@ import {
   type AuditExportQuery,
   type AuditQuery,
 } from './audit.schemas.js';
-import { AuditService } from './audit.service.js';
+import { AuditService, auditSqlAttributes, type ExtraWhere } from './audit.service.js';
 import type { z } from 'zod';
 
 @ApiTags('audit')
@@ -36,15 +38,23 @@ export class AuditController {
   constructor(
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(AuditChainService) private readonly chain: AuditChainService,
+    @Inject(PolicyService) private readonly policy: PolicyService,
   ) {}
 
   @Get()
   @ApiOperation({ summary: "Query the org's audit log, newest first; `from` inclusive, `to` exclusive" })
   @ApiOkResponse({ standardSchema: PageSchema(AuditEventSchema) })
   @ApiProblems(400, 401, 403)
-  list(@CurrentActor() actor: UserActor, @Query({ schema: AuditQuerySchema }) query: AuditQuery) {
+  async list(@CurrentActor() actor: UserActor, @Query({ schema: AuditQuerySchema }) query: AuditQuery) {
     const { limit, cursor, ...filters } = query;
-    return this.audit.list(actor.orgId, filters, limit, cursor);
+    return this.audit.list(actor.orgId, filters, limit, cursor, await this.visible(actor, 'e'));
+  }
+
+  /** The events the caller may read, as a condition on the query: skipped before the page is cut. */
+  private async visible(actor: UserActor, alias: 'e' | 'p'): Promise<ExtraWhere> {
+    const params: unknown[] = [];
+    const where = await this.policy.readFilter(actor, 'AuditEvent', auditSqlAttributes(alias), positionalBinder(params));
+    return { where, params };
   }
 
   @Get('export')
@@ -130,7 +140,8 @@ export class AuditController {
   @ApiOperation({ summary: 'Who shared what: every share link, who made and revoked it, and how often it was viewed' })
   @ApiOkResponse({ standardSchema: PageSchema(AuditShareSchema) })
   @ApiProblems(400, 401, 403)
-  shares(@CurrentActor() actor: UserActor, @Query({ schema: AuditSharesQuerySchema }) query: z.infer<typeof AuditSharesQuerySchema>) {
-    return this.audit.shares(actor.orgId, query.limit, query.cursor, query.artifactId);
+  async shares(@CurrentActor() actor: UserActor, @Query({ schema: AuditSharesQuerySchema }) query: z.infer<typeof AuditSharesQuerySchema>) {
+    // A share is listed when the caller may read the event that published it.
+    return this.audit.shares(actor.orgId, query.limit, query.cursor, query.artifactId, await this.visible(actor, 'p'));
   }
 }

@@ -5,6 +5,7 @@ import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { NO_REQUEST, type RequestContext } from '../common/request-context.js';
 import { queryRows } from '../database/query-rows.js';
 import type { Actor } from '../identity/actor.js';
+import type { SqlAttributes } from '../policy/policy-sql.js';
 import { canonicalEventPrefix, eventColumns, storable, type AuditActor, type AuditEvent, type AuditEventBody } from './audit-event.js';
 import { AuditCursorSchema, type AuditFilters } from './audit.schemas.js';
 
@@ -12,6 +13,24 @@ import { AuditCursorSchema, type AuditFilters } from './audit.schemas.js';
 export interface ExtraWhere {
   where: string;
   params: unknown[];
+}
+
+/** What policy conditions on an AuditEvent may name, as SQL over an alias of audit_events (rulesToSql). */
+export function auditSqlAttributes(alias: 'e' | 'p'): SqlAttributes {
+  return {
+    orgId: { type: 'text', sql: `${alias}.org_id`, uuid: true },
+    actorId: { type: 'text', sql: `${alias}.actor_id`, nullable: true },
+    action: { type: 'text', sql: `${alias}.action` },
+    resourceType: { type: 'text', sql: `${alias}.resource_type` },
+    outcome: { type: 'text', sql: `${alias}.outcome` },
+  };
+}
+
+/** Appends a condition numbered from $1 to a query's conditions and parameters. */
+function appendWhere(where: string[], params: unknown[], extra: ExtraWhere): void {
+  const offset = params.length;
+  where.push(extra.where.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`));
+  params.push(...extra.params);
 }
 
 /** What a change tells the log; actor, time, context and hash are filled in. */
@@ -118,8 +137,9 @@ export class AuditService {
     return this.record(this.db.manager, entry);
   }
 
-  async list(orgId: string, filters: AuditFilters, limit: number, cursor?: string): Promise<Page<AuditEvent>> {
-    const rows = await this.page(orgId, filters, undefined, decodeCursor(cursor, AuditCursorSchema), limit + 1);
+  /** One page, newest first; `extra` narrows in the query (the caller's visibility), so the page is full unless it is the last. */
+  async list(orgId: string, filters: AuditFilters, limit: number, cursor?: string, extra?: ExtraWhere): Promise<Page<AuditEvent>> {
+    const rows = await this.page(orgId, filters, extra, decodeCursor(cursor, AuditCursorSchema), limit + 1);
     const items = rows.slice(0, limit).map(eventFromRow);
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > limit && last ? encodeCursor({ at: last.at, seq: last.seq }) : null };
@@ -143,10 +163,7 @@ export class AuditService {
   /** One page, newest first, keyset on (at, seq): every filter has an index that ends in (at, seq). */
   private page(orgId: string, filters: AuditFilters, extra: ExtraWhere | undefined, after: { at: string; seq: number } | undefined, limit: number) {
     const { where, params } = filterSql(orgId, filters);
-    if (extra) {
-      where.push(extra.where.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + params.length}`));
-      params.push(...extra.params);
-    }
+    if (extra) appendWhere(where, params, extra);
     if (after) {
       params.push(after.at, after.seq);
       where.push(`(e.at, e.seq) < ($${params.length - 1}, $${params.length})`);
@@ -161,8 +178,9 @@ export class AuditService {
   /**
    * Who shared what, read from the log itself: every allowed `artifact.publish`
    * with its share, the `share.revoke` that ended it and how many `share.view`s it had.
+   * `extra` narrows the publish events (alias `p`) in the query: the caller's visibility.
    */
-  async shares(orgId: string, limit: number, cursor?: string, artifactId?: string) {
+  async shares(orgId: string, limit: number, cursor?: string, artifactId?: string, extra?: ExtraWhere) {
     const after = decodeCursor(cursor, AuditCursorSchema);
     const params: unknown[] = [orgId];
     const where = [`p.org_id = $1`, `p.action = 'artifact.publish'`, `p.outcome = 'allowed'`];
@@ -170,6 +188,7 @@ export class AuditService {
       params.push(artifactId);
       where.push(`p.resource_id = $${params.length}`);
     }
+    if (extra) appendWhere(where, params, extra);
     if (after) {
       params.push(after.at, after.seq);
       where.push(`(p.at, p.seq) < ($${params.length - 1}, $${params.length})`);

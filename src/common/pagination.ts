@@ -1,4 +1,4 @@
-import type { ObjectLiteral, Repository } from 'typeorm';
+import type { ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
 import { z } from 'zod';
 import { ValidationFailedError } from './problem.js';
 
@@ -38,7 +38,8 @@ export const PageSchema = <T extends z.ZodType>(item: T) => z.object({ items: z.
 
 /**
  * One page of an org's rows in id order (UUIDv7 ids: creation order), keyset
- * on the id: for the plain lists of an org's things (teams, tools).
+ * on the id: for the plain lists of an org's things (teams, tools). `narrow`
+ * adds conditions (the caller's visibility) to the query over alias `r`.
  */
 export async function orgPageById<E extends ObjectLiteral & { id: string }, T>(
   repository: Repository<E>,
@@ -46,9 +47,11 @@ export async function orgPageById<E extends ObjectLiteral & { id: string }, T>(
   limit: number,
   cursor: string | undefined,
   view: (row: E) => T,
+  narrow?: (qb: SelectQueryBuilder<E>) => Promise<void>,
 ): Promise<Page<T>> {
   const after = decodeCursor(cursor, z.uuid());
   const qb = repository.createQueryBuilder('r').where('r.org_id = :orgId', { orgId }).orderBy('r.id').limit(limit + 1);
   if (after) qb.andWhere('r.id > :after', { after });
+  await narrow?.(qb);
   return toPage(await qb.getMany(), limit, view, (row) => row.id);
 }

@@ -6,6 +6,7 @@ import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { ConflictError, NotFoundError } from '../common/problem.js';
 import type { PolicyActor } from '../policy/policy-engine.js';
 import { PolicyResources } from '../policy/policy-resources.js';
+import { queryBuilderBinder, type SqlAttributes } from '../policy/policy-sql.js';
 import { PolicyService } from '../policy/policy.service.js';
 import { AccessToken } from './access-token.entity.js';
 import type { UserActor } from './actor.js';
@@ -40,6 +41,15 @@ export function memberAsPolicyActor(member: Member): PolicyActor {
 }
 
 const teamIdsOf = (member: Member): string[] => (member.teams ?? []).map((t) => t.id).sort();
+
+/** memberAttributes as SQL over a query's `m` alias (rulesToSql); team ids sorted as teamIdsOf sorts them. */
+export const MEMBER_SQL_ATTRIBUTES: SqlAttributes = {
+  id: { type: 'text', sql: 'm.id', uuid: true },
+  orgId: { type: 'text', sql: 'm.org_id', uuid: true },
+  role: { type: 'text', sql: 'm.role' },
+  email: { type: 'text', sql: 'm.email' },
+  teamIds: { type: 'text[]', sql: `ARRAY(SELECT mt.team_id::text FROM member_teams mt WHERE mt.member_id = m.id ORDER BY mt.team_id::text COLLATE "C")` },
+};
 
 /** Members of the caller's org; another org's member answers 404. */
 @Injectable()
@@ -80,6 +90,7 @@ export class MembersService {
       .limit(limit + 1);
     if (!includeDeactivated) idsQuery.andWhere('m.deactivated_at IS NULL');
     if (after) idsQuery.andWhere('m.id > :after', { after });
+    idsQuery.andWhere(await this.policy.readFilter(actor, 'Member', MEMBER_SQL_ATTRIBUTES, queryBuilderBinder(idsQuery)));
     const ids = (await idsQuery.getRawMany<{ id: string }>()).map((r) => r.id);
     const members = ids.length
       ? await this.db.getRepository(Member).find({ where: ids.map((id) => ({ id })), relations: { teams: true }, order: { id: 'ASC' } })

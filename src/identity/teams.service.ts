@@ -5,6 +5,7 @@ import { newId } from '../common/ids.js';
 import { orgPageById, type Page } from '../common/pagination.js';
 import { NotFoundError, ValidationFailedError } from '../common/problem.js';
 import { PolicyResources } from '../policy/policy-resources.js';
+import { queryBuilderBinder, type SqlAttributes } from '../policy/policy-sql.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { UserActor } from './actor.js';
 import type { TeamBody, TeamView } from './identity.schemas.js';
@@ -19,6 +20,13 @@ export function teamAttributes(team: Team): Record<string, unknown> {
   return { id: team.id, orgId: team.orgId, name: team.name };
 }
 
+/** teamAttributes as SQL over a query's `r` alias (rulesToSql). */
+export const TEAM_SQL_ATTRIBUTES: SqlAttributes = {
+  id: { type: 'text', sql: 'r.id', uuid: true },
+  orgId: { type: 'text', sql: 'r.org_id', uuid: true },
+  name: { type: 'text', sql: 'r.name' },
+};
+
 /** Teams of the caller's org; another org's team answers 404. */
 @Injectable()
 export class TeamsService {
@@ -32,7 +40,9 @@ export class TeamsService {
   }
 
   async list(actor: UserActor, limit: number, cursor?: string): Promise<Page<TeamView>> {
-    return orgPageById(this.db.getRepository(Team), actor.orgId, limit, cursor, teamView);
+    return orgPageById(this.db.getRepository(Team), actor.orgId, limit, cursor, teamView, async (qb) => {
+      qb.andWhere(await this.policy.readFilter(actor, 'Team', TEAM_SQL_ATTRIBUTES, queryBuilderBinder(qb)));
+    });
   }
 
   async get(actor: UserActor, id: string): Promise<Team> {

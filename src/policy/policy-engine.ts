@@ -1,6 +1,7 @@
 import { createMongoAbility, subject as asSubject, type MongoAbility, type RawRule } from '@casl/ability';
 import { LRUCache } from 'lru-cache';
 import type { Conditions, PolicyBundle, PolicyRule } from './bundle.js';
+import { rulesToSql, type Bind, type SqlAttributes } from './policy-sql.js';
 import type { Action, Decision, PolicyRole, Subject } from './policy.types.js';
 
 /** What a decision knows about the caller. */
@@ -68,6 +69,7 @@ function appliesTo(rule: PolicyRule, actor: PolicyActor): boolean {
 export class CompiledPolicy {
   private readonly abilities = new LRUCache<string, AppAbility>({ max: 10_000 });
   private readonly byId: Map<string, PolicyRule>;
+  private readonly reported = new Set<string>();
 
   constructor(
     readonly version: string,
@@ -115,6 +117,23 @@ export class CompiledPolicy {
       return { allowed, ruleId: tagged.ruleId, reason: rule.reason ?? '', version: this.version };
     }
     return { allowed, ruleId: null, reason: `No rule allows a ${actor.role} to ${action} ${subject}${attributes ? ' with these attributes' : ''}`, version: this.version };
+  }
+
+  /**
+   * The rows of `subject` the actor may `action`, as one SQL condition over the
+   * list query's `attributes` (see rulesToSql): it selects exactly the rows
+   * decide() allows, so a list can page over what its caller may see. A
+   * condition SQL cannot say exactly hides rather than shows, and is reported
+   * once per rule and reason.
+   */
+  sqlFilter(actor: PolicyActor, action: Action, subject: Subject, attributes: SqlAttributes, bind: Bind, report?: (ruleId: string, why: string) => void): string {
+    if (subject === 'Org') return 'FALSE';
+    return rulesToSql(this.abilityFor(actor), action, subject, attributes, bind, (ruleId, why) => {
+      const key = `${ruleId}|${why}`;
+      if (this.reported.has(key) || this.reported.size > 1_000) return;
+      this.reported.add(key);
+      report?.(ruleId, why);
+    });
   }
 
   /** The decision, with every rule that was considered and whether it matched. */

@@ -111,15 +111,15 @@ export class PolicyVersionsService {
       await this.assertNoLockout(manager, actor.orgId, policy, next);
       const version = await this.insertVersion(manager, actor.orgId, next, loaded, active.policyVersion!.version, actor.id);
       await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
-      const revoked = await this.resources.revokeDeniedLinks(manager, { orgId: actor.orgId }, policy, actor.context);
+      const denied = await this.resources.revokeDeniedLinks(manager, { orgId: actor.orgId }, policy, actor.context);
       await this.audit.record(manager, {
         orgId: actor.orgId,
         actor,
         action: 'policy.update',
         resource: { type: 'Policy', id: String(version.version) },
-        details: { version: version.version, hash: version.hash, parentVersion: version.parentVersion, rules: loaded.bundle.rules.length, revokedShares: revoked.length },
+        details: { version: version.version, hash: version.hash, parentVersion: version.parentVersion, rules: loaded.bundle.rules.length, revokedShares: denied.length },
       });
-      return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked };
+      return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked: denied };
     });
     publishRevokedLinks(this.events, actor.orgId, revoked);
     return view;
@@ -136,15 +136,15 @@ export class PolicyVersionsService {
       await this.assertNoLockout(manager, actor.orgId, policy, version.version);
       const previous = await this.loadActive(manager, actor.orgId);
       await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
-      const revoked = await this.resources.revokeDeniedLinks(manager, { orgId: actor.orgId }, policy, actor.context);
+      const denied = await this.resources.revokeDeniedLinks(manager, { orgId: actor.orgId }, policy, actor.context);
       await this.audit.record(manager, {
         orgId: actor.orgId,
         actor,
         action: 'policy.activate',
         resource: { type: 'Policy', id: String(version.version) },
-        details: { version: version.version, hash: version.hash, previousVersion: previous.policyVersion!.version, revokedShares: revoked.length },
+        details: { version: version.version, hash: version.hash, previousVersion: previous.policyVersion!.version, revokedShares: denied.length },
       });
-      return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked };
+      return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked: denied };
     });
     publishRevokedLinks(this.events, actor.orgId, revoked);
     return view;

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import type { EntityManager } from 'typeorm';
 import { AuditService, type AuditEntry } from '../audit/audit.service.js';
@@ -6,6 +6,7 @@ import { PolicyDeniedError } from '../common/problem.js';
 import type { Actor } from '../identity/actor.js';
 import { loadBundle } from './bundle.js';
 import { CompiledPolicy, type Explanation, type PolicyActor } from './policy-engine.js';
+import type { Bind, SqlAttributes } from './policy-sql.js';
 import { PolicyVersionsService } from './policy-versions.service.js';
 import type { Action, Decision, Subject } from './policy.types.js';
 
@@ -51,6 +52,7 @@ export function policyActor(actor: Actor): PolicyActor {
 export class PolicyService {
   private readonly compiled = new LRUCache<string, CompiledPolicy>({ max: 1_000 });
   private defaultCompiled: CompiledPolicy | undefined;
+  private readonly logger = new Logger('Policy');
 
   constructor(
     @Inject(PolicyVersionsService) private readonly versions: PolicyVersionsService,
@@ -78,6 +80,19 @@ export class PolicyService {
   private get defaultPolicy(): CompiledPolicy {
     this.defaultCompiled ??= new CompiledPolicy('1', this.versions.defaultBundle.bundle);
     return this.defaultCompiled;
+  }
+
+  /**
+   * The SQL condition a list adds to its query so that it selects only the
+   * rows the actor may `read` (items hidden from the caller are skipped before
+   * the page is cut). `attributes` say how the subject's policy attributes
+   * read over the query's alias; `bind` takes each value as a parameter.
+   */
+  async readFilter(actor: Actor, subject: Subject, attributes: SqlAttributes, bind: Bind): Promise<string> {
+    const policy = await this.policyFor(actor);
+    return policy.sqlFilter(policyActor(actor), 'read', subject, attributes, bind, (ruleId, why) =>
+      this.logger.warn(`Policy version ${policy.version}, rule ${ruleId}: ${why} has no exact SQL form, so lists of ${subject} leave out the rows it would decide`),
+    );
   }
 
   /**

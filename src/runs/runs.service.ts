@@ -12,6 +12,7 @@ import { REPORTER_PREFIX } from '../identity/auth.service.js';
 import { IdSchema } from '../identity/identity.schemas.js';
 import { TeamsService } from '../identity/teams.service.js';
 import { PolicyResources } from '../policy/policy-resources.js';
+import { queryBuilderBinder, type SqlAttributes } from '../policy/policy-sql.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { Action } from '../policy/policy.types.js';
 import { SkillsService } from '../skills/skills.service.js';
@@ -60,6 +61,17 @@ export function runView(run: Run): RunView {
 export function runAttributes(run: Pick<Run, 'id' | 'orgId' | 'teamId' | 'createdBy' | 'status' | 'labels' | 'title'>): Record<string, unknown> {
   return { id: run.id, orgId: run.orgId, teamId: run.teamId, createdBy: run.createdBy, status: run.status, labels: run.labels, title: run.title };
 }
+
+/** runAttributes as SQL over a query's `r` alias (rulesToSql): the same values for every row. */
+export const RUN_SQL_ATTRIBUTES: SqlAttributes = {
+  id: { type: 'text', sql: 'r.id', uuid: true },
+  orgId: { type: 'text', sql: 'r.org_id', uuid: true },
+  teamId: { type: 'text', sql: 'r.team_id', uuid: true, nullable: true },
+  createdBy: { type: 'text', sql: 'r.created_by', uuid: true },
+  status: { type: 'text', sql: 'r.status' },
+  labels: { type: 'object', sql: 'r.labels' },
+  title: { type: 'text', sql: 'r.title' },
+};
 
 /** DAG runs of the caller's org: creation, reading, listing; their events come through RunIngestService. */
 @Injectable()
@@ -185,7 +197,7 @@ export class RunsService {
     return runAttributes(run);
   }
 
-  /** Newest first, keyset on id (UUIDv7 ids are time-ordered); runs the caller may not read are left out. */
+  /** Newest first, keyset on id (UUIDv7 ids are time-ordered); runs the caller may not read are skipped in the query, so a page is full unless it is the last. */
   async list(actor: Actor, query: RunListQuery): Promise<Page<RunView>> {
     const before = decodeCursor(query.cursor, IdSchema);
     const qb = this.db.getRepository(Run).createQueryBuilder('r').where('r.org_id = :orgId', { orgId: actor.orgId }).orderBy('r.id', 'DESC').limit(query.limit + 1);
@@ -196,14 +208,13 @@ export class RunsService {
       qb.andWhere(`r.labels @> :label${i}::jsonb`, { [`label${i}`]: JSON.stringify({ [label.slice(0, at)]: label.slice(at + 1) }) });
     });
     if (before) qb.andWhere('r.id < :before', { before });
+    qb.andWhere(await this.policy.readFilter(actor, 'Run', RUN_SQL_ATTRIBUTES, queryBuilderBinder(qb)));
     const rows = await qb.getMany();
     const more = rows.length > query.limit;
     const page = rows.slice(0, query.limit);
     const nodes = page.length ? await this.db.getRepository(RunNode).find({ where: page.map((r) => ({ runId: r.id })) }) : [];
     for (const run of page) run.nodes = nodes.filter((n) => n.runId === run.id);
-    const visible: Run[] = [];
-    for (const run of page) if ((await this.policy.decide(actor, 'read', 'Run', runAttributes(run))).allowed) visible.push(run);
-    return { items: visible.map(runView), nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null };
+    return { items: page.map(runView), nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null };
   }
 
   /** Events after `after`, in seq order; `nextCursor` is the last seq returned, as a string. */

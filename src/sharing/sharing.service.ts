@@ -5,7 +5,7 @@ import { artifactAttributes, ArtifactsService, shareSubjectKey } from '../artifa
 import { AuditService, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import { DomainEvents } from '../common/domain-events.js';
 import { newId } from '../common/ids.js';
-import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
+import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { AppError, NotFoundError, ValidationFailedError } from '../common/problem.js';
 import type { RequestContext } from '../common/request-context.js';
 import { hashSecret, newSecret } from '../common/secrets.js';
@@ -14,6 +14,7 @@ import { IdSchema } from '../identity/identity.schemas.js';
 import { MembersService } from '../identity/members.service.js';
 import type { CompiledPolicy, PolicyActor } from '../policy/policy-engine.js';
 import { PolicyResources, type DeniedLink, type LinkScope } from '../policy/policy-resources.js';
+import { queryBuilderBinder, type SqlAttributes } from '../policy/policy-sql.js';
 import { PolicyService } from '../policy/policy.service.js';
 import { Share } from './share.entity.js';
 import type { CreateShareBody, ShareView } from './sharing.schemas.js';
@@ -41,6 +42,26 @@ export function shareView(share: Share, url: string | null = null): ShareView {
 export function shareAttributes(share: Share): Record<string, unknown> {
   return { id: share.id, orgId: share.orgId, artifactId: share.artifactId, audience: share.audience, createdBy: share.createdBy, expiresAt: share.expiresAt?.toISOString() ?? null, revision: share.revision };
 }
+
+/**
+ * shareAttributes as SQL over a query's `s` alias (rulesToSql). `expiresAt` is
+ * the text JavaScript's toISOString() makes of the Date node-postgres reads:
+ * node-postgres takes the milliseconds as the float 1000 × 0.ffffff, truncated,
+ * and so does this (for every microsecond fraction that is plain truncation).
+ */
+export const SHARE_SQL_ATTRIBUTES: SqlAttributes = {
+  id: { type: 'text', sql: 's.id', uuid: true },
+  orgId: { type: 'text', sql: 's.org_id', uuid: true },
+  artifactId: { type: 'text', sql: 's.artifact_id', uuid: true },
+  audience: { type: 'text', sql: 's.audience' },
+  createdBy: { type: 'text', sql: 's.created_by', uuid: true },
+  expiresAt: {
+    type: 'text',
+    nullable: true,
+    sql: `(to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":"MI":"SS') || '.' || lpad(floor((extract(microseconds FROM s.expires_at)::bigint % 1000000)::float8 / 1000000 * 1000)::int::text, 3, '0') || 'Z')`,
+  },
+  revision: { type: 'number', sql: 's.revision', nullable: true },
+};
 
 /** The share request as policy sees it under `publish`. */
 function shareRequest(audience: string, expiresInSeconds: number | null, revision: number | null) {
@@ -72,7 +93,7 @@ export class SharingService {
   ) {
     resources.registerAttributes('Share', async (actor, id) => shareAttributes(await this.find(actor, id)));
     resources.registerLinks({
-      denied: (manager, scope, policy) => this.deniedLinks(manager, scope, policy),
+      denied: (manager, scope, under) => this.deniedLinks(manager, scope, under),
       revoke: (manager, orgId, links, version, context) => this.revokeByPolicy(manager, orgId, links, version, context),
     });
   }
@@ -124,18 +145,14 @@ export class SharingService {
     });
   }
 
-  /** The artifact's shares the caller may see (policy's `read` on each Share), newest first; tokens are never shown again. */
+  /** The artifact's shares the caller may see (policy's `read` on each Share, in the query), newest first; tokens are never shown again. */
   async list(actor: Actor, artifactId: string, limit: number, cursor?: string): Promise<Page<ShareView>> {
     await this.artifacts.load(actor, artifactId, 'read');
     const before = decodeCursor(cursor, IdSchema);
     const qb = this.db.getRepository(Share).createQueryBuilder('s').where('s.org_id = :orgId AND s.artifact_id = :artifactId', { orgId: actor.orgId, artifactId }).orderBy('s.id', 'DESC').limit(limit + 1);
     if (before) qb.andWhere('s.id < :before', { before });
-    const rows = await qb.getMany();
-    const more = rows.length > limit;
-    const page = rows.slice(0, limit);
-    const items: ShareView[] = [];
-    for (const row of page) if ((await this.policy.decide(actor, 'read', 'Share', shareAttributes(row))).allowed) items.push(shareView(row));
-    return { items, nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null };
+    qb.andWhere(await this.policy.readFilter(actor, 'Share', SHARE_SQL_ATTRIBUTES, queryBuilderBinder(qb)));
+    return toPage(await qb.getMany(), limit, (row) => shareView(row), (row) => row.id);
   }
 
   /** Revoke: the link stops at once. Revoking a revoked share changes nothing and is not logged again. */

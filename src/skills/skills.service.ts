@@ -7,6 +7,7 @@ import { decodeCursor, orgPageById, toPage, type Page } from '../common/paginati
 import { AppError, ConflictError, NotFoundError } from '../common/problem.js';
 import type { UserActor } from '../identity/actor.js';
 import { IdSchema } from '../identity/identity.schemas.js';
+import { queryBuilderBinder, type SqlAttributes } from '../policy/policy-sql.js';
 import { PolicyService } from '../policy/policy.service.js';
 import { Skill } from './skill.entity.js';
 import type { CreateSkillBody, CreateToolBody, SkillView, ToolView } from './skills.schemas.js';
@@ -39,6 +40,34 @@ function skillAttributes(orgId: string, actorId: string, name: string, version: 
   return { orgId, name, version, createdBy: actorId, tools: tools.map((t) => t.name).sort(), maxToolRisk: maxRisk(tools) };
 }
 
+/** What policy conditions on a Tool may name, as SQL over a query's `r` alias (rulesToSql). */
+export const TOOL_SQL_ATTRIBUTES: SqlAttributes = {
+  id: { type: 'text', sql: 'r.id', uuid: true },
+  orgId: { type: 'text', sql: 'r.org_id', uuid: true },
+  name: { type: 'text', sql: 'r.name' },
+  risk: { type: 'text', sql: 'r.risk' },
+  createdBy: { type: 'text', sql: 'r.created_by', uuid: true },
+};
+
+/**
+ * What policy conditions on a stored Skill may name (skillAttributes plus its
+ * id), as SQL over a query's `s` alias: tool names sorted as skillAttributes
+ * sorts them, the highest risk in RISKS' order, null without tools.
+ */
+export const SKILL_SQL_ATTRIBUTES: SqlAttributes = {
+  id: { type: 'text', sql: 's.id', uuid: true },
+  orgId: { type: 'text', sql: 's.org_id', uuid: true },
+  name: { type: 'text', sql: 's.name' },
+  version: { type: 'text', sql: 's.version' },
+  createdBy: { type: 'text', sql: 's.created_by', uuid: true },
+  tools: { type: 'text[]', sql: `ARRAY(SELECT t.name FROM skill_tools st JOIN tools t ON t.id = st.tool_id WHERE st.skill_id = s.id ORDER BY t.name COLLATE "C")` },
+  maxToolRisk: {
+    type: 'text',
+    nullable: true,
+    sql: `(SELECT (ARRAY[${RISKS.map((r) => `'${r}'`).join(', ')}])[max(array_position(ARRAY[${RISKS.map((r) => `'${r}'`).join(', ')}], t.risk))] FROM skill_tools st JOIN tools t ON t.id = st.tool_id WHERE st.skill_id = s.id)`,
+  },
+};
+
 /** Tools and immutable, versioned skills of an org. */
 @Injectable()
 export class SkillsService {
@@ -59,7 +88,9 @@ export class SkillsService {
   }
 
   async listTools(actor: UserActor, limit: number, cursor?: string): Promise<Page<ToolView>> {
-    return orgPageById(this.db.getRepository(Tool), actor.orgId, limit, cursor, toolView);
+    return orgPageById(this.db.getRepository(Tool), actor.orgId, limit, cursor, toolView, async (qb) => {
+      qb.andWhere(await this.policy.readFilter(actor, 'Tool', TOOL_SQL_ATTRIBUTES, queryBuilderBinder(qb)));
+    });
   }
 
   /** A name+version is immutable: posting it again is 409 `conflict`. */
@@ -103,6 +134,7 @@ export class SkillsService {
     const qb = this.db.getRepository(Skill).createQueryBuilder('s').select('s.id', 'id').where('s.org_id = :orgId', { orgId: actor.orgId }).orderBy('s.id').limit(limit + 1);
     if (name) qb.andWhere('s.name = :name', { name });
     if (after) qb.andWhere('s.id > :after', { after });
+    qb.andWhere(await this.policy.readFilter(actor, 'Skill', SKILL_SQL_ATTRIBUTES, queryBuilderBinder(qb)));
     const ids = (await qb.getRawMany<{ id: string }>()).map((r) => r.id);
     const skills = ids.length ? await this.db.getRepository(Skill).find({ where: { id: In(ids) }, relations: { tools: true }, order: { id: 'ASC' } }) : [];
     return toPage(skills, limit, skillView, (s) => s.id);

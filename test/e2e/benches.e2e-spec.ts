@@ -49,4 +49,12 @@ describe('benchmarks, run briefly', () => {
     expect(stdout).toMatch(/inclusive, a request:\n +[\d.]+ KB {2}\(root\)/);
     expect(stdout).not.toMatch(/ERR×/);
   }, 120_000);
+
+  it('bench:lists pages a viewer through artifacts half of which it may not see, every page full', async () => {
+    const { code, stdout, stderr } = await runBench('lists.js', ['--rows', '300', '--limit', '20', '--repeat', '5']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^artifacts: 300 in the org, 150 hidden from the viewer; limit=20$/m);
+    expect(stdout).toMatch(/^first page: p50 [\d.]+ ms, p95 [\d.]+ ms over 5 requests; 20 items$/m);
+    expect(stdout).toMatch(/^whole list: 8 pages \(0 short with a next cursor\), 150 items, \d+ ms$/m);
+  }, 120_000);
 });

@@ -98,11 +98,11 @@ describe('invalid bundles', () => {
       [`{"rules":[${JSON.stringify(rule).slice(0, -1)},"conditions":{"outcome":{"${key}":"x"}}}]}`, 'rules[0] (members-read-audit).conditions.outcome.' + key],
       [`{"${key}":{"rules":[]},"rules":[${JSON.stringify(rule)}]}`, key],
     ];
-    for (const [body, path] of bodies) {
+    for (const [body, where] of bodies) {
       for (const query of ['', '?dryRun=true']) {
         const res = await t.http(admin).put(`/api/v1/policies${query}`).set('Content-Type', 'application/json').send(body);
         expectProblem(res, 400, 'policy_invalid');
-        expect(res.body.errors).toEqual([expect.objectContaining({ path, message: `the key "${key}" is not allowed` })]);
+        expect(res.body.errors).toEqual([expect.objectContaining({ path: where, message: `the key "${key}" is not allowed` })]);
       }
     }
     expect((await t.http(admin).get('/api/v1/policies')).body.version).toBe(before);

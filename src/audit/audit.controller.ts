@@ -88,7 +88,10 @@ export class AuditController {
     await this.chain.seal(true);
     const last = await this.chain.lastHead(actor.orgId);
     const pending = notYetSealed(last);
-    const sealed = { where: `NOT ${pending.where}`, params: pending.params };
+    // Sealed, and what the caller may read: an export holds no event a list would hide.
+    const visible = await this.visible(actor, 'e');
+    const shifted = visible.where.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + pending.params.length}`);
+    const sealed = { where: `NOT ${pending.where} AND (${shifted})`, params: [...pending.params, ...visible.params] };
     const events = last ? this.audit.stream(actor.orgId, filters, sealed) : (async function* () {})();
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     response.setHeader('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
@@ -101,7 +104,7 @@ export class AuditController {
         orgId: actor.orgId,
         exportedAt: new Date().toISOString(),
         filters,
-        complete: Object.keys(filters).length === 0,
+        complete: Object.keys(filters).length === 0 && visible.where === 'TRUE',
         blocks: last?.blockNo ?? 0,
         keyId: this.chain.key.keyId,
         publicKey: this.chain.key.publicKeyPem,

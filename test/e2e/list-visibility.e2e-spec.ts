@@ -234,6 +234,17 @@ describe('a page is full unless it is the last', () => {
     expect(listed.ids).toEqual(shown);
   });
 
+  it('exports to an auditor only the events a list would show, and says the export is not complete', async () => {
+    const lines = (token: string, query = '') => t.http(token).get(`/api/v1/audit/export?format=ndjson${query}`).then((r) => r.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
+    const byAdmin = await lines(admin);
+    expect(byAdmin.some((e) => e.action === 'artifact.create')).toBe(true);
+    const byAuditor = await lines(auditor.token);
+    expect(byAuditor.filter((e) => e.action === 'artifact.create' || e.action === 'artifact.remix')).toEqual([]);
+    expect(byAuditor.length).toBeGreaterThan(10);
+    const proof = await lines(auditor.token, '&proof=true');
+    expect(proof[0]).toEqual(expect.objectContaining({ type: 'vitrine.audit.header', header: expect.objectContaining({ complete: false }) }));
+  });
+
   it("pages a member through its own tokens, and no one else's", async () => {
     const other = await createMember(t, admin, 'member');
     const mine: string[] = [];

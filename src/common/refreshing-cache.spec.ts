@@ -79,12 +79,15 @@ describe('RefreshingCache', () => {
     const cache = new RefreshingCache({ max: 100, ttlMs: 200, refreshAheadMs: 20, jitter: 0.5, load });
     const keys = Array.from({ length: 40 }, (_, i) => `run${i}`);
     await Promise.all(keys.map((k) => cache.get(k)));
+    const loaded = performance.now();
     // Their ttls lie between 100 and 300 ms: at 200 ms about half have ended and load again.
     await sleep(200);
     await Promise.all(keys.map((k) => cache.get(k)));
+    const elapsed = performance.now() - loaded;
     const reloaded = keys.filter((k) => calls.get(k)! > 1).length;
     expect(reloaded).toBeGreaterThan(4);
-    expect(reloaded).toBeLessThan(36);
+    // On a loaded machine the sleep can overshoot toward 300 ms, where every entry has ended by design.
+    if (elapsed < 260) expect(reloaded).toBeLessThan(36);
   });
 
   it("gives the load the context of the read that started it", async () => {

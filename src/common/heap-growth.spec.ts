@@ -38,7 +38,7 @@ function fullCollections(percent: number, flags: string[] = []): number {
 }
 
 describe('heap growth between full collections', () => {
-  // A factor of 5 against one of 1.5: a quarter to a third as many full collections on Node 20 and 24 alike.
+  // A factor of 5 against one of 1.5: each full collection is followed by several times more room, so far fewer of them.
   let atFive: number | undefined;
   const fewAtFive = () => (atFive ??= fullCollections(400));
 

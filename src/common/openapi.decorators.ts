@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiExtension, ApiResponse } from '@nestjs/swagger';
 import { PROBLEM_CONTENT_TYPE } from './problem.filter.js';
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -34,3 +34,9 @@ export const ApiProblems = (...statuses: number[]) => applyDecorators(...statuse
 
 /** One problem+json answer, with a description of its own. */
 export const ApiProblem = (status: number, description?: string) => ApiResponse({ status, ...problemResponse(status, description) });
+
+/** Marks an operation that needs no account; openapi.ts turns the mark into `security: []` (an empty list set through Nest's own security metadata is dropped). */
+export const PUBLIC_OPERATION = 'x-vitrine-public';
+
+/** Documents a route (or every route of a controller) as one that needs no account; applied by the `Public` decorator. */
+export const ApiPublic = () => ApiExtension(PUBLIC_OPERATION, true);

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject, type OperationObject } from '@nestjs/swagger';
 import { z } from 'zod';
-import { problemResponse } from './openapi.decorators.js';
+import { problemResponse, PUBLIC_OPERATION } from './openapi.decorators.js';
 
 const ProblemSchema = z
   .object({
@@ -49,7 +49,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .setVersion('1')
     .setOpenAPIVersion('3.1.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Personal access token (vtr_pat_…) or run reporter token (vtr_run_…)' })
+    // Relative: the origin that serves this document, wherever Vitrine is deployed.
+    .addServer('/', 'The Vitrine that serves this document')
+    // Tokens are opaque, not JWTs (the builder's default bearerFormat).
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: undefined, description: 'Personal access token (vtr_pat_…) or run reporter token (vtr_run_…)' })
     .addCookieAuth('vitrine_session')
     .build();
   const document = SwaggerModule.createDocument(app, config, {
@@ -59,12 +62,17 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   document.components ??= {};
   document.components.schemas ??= {};
   document.components.schemas.Problem = toJsonSchema(ProblemSchema, { schemaType: 'output' })!.schema as never;
-  // Every route that reads the database (the API and share links) answers 503 while it cannot reach it.
   for (const [path, operations] of Object.entries(document.paths)) {
-    if (!path.startsWith('/api/') && !path.startsWith('/s/')) continue;
     for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
-      const operation = operations[method];
-      if (operation) operation.responses['503'] ??= problemResponse(503);
+      const operation = operations[method] as (OperationObject & { [PUBLIC_OPERATION]?: boolean }) | undefined;
+      if (!operation) continue;
+      // A route marked Public needs no account: an empty requirement, not the absence of one.
+      if (operation[PUBLIC_OPERATION]) {
+        delete operation[PUBLIC_OPERATION];
+        operation.security = [];
+      }
+      // Every route that reads the database (the API and share links) answers 503 while it cannot reach it.
+      if (path.startsWith('/api/') || path.startsWith('/s/')) operation.responses['503'] ??= problemResponse(503);
     }
   }
   return document;

@@ -1,6 +1,13 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { adminToken } from '../helpers/factories.js';
+import { ROOT } from '../helpers/service-process.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -84,6 +91,45 @@ describe('OpenAPI', () => {
     expect(createMember.responses['400'].content['application/problem+json'].schema.$ref).toBe('#/components/schemas/Problem');
     expect(createMember.responses['201'].content['application/json'].schema.$ref).toBe('#/components/schemas/Member');
     expect(doc.components.schemas.Problem.required).toEqual(expect.arrayContaining(['type', 'title', 'status', 'detail', 'code']));
+  });
+
+  it("passes Redocly's recommended lint (redocly.yaml), warnings included, so a generated client can rely on it", async () => {
+    const doc = (await t.http().get('/api/openapi.json')).body;
+    const dir = mkdtempSync(path.join(tmpdir(), 'vitrine-openapi-'));
+    try {
+      const file = path.join(dir, 'openapi.json');
+      writeFileSync(file, JSON.stringify(doc));
+      const cli = path.join(ROOT, 'node_modules/@redocly/cli/bin/cli.js');
+      const args = [cli, 'lint', file, '--extends=recommended', `--config=${path.join(ROOT, 'redocly.yaml')}`, '--format=json'];
+      // Off line: no usage report, no check for a newer version.
+      const env = { ...process.env, NODE_OPTIONS: '', REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' };
+      // It exits 1 when it finds an error; the report on stdout says what either way.
+      const stdout = await promisify(execFile)(process.execPath, args, { env, maxBuffer: 16 * 1024 * 1024 }).then(
+        (r) => r.stdout,
+        (e: { stdout?: string; stderr?: string }) => e.stdout || String(e.stderr),
+      );
+      const report = JSON.parse(stdout) as { totals: { errors: number; warnings: number }; problems: { ruleId: string; message: string; location: { pointer: string }[] }[] };
+      expect(report.problems.map((p) => `${p.ruleId} at ${p.location.map((l) => l.pointer).join(', ')}: ${p.message}`)).toEqual([]);
+      expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives `security: []` to exactly the operations that answer without an account', async () => {
+    const doc = (await t.http().get('/api/openapi.json')).body as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+    const open: string[] = [];
+    for (const [template, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const url = template.replace(/\{[^}]+\}/g, randomUUID());
+        const res = await t.http()[method as 'get' | 'post' | 'put' | 'patch' | 'delete'](url).send({});
+        if (res.status !== 401) open.push(`${method} ${template}`);
+        const documented = Array.isArray(operation.security) && operation.security.length === 0;
+        expect({ operation: `${method} ${template}`, status: res.status, public: documented }).toEqual({ operation: `${method} ${template}`, status: res.status, public: res.status !== 401 });
+      }
+    }
+    expect(open).toEqual(expect.arrayContaining(['post /api/v1/auth/login', 'get /s/{token}', 'get /healthz']));
+    expect(JSON.stringify(doc)).not.toContain('x-vitrine-public');
   });
 
   it('serves the docs page from this origin only', async () => {

@@ -84,7 +84,7 @@ describe('OpenAPI', () => {
       ['get', '/readyz'],
       ['get', '/metrics'],
     ];
-    for (const [method, path] of expected) expect(doc.paths[path]?.[method!]).toBeDefined();
+    for (const [method, route] of expected) expect(doc.paths[route]?.[method!]).toBeDefined();
     const createMember = doc.paths['/api/v1/members'].post;
     expect(createMember.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/CreateMemberRequest');
     expect(doc.components.schemas.CreateMemberRequest.required).toEqual(expect.arrayContaining(['email', 'name', 'password', 'role']));

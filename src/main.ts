@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { configureApp, createApp } from './app.js';
 import { setHeapGrowth } from './common/heap-growth.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/config.schema.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
 import { OrgsService } from './identity/orgs.service.js';
 
 function say(line = ''): void {
@@ -26,10 +26,7 @@ async function main(): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   if (!config.databaseUrl) {
     say(`Starting embedded PostgreSQL (data in ${config.dataDir}) ...`);
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, database: 'vitrine', log: (m) => say(m) });
-    // embedded-postgres hooks SIGINT/SIGTERM to stop PostgreSQL at once; we stop
-    // it ourselves, after the HTTP server has drained.
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, database: 'vitrine', log: (m) => say(m), fallbackDir: config.postgresFallbackDir });
     config = { ...config, databaseUrl: embedded.url };
   }
 
@@ -78,6 +75,7 @@ async function main(): Promise<void> {
   say(`  Vitrine is running at ${url}`);
   say(`  API docs:             ${url}/docs`);
   say(`  Database:             ${embedded ? `embedded PostgreSQL on port ${embedded.port}, data in ${config.dataDir}` : 'DATABASE_URL'}`);
+  if (embedded?.relocated) say(`                        ${embedded.relocated}`);
   if (admin) {
     say('');
     say(`  Admin login (shown once, change it after logging in):`);
@@ -88,6 +86,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof EmbeddedPostgresError) {
+    process.stderr.write(`vitrine: ${error.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`vitrine: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

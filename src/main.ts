@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { configureApp, createApp } from './app.js';
+import { ROOT_LOGGER, writeAfterLogs } from './common/logging.js';
 import { setHeapGrowth } from './common/heap-growth.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/config.schema.js';
 import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
@@ -71,18 +73,18 @@ async function main(): Promise<void> {
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const admin = app.get(OrgsService).generatedAdmin;
 
-  say('');
-  say(`  Vitrine is running at ${url}`);
-  say(`  API docs:             ${url}/docs`);
-  say(`  Database:             ${embedded ? `embedded PostgreSQL on port ${embedded.port}, data in ${config.dataDir}` : 'DATABASE_URL'}`);
-  if (embedded?.relocated) say(`                        ${embedded.relocated}`);
-  if (admin) {
-    say('');
-    say(`  Admin login (shown once, change it after logging in):`);
-    say(`    email:    ${admin.email}`);
-    say(`    password: ${admin.password}`);
-  }
-  say('');
+  // Last, once the service is ready, and behind every start-up log line: the one-time admin
+  // password must not scroll away under them.
+  const banner = [
+    '',
+    `  Vitrine is running at ${url}`,
+    `  API docs:             ${url}/docs`,
+    `  Database:             ${embedded ? `embedded PostgreSQL on port ${embedded.port}, data in ${config.dataDir}` : 'DATABASE_URL'}`,
+    ...(embedded?.relocated ? [`                        ${embedded.relocated}`] : []),
+    ...(admin ? ['', '  Admin login (shown once, change it after logging in):', `    email:    ${admin.email}`, `    password: ${admin.password}`] : []),
+    '',
+  ];
+  writeAfterLogs(app.get<Logger>(ROOT_LOGGER), banner.map((line) => `${line}\n`).join(''));
 }
 
 main().catch((error: unknown) => {

@@ -48,8 +48,9 @@ export function createRootLogger(config: Pick<AppConfig, 'logLevel'>, stream?: D
   const pretty = pinoPretty({
     sync: true,
     translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname,context',
-    messageFormat: '{if context}[{context}] {end}{msg}',
+    // A request's line already says its method, path and status: its req/res objects would add nine lines.
+    ignore: 'pid,hostname,context,req,res,responseTime',
+    messageFormat: '{if context}[{context}] {end}{msg}{if responseTime} ({responseTime} ms){end}',
   });
   return pino(options, pretty);
 }

@@ -198,7 +198,7 @@ describe('start-up output', () => {
       expect(lines).toContainEqual(expect.stringMatching(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: \[NestApplication\] Nest application successfully started$/));
       expect(lines.filter((line) => / INFO: /.test(line)).join('\n')).not.toMatch(/RouterExplorer|RoutesResolver/);
       const banner = bannerStart(lines);
-      expect(lines.slice(banner).filter((line) => / (DEBUG|INFO|WARN|ERROR): /.test(line) && !/ INFO: GET \/readyz 200$/.test(line))).toEqual([]);
+      expect(lines.slice(banner).filter((line) => / (DEBUG|INFO|WARN|ERROR): /.test(line) && !/ INFO: GET \/readyz 200 \(\d+ ms\)$/.test(line))).toEqual([]);
       expect(lines.slice(0, banner).filter((line) => / INFO: /.test(line)).length).toBeGreaterThan(0);
     });
   });

@@ -229,27 +229,30 @@ async function place(dataDir: string, fallbackDir: string): Promise<Placement> {
   const runAs = await postgresUser();
   const binariesReachable = await canRun(runAs, packaged);
   const dataReachable = await canEnter(runAs, dataDir);
-  if (binariesReachable && dataReachable) return { binaries: packaged, clusterDir: inPlace, runAs };
+  // A cluster kept in the fallback directory stays the data directory's cluster, even once the
+  // data directory becomes reachable (say /root was opened up): a new empty one would hide it.
+  const kept = fallbackClusterDir(fallbackDir, dataDir);
+  const keptBefore = existsSync(path.join(kept, 'PG_VERSION'));
+  if (binariesReachable && dataReachable && !keptBefore) return { binaries: packaged, clusterDir: inPlace, runAs };
 
-  if (!dataReachable && existsSync(path.join(inPlace, 'PG_VERSION'))) {
+  if (!dataReachable && !keptBefore && existsSync(path.join(inPlace, 'PG_VERSION'))) {
     throw new EmbeddedPostgresError(
       `the embedded PostgreSQL's cluster ${inPlace} is out of reach of the postgres user it runs as (a parent directory is not searchable by it): make ${dataDir} and its parents searchable by postgres, or move the cluster and ${FIX}`,
     );
   }
-  const unreachable = binariesReachable ? dataDir : dataReachable ? packaged.dir : `${packaged.dir} and ${dataDir}`;
+  const unreachable = [binariesReachable ? undefined : packaged.dir, dataReachable ? undefined : dataDir].filter(Boolean).join(' and ');
   const cannot = (error: unknown) =>
     new EmbeddedPostgresError(
       `the postgres user the embedded PostgreSQL runs as cannot reach ${unreachable}, and Vitrine cannot keep PostgreSQL in ${fallbackDir} instead (${errorCode(error)}): ${FIX}`,
     );
   let binaries = packaged;
-  let clusterDir = inPlace;
+  const clusterDir = dataReachable && !keptBefore ? inPlace : kept;
   try {
     if (!binariesReachable) binaries = await copyBinaries(packaged, fallbackDir);
-    if (!dataReachable) {
-      clusterDir = fallbackClusterDir(fallbackDir, dataDir);
-      await fs.mkdir(path.dirname(clusterDir), { recursive: true, mode: 0o755 });
+    if (clusterDir === kept) {
+      await fs.mkdir(path.dirname(kept), { recursive: true, mode: 0o755 });
       // For whoever finds the directory: whose cluster it is.
-      await fs.writeFile(path.join(path.dirname(clusterDir), 'data-dir'), `${dataDir}\n`);
+      await fs.writeFile(path.join(path.dirname(kept), 'data-dir'), `${dataDir}\n`);
     }
   } catch (error) {
     throw cannot(error);
@@ -257,13 +260,11 @@ async function place(dataDir: string, fallbackDir: string): Promise<Placement> {
   if (!(await canRun(runAs, binaries)) || !(await canEnter(runAs, path.dirname(clusterDir)))) {
     throw cannot(new Error(`the postgres user cannot reach ${fallbackDir} either`));
   }
-  const moved = [binariesReachable ? undefined : `binaries in ${binaries.dir}`, dataReachable ? undefined : `cluster in ${clusterDir}`].filter(Boolean);
-  return {
-    binaries,
-    clusterDir,
-    runAs,
-    relocated: `the postgres user cannot reach ${unreachable}: PostgreSQL ${moved.join(', ')}`,
-  };
+  const moved = [
+    binariesReachable ? undefined : `PostgreSQL binaries in ${binaries.dir} (the postgres user cannot reach ${packaged.dir})`,
+    clusterDir !== kept ? undefined : `cluster in ${kept} (${keptBefore ? 'kept there since an earlier start' : `the postgres user cannot reach ${dataDir}`})`,
+  ];
+  return { binaries, clusterDir, runAs, relocated: moved.filter(Boolean).join('; ') };
 }
 
 /** `initdb` as the user PostgreSQL runs as, with the password from a file only that user can read. */

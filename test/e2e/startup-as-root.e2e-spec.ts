@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ROOT, spawnService, startService, type Started } from '../helpers/service-process.js';
+import { ROOT, serviceEnv, spawnService, startService, type Started } from '../helpers/service-process.js';
 
 // `git clone … /root/vitrine && npm install && npm start` as root: /root is mode 0700, and the
 // embedded PostgreSQL runs as the `postgres` user, which can reach neither the binaries under
@@ -62,7 +63,12 @@ afterAll(async () => {
     const first = await startService({ PORT: '0', VITRINE_POSTGRES_FALLBACK_DIR: fallback }, { checkout });
     const banner = first.output();
     expect(banner).toContain(`data in ${path.join(checkout, '.vitrine')}`);
-    expect(banner).toMatch(new RegExp(`the postgres user cannot reach .*: PostgreSQL binaries in ${fallback}/postgresql/\\S+, cluster in ${fallback}/clusters/[0-9a-f]{16}/pg`));
+    expect(banner).toMatch(
+      new RegExp(
+        `PostgreSQL binaries in ${fallback}/postgresql/\\S+ \\(the postgres user cannot reach ${checkout}/node_modules/\\S+\\); ` +
+          `cluster in ${fallback}/clusters/[0-9a-f]{16}/pg \\(the postgres user cannot reach ${checkout}/.vitrine\\)`,
+      ),
+    );
     const password = /password:\s+(\S+)/.exec(banner)![1]!;
     const res = await fetch(`${first.url}/api/v1/auth/token`, {
       method: 'POST',
@@ -81,6 +87,33 @@ afterAll(async () => {
     expect(second.output()).not.toMatch(/initialising/);
     expect((await fetch(`${second.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect(await stop(second)).toBe(0);
+  });
+
+  it('stays on that cluster once the checkout is opened up to the postgres user', async () => {
+    await chmod(outer, 0o755);
+    try {
+      const third = await startService({ PORT: '0', VITRINE_POSTGRES_FALLBACK_DIR: fallback }, { checkout });
+      expect(third.output()).not.toMatch(/password:/);
+      expect((await fetch(`${third.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect(third.output()).toMatch(new RegExp(`cluster in ${fallback}/clusters/[0-9a-f]{16}/pg \\(kept there since an earlier start\\)`));
+      expect(await stop(third)).toBe(0);
+    } finally {
+      await chmod(outer, 0o700);
+    }
+  });
+
+  it('runs the migration CLI from there too', async () => {
+    const cli = spawn(process.execPath, [path.join(checkout, 'dist/src/database/migration-cli.js'), 'check'], {
+      cwd: checkout,
+      env: serviceEnv({ VITRINE_POSTGRES_FALLBACK_DIR: fallback }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    cli.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    cli.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const code = await new Promise((resolve) => cli.once('exit', resolve));
+    expect(output).toMatch(/no schema drift/);
+    expect(code).toBe(0);
   });
 
   it('stops at once with one line naming the cause and the fix when the fallback directory cannot be written', async () => {

@@ -204,7 +204,7 @@ async function copyBinaries(binaries: Binaries, base: string): Promise<Binaries>
 }
 
 /** Where, as root, a data directory's cluster lives when `postgres` cannot enter the data directory: one per data directory path. */
-export function fallbackClusterDir(base: string, dataDir: string): string {
+function fallbackClusterDir(base: string, dataDir: string): string {
   return path.join(base, 'clusters', createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 16), 'pg');
 }
 
@@ -243,7 +243,7 @@ async function place(dataDir: string, fallbackDir: string): Promise<Placement> {
   const unreachable = [binariesReachable ? undefined : packaged.dir, dataReachable ? undefined : dataDir].filter(Boolean).join(' and ');
   const cannot = (error: unknown) =>
     new EmbeddedPostgresError(
-      `the postgres user the embedded PostgreSQL runs as cannot reach ${unreachable}, and Vitrine cannot keep PostgreSQL in ${fallbackDir} instead (${errorCode(error)}): ${FIX}`,
+      `${unreachable ? `the postgres user the embedded PostgreSQL runs as cannot reach ${unreachable}, and ` : ''}Vitrine cannot keep PostgreSQL in ${fallbackDir} (${errorCode(error)}): ${FIX}`,
     );
   let binaries = packaged;
   const clusterDir = dataReachable && !keptBefore ? inPlace : kept;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -124,5 +124,20 @@ afterAll(async () => {
     const lines = output().trim().split('\n');
     expect(lines.at(-1)).toMatch(/^vitrine: the postgres user .* cannot reach .*, and Vitrine cannot keep PostgreSQL in .* \(ENOTDIR\): set VITRINE_DATA_DIR to a directory the postgres user can reach, or DATABASE_URL/);
     expect(output()).not.toMatch(/\n\s+at /);
+  });
+
+  // nobody must reach this checkout to run it (not so from a clone under /root).
+  const nobodyReaches = asRoot && spawnSync('/bin/sh', ['-c', 'cd -- "$1"', 'sh', ROOT], { uid: 65534, gid: 65534, cwd: '/' }).status === 0;
+  if (!nobodyReaches) console.warn(`startup-as-root.e2e-spec: the test as another user is skipped: user nobody cannot reach ${ROOT}`);
+  (nobodyReaches ? describe : describe.skip)('run as another user', () => {
+    it('stops with one line naming the cause and the fix when it cannot create the data directory', async () => {
+      // PostgreSQL then runs as that user itself, and the 0700 directory is out of its reach.
+      const { child, output } = spawnService({ PORT: '0', VITRINE_DATA_DIR: path.join(outer, 'nobodys-data') }, { user: { uid: 65534, gid: 65534 } });
+      expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(1);
+      expect(output().trim().split('\n').at(-1)).toBe(
+        `vitrine: cannot create the data directory ${path.join(outer, 'nobodys-data')} (EACCES): set VITRINE_DATA_DIR to a directory you can write, or DATABASE_URL to a PostgreSQL server`,
+      );
+      expect(output()).not.toMatch(/\n\s+at /);
+    });
   });
 });

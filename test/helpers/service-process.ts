@@ -24,11 +24,13 @@ export interface SpawnOptions {
   detached?: boolean;
   /** Another checkout to run the service from (its dist/src/main.js, with it as working directory). */
   checkout?: string;
+  /** Run as this user instead (the test runs as root). */
+  user?: { uid: number; gid: number };
 }
 
 export function spawnService(extra: Record<string, string>, options: SpawnOptions = {}): { child: ChildProcess; output: () => string } {
   const root = options.checkout ?? ROOT;
-  const child = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { cwd: root, env: serviceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
+  const child = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { cwd: root, env: serviceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached, ...options.user });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

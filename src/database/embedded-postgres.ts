@@ -21,6 +21,9 @@ export class EmbeddedPostgresError extends Error {
   override name = 'EmbeddedPostgresError';
 }
 
+/** In the data directory: the cluster's superuser and password. */
+const SECRETS_FILE = 'embedded-postgres.json';
+
 const FIX = 'set VITRINE_DATA_DIR to a directory the postgres user can reach, or DATABASE_URL to a PostgreSQL server';
 
 export interface EmbeddedDatabase {
@@ -221,7 +224,7 @@ interface Placement {
  * `postgres`, which may be unable to reach the checkout (a clone under /root, mode 0700):
  * then what it cannot reach is kept under `fallbackDir` instead.
  */
-async function place(dataDir: string, fallbackDir: string): Promise<Placement> {
+async function place(dataDir: string, fallbackDir: string, log: (message: string) => void): Promise<Placement> {
   const packaged = await packagedBinaries();
   const inPlace = path.join(dataDir, 'pg');
   if (process.getuid?.() !== 0) return { binaries: packaged, clusterDir: inPlace, runAs: undefined };
@@ -232,7 +235,15 @@ async function place(dataDir: string, fallbackDir: string): Promise<Placement> {
   // A cluster kept in the fallback directory stays the data directory's cluster, even once the
   // data directory becomes reachable (say /root was opened up): a new empty one would hide it.
   const kept = fallbackClusterDir(fallbackDir, dataDir);
-  const keptBefore = existsSync(path.join(kept, 'PG_VERSION'));
+  let keptBefore = existsSync(path.join(kept, 'PG_VERSION'));
+  if (keptBefore && !existsSync(path.join(dataDir, SECRETS_FILE))) {
+    // The data directory's secrets are gone (the checkout was deleted and cloned again at the same
+    // path): that cluster's password went with them. Set it aside rather than delete anyone's data.
+    const aside = `${path.dirname(kept)}.orphaned-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await fs.rename(path.dirname(kept), aside);
+    log(`the cluster kept for an earlier ${dataDir}, whose password is gone with it, was moved to ${aside} (delete it if that data is not needed)`);
+    keptBefore = false;
+  }
   if (binariesReachable && dataReachable && !keptBefore) return { binaries: packaged, clusterDir: inPlace, runAs };
 
   if (!dataReachable && !keptBefore && existsSync(path.join(inPlace, 'PG_VERSION'))) {
@@ -347,14 +358,14 @@ export async function startEmbeddedPostgres(options: {
   const release = () => fs.rm(path.join(dataDir, 'owner.pid'), { force: true });
   let placement: Placement;
   try {
-    placement = await place(dataDir, options.fallbackDir ?? DEFAULT_FALLBACK_DIR);
+    placement = await place(dataDir, options.fallbackDir ?? DEFAULT_FALLBACK_DIR, log);
   } catch (error) {
     await release();
     throw error;
   }
   const { clusterDir } = placement;
   if (placement.relocated) log(placement.relocated);
-  const secrets = await readOrCreateSecrets(path.join(dataDir, 'embedded-postgres.json'));
+  const secrets = await readOrCreateSecrets(path.join(dataDir, SECRETS_FILE));
   const port = await freePort();
   const postgresLog: string[] = [];
   const onLog = (message: string) => {

@@ -102,6 +102,17 @@ afterAll(async () => {
     }
   });
 
+  it('starts afresh from a new clone at the same path, setting the earlier cluster aside', async () => {
+    // rm -rf the checkout's data and clone again: the kept cluster's password is gone.
+    await rm(path.join(checkout, '.vitrine'), { recursive: true, force: true });
+    const fresh = await startService({ PORT: '0', VITRINE_POSTGRES_FALLBACK_DIR: fallback }, { checkout });
+    expect(fresh.output()).toMatch(/password:\s+\S+/);
+    const aside = new RegExp(`was moved to (${fallback}/clusters/[0-9a-f]{16}\\.orphaned-\\S+) `).exec(fresh.output())?.[1];
+    expect(aside).toBeDefined();
+    expect(await readdir(aside!)).toContain('pg');
+    expect(await stop(fresh)).toBe(0);
+  });
+
   it('runs the migration CLI from there too', async () => {
     const cli = spawn(process.execPath, [path.join(checkout, 'dist/src/database/migration-cli.js'), 'check'], {
       cwd: checkout,

@@ -273,7 +273,7 @@ async function place(dataDir: string, fallbackDir: string, log: (message: string
   }
   const moved = [
     binariesReachable ? undefined : `PostgreSQL binaries in ${binaries.dir} (the postgres user cannot reach ${packaged.dir})`,
-    clusterDir !== kept ? undefined : `cluster in ${kept} (${keptBefore ? 'kept there since an earlier start' : `the postgres user cannot reach ${dataDir}`})`,
+    clusterDir !== kept ? undefined : `cluster in ${kept} (${dataReachable ? 'kept there since an earlier start' : `the postgres user cannot reach ${dataDir}`})`,
   ];
   return { binaries, clusterDir, runAs, relocated: moved.filter(Boolean).join('; ') };
 }

@@ -85,6 +85,7 @@ afterAll(async () => {
     expect((await fetch(`${second.url}/readyz`)).status).toBe(200);
     expect(second.output()).not.toMatch(/password:/);
     expect(second.output()).not.toMatch(/initialising/);
+    expect(second.output()).toMatch(new RegExp(`cluster in ${fallback}/clusters/[0-9a-f]{16}/pg \\(the postgres user cannot reach ${checkout}/.vitrine\\)`));
     expect((await fetch(`${second.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect(await stop(second)).toBe(0);
   });

@@ -14,7 +14,7 @@ const execFileAsync = promisify(execFile);
  * As root, where the PostgreSQL binaries and the cluster go when the `postgres` user cannot
  * reach them where they are (a checkout under /root, mode 0700).
  */
-export const DEFAULT_FALLBACK_DIR = '/var/lib/vitrine';
+const DEFAULT_FALLBACK_DIR = '/var/lib/vitrine';
 
 /** Embedded PostgreSQL cannot start here: the message is one line naming the cause and the fix. */
 export class EmbeddedPostgresError extends Error {

@@ -1,9 +1,11 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { configureApp, createApp } from './app.js';
+import { ROOT_LOGGER, writeAfterLogs } from './common/logging.js';
 import { setHeapGrowth } from './common/heap-growth.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/config.schema.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from './database/embedded-postgres.js';
 import { OrgsService } from './identity/orgs.service.js';
 
 function say(line = ''): void {
@@ -26,10 +28,7 @@ async function main(): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   if (!config.databaseUrl) {
     say(`Starting embedded PostgreSQL (data in ${config.dataDir}) ...`);
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, database: 'vitrine', log: (m) => say(m) });
-    // embedded-postgres hooks SIGINT/SIGTERM to stop PostgreSQL at once; we stop
-    // it ourselves, after the HTTP server has drained.
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, database: 'vitrine', log: (m) => say(m), fallbackDir: config.postgresFallbackDir });
     config = { ...config, databaseUrl: embedded.url };
   }
 
@@ -74,20 +73,25 @@ async function main(): Promise<void> {
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const admin = app.get(OrgsService).generatedAdmin;
 
-  say('');
-  say(`  Vitrine is running at ${url}`);
-  say(`  API docs:             ${url}/docs`);
-  say(`  Database:             ${embedded ? `embedded PostgreSQL on port ${embedded.port}, data in ${config.dataDir}` : 'DATABASE_URL'}`);
-  if (admin) {
-    say('');
-    say(`  Admin login (shown once, change it after logging in):`);
-    say(`    email:    ${admin.email}`);
-    say(`    password: ${admin.password}`);
-  }
-  say('');
+  // Last, once the service is ready, and behind every start-up log line: the one-time admin
+  // password must not scroll away under them.
+  const banner = [
+    '',
+    `  Vitrine is running at ${url}`,
+    `  API docs:             ${url}/docs`,
+    `  Database:             ${embedded ? `embedded PostgreSQL on port ${embedded.port}, data in ${config.dataDir}` : 'DATABASE_URL'}`,
+    ...(embedded?.relocated ? [`                        ${embedded.relocated}`] : []),
+    ...(admin ? ['', '  Admin login (shown once, change it after logging in):', `    email:    ${admin.email}`, `    password: ${admin.password}`] : []),
+    '',
+  ];
+  writeAfterLogs(app.get<Logger>(ROOT_LOGGER), banner.map((line) => `${line}\n`).join(''));
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof EmbeddedPostgresError) {
+    process.stderr.write(`vitrine: ${error.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`vitrine: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

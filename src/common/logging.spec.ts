@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import express from 'express';
 import request from 'supertest';
 import { loadConfig } from '../config/config.schema.js';
-import { createRootLogger, NestPinoLogger, requestIdMiddleware, requestLogger } from './logging.js';
+import { createRootLogger, logFormat, NestPinoLogger, requestIdMiddleware, requestLogger } from './logging.js';
 
 /** A root logger at `level` writing into an array of parsed lines. */
 function capture(level = 'info') {
@@ -103,6 +103,42 @@ describe("Nest's logs", () => {
       { level: 50, msg: 'it broke', context: 'ExceptionsHandler', requestId: undefined, err: undefined, stack: 'Error: it broke' },
       { level: 40, msg: 'plain', context: undefined, requestId: undefined, err: 'plain', stack: undefined },
       { level: 20, msg: 'with more', context: 'Extra', requestId: undefined, err: undefined, stack: undefined, params: [{ attempt: 2 }] },
+    ]);
+  });
+});
+
+describe('log format', () => {
+  it('is human-readable on a terminal and JSON lines anywhere else', () => {
+    expect(logFormat({ isTTY: true })).toBe('pretty');
+    expect(logFormat({ isTTY: false })).toBe('json');
+    expect(logFormat({})).toBe('json');
+  });
+});
+
+describe("Nest's route mapping lines", () => {
+  async function mappingAt(level: string) {
+    const { lines, root } = capture(level);
+    Logger.overrideLogger(new NestPinoLogger(root));
+    try {
+      new Logger('RoutesResolver').log('OpsController {/}:');
+      new Logger('RouterExplorer').log('Mapped {/readyz, GET} route');
+      new Logger('NestApplication').log('Nest application successfully started');
+      await settle();
+    } finally {
+      Logger.overrideLogger(false);
+    }
+    return lines.map((l) => [l.level, l.context]);
+  }
+
+  it('are left out at info', async () => {
+    expect(await mappingAt('info')).toEqual([[30, 'NestApplication']]);
+  });
+
+  it('are logged at debug', async () => {
+    expect(await mappingAt('debug')).toEqual([
+      [20, 'RoutesResolver'],
+      [20, 'RouterExplorer'],
+      [30, 'NestApplication'],
     ]);
   });
 });

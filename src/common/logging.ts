@@ -3,6 +3,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { pino, type DestinationStream, type Logger as Pino } from 'pino';
 import { pinoHttp } from 'pino-http';
+import pinoPretty from 'pino-pretty';
 import type { AppConfig } from '../config/config.schema.js';
 import { newId } from './ids.js';
 
@@ -28,13 +29,44 @@ function redactUrl(url: string | undefined): string | undefined {
 /** The application's one pino logger: Nest's logs and request logs both go through it. */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
+export type LogFormat = 'pretty' | 'json';
+
+/** Lines a person reads on a terminal; JSON lines, for log shippers, everywhere else. */
+export function logFormat(stdout: { isTTY?: boolean } = process.stdout): LogFormat {
+  return stdout.isTTY ? 'pretty' : 'json';
+}
+
+/** Writes the root logger's lines, in `logFormat()`'s format, to stdout unless given a stream. */
 export function createRootLogger(config: Pick<AppConfig, 'logLevel'>, stream?: DestinationStream): Pino {
   const options = {
     level: config.logLevel,
     redact: { paths: ['password', '*.password', 'token', '*.token', 'authorization', '*.authorization', 'cookie', '*.cookie'], censor: '[redacted]' },
   };
-  return stream ? pino(options, stream) : pino(options);
+  if (stream) return pino(options, stream);
+  if (logFormat() === 'json') return pino(options);
+  // Synchronous: a line is on the terminal before whatever main.ts prints next (the banner must stay last).
+  const pretty = pinoPretty({
+    sync: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    // A request's line already says its method, path and status: its req/res objects would add nine lines.
+    ignore: 'pid,hostname,context,req,res,responseTime',
+    messageFormat: '{if context}[{context}] {end}{msg}{if responseTime} ({responseTime} ms){end}',
+  });
+  return pino(options, pretty);
 }
+
+/**
+ * Writes `text` to stdout after every line the root logger (created by createRootLogger without
+ * a stream) has taken so far. JSON lines go out asynchronously, so `text` joins their queue; the
+ * terminal's lines are written synchronously, so they are out already.
+ */
+export function writeAfterLogs(root: Pino, text: string): void {
+  if (logFormat() === 'pretty') process.stdout.write(text);
+  else (root as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!.write(text);
+}
+
+/** Nest's start-up lines, one per controller and route (about 90): wanted only when debugging. */
+const ROUTE_MAPPING = new Set(['RoutesResolver', 'RouterExplorer']);
 
 /** A reporter's `POST /api/v1/runs/{id}/events` (Express matches paths case-insensitively, with or without a trailing slash). */
 const REPORTER_POST = /^\/api\/v1\/runs\/[^/?]+\/events\/?(?:\?|$)/i;
@@ -98,10 +130,12 @@ export class NestPinoLogger implements LoggerService {
   }
 
   private write(level: Level, message: unknown, params: unknown[]): void {
-    if (!this.root.isLevelEnabled(level)) return;
     const rest = params.filter((p) => p !== undefined);
+    const context = rest.length && typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
+    if (level === 'info' && context && ROUTE_MAPPING.has(context)) level = 'debug';
+    if (!this.root.isLevelEnabled(level)) return;
     const fields: Record<string, unknown> = {};
-    if (rest.length && typeof rest[rest.length - 1] === 'string') fields.context = rest.pop();
+    if (context !== undefined) fields.context = context;
     let text: string | undefined;
     if (message instanceof Error) {
       fields.err = message;

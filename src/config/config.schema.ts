@@ -44,6 +44,7 @@ export const EnvSchema = z.object({
     emptyToUndefined,
     z.string().min(8, 'must be at least 8 characters').max(256).optional(),
   ),
+  VITRINE_POSTGRES_FALLBACK_DIR: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
   VITRINE_POLICIES_DIR: z.preprocess(emptyToUndefined, z.string().min(1).default('./policies')),
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(LOG_LEVELS).default('info')),
   VITRINE_BODY_LIMIT: z.preprocess(emptyToUndefined, z.string().regex(/^\d+(b|kb|mb)$/i).default('6mb')),
@@ -72,6 +73,8 @@ export interface AppConfig {
   /** Base of share links; defaults to the address the service listens on. */
   publicUrl: string | undefined;
   dataDir: string;
+  /** As root: where the embedded PostgreSQL's binaries and cluster go when the `postgres` user cannot reach them in the checkout (unset: /var/lib/vitrine). */
+  postgresFallbackDir: string | undefined;
   adminEmail: string | undefined;
   adminPassword: string | undefined;
   policiesDir: string;
@@ -121,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: e.HOST,
     publicUrl: e.VITRINE_PUBLIC_URL?.replace(/\/+$/, ''),
     dataDir: path.resolve(e.VITRINE_DATA_DIR),
+    postgresFallbackDir: e.VITRINE_POSTGRES_FALLBACK_DIR && path.resolve(e.VITRINE_POSTGRES_FALLBACK_DIR),
     adminEmail: e.VITRINE_ADMIN_EMAIL?.toLowerCase(),
     adminPassword: e.VITRINE_ADMIN_PASSWORD,
     policiesDir: path.resolve(e.VITRINE_POLICIES_DIR),

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../config/config.schema.js';
 import { createDataSource } from './data-source.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 
 type Command = 'generate' | 'run' | 'revert' | 'check';
 
@@ -23,7 +23,7 @@ async function withDatabase<T>(fresh: boolean, work: (url: string) => Promise<T>
   let db: EmbeddedDatabase | undefined;
   try {
     process.stdout.write(`starting embedded PostgreSQL in ${dataDir} ...\n`);
-    db = await startEmbeddedPostgres({ dataDir, database: 'vitrine' });
+    db = await startEmbeddedPostgres({ dataDir, database: 'vitrine', fallbackDir: config.postgresFallbackDir });
     return await work(db.url);
   } finally {
     await db?.stop();
@@ -117,7 +117,7 @@ async function main(command: Command, args: string[]): Promise<number> {
 main(process.argv[2] as Command, process.argv.slice(3)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(error);
+    console.error(error instanceof EmbeddedPostgresError ? `migration: ${error.message}` : error);
     process.exit(1);
   },
 );

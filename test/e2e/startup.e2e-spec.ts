@@ -1,9 +1,11 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnService, startService, type Started } from '../helpers/service-process.js';
+import { MAIN, serviceEnv, spawnService, startService, type Started } from '../helpers/service-process.js';
 
 // `npm start` on a machine with no PostgreSQL server: the built service, on
 // its embedded PostgreSQL, as a user runs it.
@@ -117,5 +119,87 @@ describe('npm start on the embedded PostgreSQL', () => {
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(1);
     expect(output()).toMatch(/PORT/);
+  });
+});
+
+describe('start-up output', () => {
+  let outputDir: string;
+  beforeAll(async () => {
+    outputDir = await mkdtemp(path.join(os.tmpdir(), 'vitrine-startup-output-'));
+  });
+  afterAll(async () => {
+    for (const pid of await postgresOn(outputDir)) process.kill(pid, 'SIGKILL');
+    await rm(outputDir, { recursive: true, force: true });
+  });
+
+  /** What the service printed by the time it was ready, and a moment after. */
+  async function startupOutput(logLevel: string): Promise<string[]> {
+    const started = await startService({ VITRINE_DATA_DIR: outputDir, PORT: '0', LOG_LEVEL: logLevel });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const lines = started.output().split('\n');
+    expect(await stop(started)).toBe(0);
+    return lines.slice(0, lines.findIndex((line) => line.includes('shutting down')));
+  }
+  const isJson = (line: string) => line.startsWith('{');
+  // Request lines come from the test's own requests once the service is ready.
+  const isStartupLog = (line: string) => isJson(line) && !('req' in (JSON.parse(line) as object));
+  const bannerStart = (lines: string[]) => lines.findIndex((line) => /Vitrine is running at/.test(line));
+
+  it('prints JSON log lines when stdout is not a terminal, route mapping left out at info, and the banner with the admin login last', async () => {
+    const lines = await startupOutput('info');
+    const banner = bannerStart(lines);
+    const logs = lines.slice(0, banner).filter(isJson).map((line) => JSON.parse(line) as { level: number; context?: string; msg: string });
+    expect(logs.map((l) => l.msg)).toContain('Nest application successfully started');
+    expect(logs.filter((l) => l.context === 'RouterExplorer' || l.context === 'RoutesResolver')).toEqual([]);
+    // Nothing after the banner: not one log line, and its last line is the password.
+    expect(lines.slice(banner).filter(isStartupLog)).toEqual([]);
+    expect(lines.filter((line) => line.trim() && !isJson(line)).at(-1)).toMatch(/^\s+password:\s+\S+$/);
+  });
+
+  it('logs route mapping at debug, still before the banner', async () => {
+    const lines = await startupOutput('debug');
+    const banner = bannerStart(lines);
+    const mapping = lines.filter(isJson).map((line) => JSON.parse(line) as { level: number; context?: string; msg: string }).filter((l) => l.context === 'RouterExplorer');
+    expect(mapping.map((l) => l.msg)).toContain('Mapped {/readyz, GET} route');
+    expect(new Set(mapping.map((l) => l.level))).toEqual(new Set([20]));
+    expect(lines.slice(banner).filter(isStartupLog)).toEqual([]);
+  });
+
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  if (!hasScript) console.warn('startup.e2e-spec: the terminal test is skipped: no `script` (util-linux) to give the service a terminal');
+  (hasScript ? describe : describe.skip)('on a terminal', () => {
+    it('prints human-readable log lines, and the banner last', async () => {
+      // script(1) runs the service on a pseudo-terminal of its own, as a person's `npm start` is.
+      const child = spawn('script', ['-qfec', `${process.execPath} ${MAIN}`, '/dev/null'], {
+        env: serviceEnv({ VITRINE_DATA_DIR: outputDir, PORT: '0', LOG_LEVEL: 'info' }),
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+      });
+      let output = '';
+      child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      const deadline = Date.now() + 45_000;
+      let url: string | undefined;
+      while (!url && Date.now() < deadline) {
+        url = /Vitrine is running at (http:\/\/\S+)/.exec(output)?.[1];
+        if (!url) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(url).toBeDefined();
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const atStart = output;
+      // A terminal's Ctrl-C.
+      child.stdin!.write('\x03');
+      await exited;
+      expect(await postgresOn(outputDir)).toEqual([]);
+
+      const lines = stripVTControlCharacters(atStart).split(/\r?\n/);
+      expect(lines.filter(isJson)).toEqual([]);
+      expect(lines).toContainEqual(expect.stringMatching(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: \[NestApplication\] Nest application successfully started$/));
+      expect(lines.filter((line) => / INFO: /.test(line)).join('\n')).not.toMatch(/RouterExplorer|RoutesResolver/);
+      const banner = bannerStart(lines);
+      expect(lines.slice(banner).filter((line) => / (DEBUG|INFO|WARN|ERROR): /.test(line) && !/ INFO: GET \/readyz 200 \(\d+ ms\)$/.test(line))).toEqual([]);
+      expect(lines.slice(0, banner).filter((line) => / INFO: /.test(line)).length).toBeGreaterThan(0);
+    });
   });
 });

@@ -19,9 +19,18 @@ export function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, LOG_LEVEL: 'warn', ...extra };
 }
 
-/** `detached`: in a process group of its own, as a terminal's foreground job is (a signal to the group reaches its embedded PostgreSQL too). */
-export function spawnService(extra: Record<string, string>, options: { detached?: boolean } = {}): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [MAIN], { cwd: ROOT, env: serviceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
+export interface SpawnOptions {
+  /** In a process group of its own, as a terminal's foreground job is (a signal to the group reaches its embedded PostgreSQL too). */
+  detached?: boolean;
+  /** Another checkout to run the service from (its dist/src/main.js, with it as working directory). */
+  checkout?: string;
+  /** Run as this user instead (the test runs as root). */
+  user?: { uid: number; gid: number };
+}
+
+export function spawnService(extra: Record<string, string>, options: SpawnOptions = {}): { child: ChildProcess; output: () => string } {
+  const root = options.checkout ?? ROOT;
+  const child = spawn(process.execPath, [path.join(root, 'dist/src/main.js')], { cwd: root, env: serviceEnv(extra), stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached, ...options.user });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -29,9 +38,10 @@ export function spawnService(extra: Record<string, string>, options: { detached?
 }
 
 /** Spawns the service and waits until the URL its banner names (PORT=0: a new port each start) answers /readyz. */
-export async function startService(extra: Record<string, string>, options: { detached?: boolean } = {}): Promise<Started> {
+export async function startService(extra: Record<string, string>, options: SpawnOptions = {}): Promise<Started> {
   const { child, output } = spawnService(extra, options);
-  const deadline = Date.now() + 30_000;
+  // A first start as root out of the postgres user's reach also copies PostgreSQL's binaries.
+  const deadline = Date.now() + 45_000;
   while (Date.now() < deadline) {
     const url = /Vitrine is running at (http:\/\/\S+)/.exec(output())?.[1];
     if (url) {
@@ -42,7 +52,7 @@ export async function startService(extra: Record<string, string>, options: { det
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
-  throw new Error(`not ready within 30 s:\n${output()}`);
+  throw new Error(`not ready within 45 s:\n${output()}`);
 }
 
 /** SIGKILL: no shutdown hook runs, nothing is flushed. */

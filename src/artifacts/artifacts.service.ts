@@ -13,8 +13,7 @@ import { PolicyResources, publishRevokedLinks, type DeniedLink } from '../policy
 import { queryBuilderBinder, type SqlAttributes } from '../policy/policy-sql.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { Action, Decision } from '../policy/policy.types.js';
-import { Run } from '../runs/run.entity.js';
-import { runView } from '../runs/runs.service.js';
+import { RunsService } from '../runs/runs.service.js';
 import { renderContent, renderRunSummary } from './render.js';
 import { ArtifactRevision } from './artifact-revision.entity.js';
 import { Artifact, isDeclassification, type ArtifactFields } from './artifact.entity.js';
@@ -126,6 +125,7 @@ export class ArtifactsService {
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(TeamsService) private readonly teams: TeamsService,
+    @Inject(RunsService) private readonly runs: RunsService,
     @Inject(PolicyResources) private readonly resources: PolicyResources,
     @Inject(DomainEvents) private readonly events: DomainEvents,
   ) {
@@ -140,7 +140,7 @@ export class ArtifactsService {
     const secrets = body.content ? findSecrets(body.content.body) : [];
     return this.db.transaction(async (manager) => {
       if (body.teamId) await this.teams.assertTeamInOrg(manager, actor.orgId, body.teamId);
-      if (body.runId && !(await manager.getRepository(Run).existsBy({ id: body.runId, orgId: actor.orgId }))) {
+      if (body.runId && !(await this.runs.existsIn(manager, actor.orgId, body.runId))) {
         throw new ValidationFailedError([{ path: 'runId', message: `no run ${body.runId} in this org` }]);
       }
       const artifact: ArtifactFields = {
@@ -275,9 +275,8 @@ export class ArtifactsService {
   /** The page of a revision (default: the latest), or of a run-summary's run as it is now. */
   async render(artifact: Artifact, revision?: number): Promise<string> {
     if (artifact.kind === RUN_SUMMARY) {
-      const run = artifact.runId ? await this.db.getRepository(Run).findOne({ where: { id: artifact.runId, orgId: artifact.orgId }, relations: { nodes: true } }) : null;
-      if (!run) throw new NotFoundError('Run', artifact.runId ?? undefined);
-      return renderRunSummary(artifact.title, runView(run));
+      if (!artifact.runId) throw new NotFoundError('Run');
+      return renderRunSummary(artifact.title, await this.runs.view(artifact.orgId, artifact.runId));
     }
     const number = revision ?? artifact.revision;
     const row = await this.db.getRepository(ArtifactRevision).findOneBy({ artifactId: artifact.id, revision: number });

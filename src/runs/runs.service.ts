@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
@@ -168,10 +168,20 @@ export class RunsService {
   }
 
   /** The run with its nodes, for a caller already checked against policy. */
-  async find(actor: Actor, id: string): Promise<Run> {
+  async find(actor: Pick<Actor, 'orgId'>, id: string): Promise<Run> {
     const run = await this.db.getRepository(Run).findOne({ where: { id, orgId: actor.orgId }, relations: { nodes: true } });
     if (!run) throw new NotFoundError('Run', id);
     return run;
+  }
+
+  /** The run as the API shows it, for a reader already checked on something else (a run-summary artifact). */
+  async view(orgId: string, id: string): Promise<RunView> {
+    return runView(await this.find({ orgId }, id));
+  }
+
+  /** Whether the org has this run, in the caller's transaction (an artifact that names it). */
+  existsIn(manager: EntityManager, orgId: string, id: string): Promise<boolean> {
+    return manager.getRepository(Run).existsBy({ id, orgId });
   }
 
   /** The instance-level check for a change (report, cancel), without loading the nodes; the run's attributes are cached briefly. */

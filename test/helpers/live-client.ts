@@ -12,6 +12,8 @@ export interface LiveClient {
   unsubscribe(body: unknown): Promise<Record<string, unknown>>;
   /** Resolves when the socket is closed, with Socket.IO's reason. */
   closed: Promise<string>;
+  /** Socket.IO's reason for the close, which must come within `timeoutMs`. */
+  closedWithin(timeoutMs?: number): Promise<string>;
   /** Resolves once `received` holds an entry matching `match`; rejects after `timeoutMs`. */
   waitFor(match: (r: Received) => boolean, timeoutMs?: number): Promise<Received>;
   close(): void;
@@ -48,6 +50,13 @@ export function connectLive(t: TestApp, auth: { token?: string } = {}, extraHead
     subscribe: (body) => ask('subscribe', body),
     unsubscribe: (body) => ask('unsubscribe', body),
     closed,
+    closedWithin: (timeoutMs = 1_000) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the socket was still open after ${timeoutMs} ms`)), timeoutMs);
+      });
+      return Promise.race([closed, late]).finally(() => clearTimeout(timer));
+    },
     waitFor: (match, timeoutMs = 5_000) => {
       const found = received.find(match);
       if (found) return Promise.resolve(found);

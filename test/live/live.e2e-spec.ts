@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { DomainEvents, type DomainEventMap } from '../../src/common/domain-events.js';
+import { RunsService } from '../../src/runs/runs.service.js';
 import { adminToken, createArtifact, createMember, createOrg, createRun, createShare, createSkill, FAKE_SECRET, type TestMember } from '../helpers/factories.js';
 import { connectLive, seqsOf, sleep, type LiveClient } from '../helpers/live-client.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -114,6 +115,39 @@ describe('live stream (/live)', () => {
     }
   });
 
+  it('loses and repeats nothing committed while the replay is being read', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const before = await report(run.reporterToken, run.id, [{ node: 'a', type: 'started' }, ...progress(9)]);
+    // Hold the replay's first read while the reporter goes on.
+    const runs = t.app.get(RunsService);
+    const read = runs.eventsBetween.bind(runs);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const reading = new Promise<void>((resolve) => {
+      runs.eventsBetween = async (...args) => {
+        runs.eventsBetween = read;
+        resolve();
+        await held;
+        return read(...args);
+      };
+    });
+    try {
+      const viewer = await live({ token: member.token });
+      const subscribed = viewer.subscribe({ run: run.id, after: 0 });
+      await reading;
+      let last = before;
+      for (let i = 0; i < 3; i++) last = await report(run.reporterToken, run.id, progress(2));
+      release();
+      expect((await subscribed).replayed).toBe(before);
+      await viewer.waitFor((r) => r.event === 'run.event' && r.payload.seq === last);
+      await sleep(100);
+      expect(seqsOf(viewer, run.id)).toEqual(range(1, last));
+    } finally {
+      runs.eventsBetween = read;
+      release();
+    }
+  });
+
   it('refuses another org’s run and artifact as not found, and sends it nothing', async () => {
     const other = await createOrg(t, admin);
     const run = await createRun(t, member.token, skill, { a: [] });
@@ -181,7 +215,7 @@ describe('live stream (/live)', () => {
     const revoked = await viewer.waitFor((r) => r.event === 'share.revoked', 1_000);
     expect(revoked.payload).toEqual({ shareId: share.id, reason: 'revoked' });
     expect(revoked.at - revokedAt).toBeLessThan(1_000);
-    expect(await viewer.closed).toBe('io server disconnect');
+    expect(await viewer.closedWithin()).toBe('io server disconnect');
     expect((await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: 'v3' })).status).toBe(200);
     await sleep(200);
     expect(viewer.received.slice(viewer.received.indexOf(revoked) + 1)).toEqual([]);
@@ -201,7 +235,7 @@ describe('live stream (/live)', () => {
     expect(expired.payload).toEqual({ shareId: share.id, reason: 'expired' });
     expect(expired.at).toBeGreaterThanOrEqual(expiresAt.getTime() - 50);
     expect(expired.at - expiresAt.getTime()).toBeLessThan(1_000);
-    expect(await viewer.closed).toBe('io server disconnect');
+    expect(await viewer.closedWithin()).toBe('io server disconnect');
   });
 
   it('cuts the viewers of links the policy re-check revokes: a secret revision, a PATCH to confidential', async () => {
@@ -219,14 +253,14 @@ describe('live stream (/live)', () => {
 
     expect((await t.http(member.token).put(`/api/v1/artifacts/${leaky.id}/content`).send({ format: 'markdown', body: FAKE_SECRET })).status).toBe(200);
     expect((await leakyViewer.waitFor((r) => r.event === 'share.revoked', 1_000)).payload).toEqual({ shareId: leakyShare.id, reason: 'revoked' });
-    expect(await leakyViewer.closed).toBe('io server disconnect');
+    expect(await leakyViewer.closedWithin()).toBe('io server disconnect');
     // The link's viewer never hears of the revision that revoked it; the member does.
     expect(leakyViewer.received.filter((r) => r.event === 'artifact.revised')).toEqual([]);
     expect((await colleague.waitFor((r) => r.event === 'artifact.revised')).payload).toEqual({ artifactId: leaky.id, revision: 2 });
 
     expect((await t.http(member.token).patch(`/api/v1/artifacts/${classified.id}`).send({ classification: 'confidential' })).status).toBe(200);
     expect((await classifiedViewer.waitFor((r) => r.event === 'share.revoked', 1_000)).payload).toEqual({ shareId: classifiedShare.id, reason: 'revoked' });
-    expect(await classifiedViewer.closed).toBe('io server disconnect');
+    expect(await classifiedViewer.closedWithin()).toBe('io server disconnect');
     expect(colleague.socket.connected).toBe(true);
   });
 
@@ -236,7 +270,7 @@ describe('live stream (/live)', () => {
     const socket = await live({ token: leaving.token });
     expect((await socket.subscribe({ run: run.id })).ok).toBe(true);
     expect((await t.http(admin).delete(`/api/v1/members/${leaving.id}`)).status).toBe(204);
-    expect(await socket.closed).toBe('io server disconnect');
+    expect(await socket.closedWithin()).toBe('io server disconnect');
     await expect(connectLive(t, { token: leaving.token })).rejects.toMatchObject({ data: { code: 'unauthenticated' } });
 
     const created = await t.http(member.token).post('/api/v1/tokens').send({ name: 'short-lived' });
@@ -244,7 +278,7 @@ describe('live stream (/live)', () => {
     const other = await live({ token: member.token });
     const revokedSocket = await live({ token: created.body.token });
     expect((await t.http(member.token).delete(`/api/v1/tokens/${created.body.id}`)).status).toBe(204);
-    expect(await revokedSocket.closed).toBe('io server disconnect');
+    expect(await revokedSocket.closedWithin()).toBe('io server disconnect');
     await sleep(100);
     expect(other.socket.connected).toBe(true);
   });

@@ -277,12 +277,13 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     const subscribers = this.runs.get(batch.runId);
     if (!subscribers) return;
     const first = batch.events[0]!.seq;
+    const last = batch.events[batch.events.length - 1]!.seq;
     const caughtUp: string[] = [];
     const item: RunItem = { kind: 'events', events: batch.events };
     for (const sub of subscribers) {
       if (!sub.busy && !sub.queue.length && sub.last === first - 1) {
         caughtUp.push(sub.socket.id);
-        sub.last = batch.lastSeq;
+        sub.last = last;
       } else {
         sub.queue.push(item);
         this.drain(sub);
@@ -348,6 +349,8 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     this.armExpiry(sub);
     let artifact;
     try {
+      // Registered first, then checked again: a revoke or expiry from now on reaches this socket, and one before it is seen here.
+      await this.sharing.assertServing(viewer.shareId);
       artifact = await this.artifacts.ofShare(viewer.artifactId);
     } catch (error) {
       this.dropShare(sub);

@@ -283,6 +283,14 @@ export class SharingService {
     return { type: 'share', shareId: share.id, orgId: share.orgId, artifactId: share.artifactId, revision: share.revision, expiresAt: share.expiresAt };
   }
 
+  /** 410 unless the share still serves: for a viewer registered after its token was checked, so a revoke in between is not missed. */
+  async assertServing(shareId: string): Promise<void> {
+    const share = await this.db.getRepository(Share).findOneBy({ id: shareId });
+    if (!share) throw new NotFoundError('Share');
+    const state = shareState(share);
+    if (state !== 'valid') throw new AppError(410, `share_${state}`, state === 'revoked' ? 'Link revoked' : 'Link expired', state === 'revoked' ? 'This link was revoked' : 'This link has expired');
+  }
+
   /**
    * The share behind a token, for this caller: 404 when unknown, 410 when
    * revoked or expired, and 404 too when it is an org or team share and the

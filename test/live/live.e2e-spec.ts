@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { DomainEvents, type DomainEventMap } from '../../src/common/domain-events.js';
 import { RunsService } from '../../src/runs/runs.service.js';
@@ -5,6 +7,7 @@ import { adminToken, createArtifact, createMember, createOrg, createRun, createS
 import { connectLive, seqsOf, sleep, type LiveClient } from '../helpers/live-client.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, type TestApp } from '../helpers/test-app.js';
 
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 describe('live stream (/live)', () => {
@@ -262,6 +265,50 @@ describe('live stream (/live)', () => {
     expect((await classifiedViewer.waitFor((r) => r.event === 'share.revoked', 1_000)).payload).toEqual({ shareId: classifiedShare.id, reason: 'revoked' });
     expect(await classifiedViewer.closedWithin()).toBe('io server disconnect');
     expect(colleague.socket.connected).toBe(true);
+  });
+
+  it('cuts the viewers of links a newly active policy bundle no longer allows, and only those', async () => {
+    const doomed = await createArtifact(t, member.token, { classification: 'public', labels: ['embargoed'] });
+    const doomedShare = await createShare(t, member.token, doomed.id);
+    const kept = await createArtifact(t, member.token, { classification: 'public' });
+    const keptShare = await createShare(t, member.token, kept.id);
+    const doomedViewer = await live({ token: doomedShare.token });
+    expect((await doomedViewer.subscribe({ artifact: doomed.id })).ok).toBe(true);
+    const keptViewer = await live({ token: keptShare.token });
+    expect((await keptViewer.subscribe({ share: keptShare.token })).ok).toBe(true);
+    const current = (await t.http(admin).get('/api/v1/policies')).body as { version: number };
+    const source = readFileSync(path.join(root, 'policies/default.yaml'), 'utf8');
+    const strict = `${source}\n  - id: embargoed-stays-in\n    effect: deny\n    actions: [publish]\n    subject: Artifact\n    conditions: { labels: embargoed }\n    reason: Embargoed artifacts are not shared\n`;
+    try {
+      expect((await t.http(admin).put('/api/v1/policies').set('Content-Type', 'application/yaml').send(strict)).status).toBe(200);
+      expect((await doomedViewer.waitFor((r) => r.event === 'share.revoked', 1_000)).payload).toEqual({ shareId: doomedShare.id, reason: 'revoked' });
+      expect(await doomedViewer.closedWithin()).toBe('io server disconnect');
+      await sleep(200);
+      expect(keptViewer.socket.connected).toBe(true);
+      expect(keptViewer.received.filter((r) => r.event === 'share.revoked')).toEqual([]);
+    } finally {
+      expect((await t.http(admin).post(`/api/v1/policies/versions/${current.version}/activate`)).status).toBe(200);
+    }
+  });
+
+  it('stops sending a run’s events and an artifact’s revisions once unsubscribed', async () => {
+    const run = await createRun(t, member.token, skill, { a: [] });
+    const artifact = await createArtifact(t, member.token);
+    const viewer = await live({ token: member.token });
+    expect((await viewer.subscribe({ run: run.id })).ok).toBe(true);
+    expect((await viewer.subscribe({ artifact: artifact.id })).ok).toBe(true);
+    await report(run.reporterToken, run.id, [{ node: 'a', type: 'started' }]);
+    expect((await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: 'v2' })).status).toBe(200);
+    await viewer.waitFor((r) => r.event === 'artifact.revised');
+    await viewer.waitFor((r) => r.event === 'run.event');
+    expect(await viewer.unsubscribe({ run: run.id })).toEqual({ ok: true });
+    expect(await viewer.unsubscribe({ artifact: artifact.id })).toEqual({ ok: true });
+    const seen = viewer.received.length;
+    await report(run.reporterToken, run.id, progress(2));
+    expect((await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: 'v3' })).status).toBe(200);
+    await sleep(300);
+    expect(viewer.received.slice(seen).filter((r) => r.event !== 'ack')).toEqual([]);
+    expect(viewer.socket.connected).toBe(true);
   });
 
   it('closes the open sockets of a deactivated member and of a revoked token', async () => {

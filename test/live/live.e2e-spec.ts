@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { DomainEvents, type DomainEventMap } from '../../src/common/domain-events.js';
 import { RunsService } from '../../src/runs/runs.service.js';
+import { auditRows, lastSeq } from '../helpers/audit.js';
 import { adminToken, createArtifact, createMember, createOrg, createRun, createShare, createSkill, FAKE_SECRET, type TestMember } from '../helpers/factories.js';
 import { connectLive, seqsOf, sleep, type LiveClient } from '../helpers/live-client.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -178,7 +179,13 @@ describe('live stream (/live)', () => {
     const another = await createRun(t, member.token, skill, { a: [] });
     const reporter = await live({ token: mine.reporterToken });
     expect(await reporter.subscribe({ run: mine.id })).toEqual(expect.objectContaining({ ok: true, replayed: 0 }));
+    const before = await lastSeq(t);
     expect(await reporter.subscribe({ run: another.id })).toEqual({ ok: false, error: { code: 'policy_denied', message: expect.any(String) } });
+    // Denied as over HTTP: audited, naming the reporter and the run.
+    const orgId = (await t.http(member.token).get('/api/v1/me')).body.orgId as string;
+    expect((await auditRows(t, orgId, before)).filter((e) => e.resource_id === another.id)).toEqual([
+      expect.objectContaining({ action: 'run.read', outcome: 'denied', actor_type: 'agent', actor_id: mine.id, resource_type: 'Run' }),
+    ]);
     await report(another.reporterToken, another.id, [{ node: 'a', type: 'started' }]);
     await report(mine.reporterToken, mine.id, [{ node: 'a', type: 'started' }]);
     await reporter.waitFor((r) => r.event === 'run.event' && r.payload.runId === mine.id);

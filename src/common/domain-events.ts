@@ -13,6 +13,8 @@ export interface DomainEventMap {
   'artifact.revised': { orgId: string; artifactId: string; revision: number };
   /** A member was deactivated: every credential of theirs ended. */
   'member.deactivated': { orgId: string; memberId: string };
+  /** A member logged out: the session's cookie no longer works. */
+  'session.ended': { orgId: string; memberId: string; sessionId: string };
   /** A personal access token was revoked. */
   'token.revoked': { orgId: string; memberId: string; tokenId: string };
   /** A share stopped serving: revoked by a person, or by policy when what it serves no longer passes `publish`. */

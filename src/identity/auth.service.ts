@@ -170,7 +170,7 @@ export class AuthService {
   }
 
   async endSession(secret: string, context: RequestContext): Promise<void> {
-    await this.db.transaction(async (manager) => {
+    const sessions = await this.db.transaction(async (manager) => {
       const ended = await queryRows<{ id: string; member_id: string; org_id: string; name: string }>(
         manager,
         `DELETE FROM sessions s USING members m WHERE s.token_hash = $1 AND m.id = s.member_id RETURNING s.id, s.member_id, m.org_id, m.name`,
@@ -187,7 +187,9 @@ export class AuthService {
           context,
         });
       }
+      return ended;
     });
+    for (const session of sessions) this.events.publish('session.ended', { orgId: session.org_id, memberId: session.member_id, sessionId: session.id });
   }
 
   async createToken(

@@ -118,6 +118,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
       this.events.subscribe('share.revoked', ({ shareId }) => this.cutShare(shareId, 'revoked')),
       this.events.subscribe('member.deactivated', ({ memberId }) => nsp.in(`member:${memberId}`).disconnectSockets(true)),
       this.events.subscribe('token.revoked', ({ tokenId }) => nsp.in(`token:${tokenId}`).disconnectSockets(true)),
+      this.events.subscribe('session.ended', ({ sessionId }) => nsp.in(`session:${sessionId}`).disconnectSockets(true)),
     );
   }
 

@@ -345,5 +345,9 @@ describe('live stream (/live)', () => {
     const run = await createRun(t, admin, skill, { a: [] });
     expect((await own.subscribe({ run: run.id })).ok).toBe(true);
     await expect(connectLive(t, {}, { cookie, origin: 'https://evil.example' })).rejects.toMatchObject({ data: { code: 'csrf_rejected' } });
+    // Logging out closes what the session opened.
+    expect((await t.http().post('/api/v1/auth/logout').set('Cookie', cookie).set('Origin', t.url)).status).toBe(204);
+    expect(await own.closedWithin()).toBe('io server disconnect');
+    await expect(connectLive(t, {}, { cookie, origin: t.url })).rejects.toMatchObject({ data: { code: 'unauthenticated' } });
   });
 });

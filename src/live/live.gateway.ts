@@ -75,6 +75,11 @@ function connectError(error: unknown): Error {
   return failure;
 }
 
+/** A socket that closed while its subscribe was reading must not be registered: nothing would ever drop it. */
+function assertConnected(socket: LiveSocket): void {
+  if (!socket.connected) throw new AppError(409, 'disconnected', 'Disconnected', 'The socket closed before the subscription was made');
+}
+
 /**
  * The live stream on `/live`. A connection is authenticated once, by the
  * same verifier as HTTP; `subscribe` loads the run, artifact or link and
@@ -324,6 +329,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
       return this.watchShare(socket, principal, undefined);
     }
     const { artifact } = await this.artifacts.load(this.actorOf(socket, 'Artifact', artifactId), artifactId, 'read');
+    assertConnected(socket);
     if (!socket.data.watched.has(artifactId)) {
       socket.data.watched.add(artifactId);
       this.joinArtifact(socket, artifactId);
@@ -338,6 +344,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
   }
 
   private async watchShare(socket: LiveSocket, viewer: ShareViewer, token: string | undefined): Promise<unknown> {
+    assertConnected(socket);
     const existing = socket.data.shares.get(viewer.shareId);
     if (existing) this.dropShare(existing);
     const sub: ShareSubscription = { socket, viewer, token, timer: undefined };

@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ArtifactsModule } from './artifacts/artifacts.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { DomainEventsModule } from './common/domain-events.js';
+import { LiveModule } from './live/live.module.js';
 import { createRootLogger, ROOT_LOGGER } from './common/logging.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.schema.js';
@@ -22,7 +23,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, DomainEventsModule, AuditModule, PolicyModule, IdentityModule, SkillsModule, RunsModule, ArtifactsModule, SharingModule, OpsModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, DomainEventsModule, AuditModule, PolicyModule, IdentityModule, SkillsModule, RunsModule, ArtifactsModule, SharingModule, LiveModule, OpsModule],
       // Order matters: authenticate first, then decide.
       providers: [
         { provide: ROOT_LOGGER, useFactory: () => createRootLogger(config) },

@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { IoAdapter } from '@nestjs/platform-socket.io';
 import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
@@ -52,6 +53,8 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.useGlobalPipes(new ProblemValidationPipe());
   const policy = app.get(PolicyService);
   app.useGlobalFilters(new ProblemFilter((exception) => policy.recordDenial(exception)));
+  // Socket.IO (`/live`) on the API's own HTTP server and port.
+  app.useWebSocketAdapter(new IoAdapter(app));
   setupOpenApi(app);
   return app;
 }

@@ -194,7 +194,9 @@ export class ArtifactsService {
       // A live link now serves this revision: it stays only while publish would still allow it.
       return { result: { revision, containsSecrets: secrets.length > 0 }, revoked: await this.recheckLinks(manager, actor, id) };
     });
+    // Links cut first: a viewer whose link the revision revoked never hears of it.
     publishRevokedLinks(this.events, actor.orgId, revoked);
+    this.events.publish('artifact.revised', { orgId: actor.orgId, artifactId: id, revision: result.revision });
     return result;
   }
 

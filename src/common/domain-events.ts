@@ -1,8 +1,22 @@
 import { EventEmitter } from 'node:events';
 import { Global, Injectable, Module } from '@nestjs/common';
+import type { RunStatus } from '../runs/run.entity.js';
+import type { RunEventView } from '../runs/runs.schemas.js';
 
 /** Every domain event another part of Vitrine may react to, each naming its org. */
 export interface DomainEventMap {
+  /** Committed events of one run, contiguous and in seq order (ingest, cancel, stall marking), with the run's status after them. */
+  'run.events': { orgId: string; runId: string; status: RunStatus; lastSeq: number; events: RunEventView[] };
+  /** A run's status changed. */
+  'run.updated': { orgId: string; runId: string; status: RunStatus; lastSeq: number };
+  /** An artifact has a new revision. */
+  'artifact.revised': { orgId: string; artifactId: string; revision: number };
+  /** A member was deactivated: every credential of theirs ended. */
+  'member.deactivated': { orgId: string; memberId: string };
+  /** A member logged out: the session's cookie no longer works. */
+  'session.ended': { orgId: string; memberId: string; sessionId: string };
+  /** A personal access token was revoked. */
+  'token.revoked': { orgId: string; memberId: string; tokenId: string };
   /** A share stopped serving: revoked by a person, or by policy when what it serves no longer passes `publish`. */
   'share.revoked': { orgId: string; shareId: string; artifactId: string; by: 'user' | 'system'; reason: string | null };
 }

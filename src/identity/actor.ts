@@ -40,6 +40,20 @@ export interface AgentActor {
 
 export type Actor = UserActor | AgentActor;
 
+/** Whoever holds a share link's token: may watch that link's artifact, and nothing else, while the link is valid. */
+export interface ShareViewer {
+  type: 'share';
+  shareId: string;
+  orgId: string;
+  artifactId: string;
+  /** Null: the link follows the live artifact. */
+  revision: number | null;
+  expiresAt: Date | null;
+}
+
+/** Whoever a credential names: an actor, or a share link's viewer. */
+export type Principal = Actor | ShareViewer;
+
 export interface RequestWithActor extends Request {
   actor?: Actor;
 }

@@ -6,6 +6,7 @@ import { requestContext } from '../common/request-context.js';
 import type { RequestWithActor } from './actor.js';
 import { AuthService, SESSION_COOKIE } from './auth.service.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
+import { isSameOrigin } from './same-origin.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -37,39 +38,19 @@ export class AuthGuard implements CanActivate {
 
   private async authenticate(request: RequestWithActor): Promise<void> {
     const authorization = request.headers.authorization;
+    let token: string | undefined;
     if (authorization !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(authorization);
       if (!match) throw new UnauthenticatedError('The Authorization header must be "Bearer <token>"');
-      // A copy per request: the auth service caches actors, and the context is this request's own.
-      request.actor = { ...(await this.auth.actorForToken(match[1]!)), context: requestContext(request) };
-      return;
+      token = match[1]!;
     }
     const session = (request.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
-    if (session) {
-      if (!SAFE_METHODS.has(request.method) && !this.sameOrigin(request)) throw new CsrfRejectedError();
-      request.actor = { ...(await this.auth.actorForSession(session)), context: requestContext(request) };
-    }
-  }
-
-  /**
-   * Cookies ride along on cross-site requests, so a state-changing request
-   * authenticated by one must prove it comes from this origin.
-   */
-  private sameOrigin(request: RequestWithActor): boolean {
-    const fetchSite = request.headers['sec-fetch-site'];
-    if (fetchSite === 'same-origin') return true;
-    if (fetchSite === 'cross-site' || fetchSite === 'same-site') return false;
-    const source = request.headers.origin ?? request.headers.referer;
-    if (!source || source === 'null') return false;
-    let origin: string;
-    try {
-      origin = new URL(source).origin;
-    } catch {
-      return false;
-    }
-    const own = `${request.protocol}://${request.headers.host}`;
-    const allowed = new Set([own]);
-    if (this.config.publicUrl) allowed.add(new URL(this.config.publicUrl).origin);
-    return allowed.has(origin);
+    const cookieAllowed = token !== undefined || !session || SAFE_METHODS.has(request.method) || isSameOrigin(request.headers, request.protocol as 'http' | 'https', this.config.publicUrl);
+    const principal = await this.auth.verify({ token, session, cookieAllowed });
+    if (!principal) return;
+    // A link's token opens its page (/s/{token}) and its live stream, not the API.
+    if (principal.type === 'share') throw new UnauthenticatedError('A share token opens only its link, not the API');
+    // A copy per request: the auth service caches actors, and the context is this request's own.
+    request.actor = { ...principal, context: requestContext(request) };
   }
 }

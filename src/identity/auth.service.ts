@@ -3,12 +3,13 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import type { RequestContext } from '../common/request-context.js';
 import { newId } from '../common/ids.js';
-import { InvalidCredentialsError, NotFoundError, UnauthenticatedError } from '../common/problem.js';
+import { DomainEvents } from '../common/domain-events.js';
+import { CsrfRejectedError, InvalidCredentialsError, NotFoundError, UnauthenticatedError } from '../common/problem.js';
 import { RefreshingCache } from '../common/refreshing-cache.js';
 import { hashSecret, newSecret } from '../common/secrets.js';
 import { queryRows } from '../database/query-rows.js';
 import { AccessToken } from './access-token.entity.js';
-import type { AgentActor, UserActor } from './actor.js';
+import type { AgentActor, Principal, ShareViewer, UserActor } from './actor.js';
 import { Member, type Role } from './member.entity.js';
 import { DUMMY_PASSWORD_HASH } from './passwords.js';
 import { PasswordsService } from './passwords.service.js';
@@ -19,6 +20,7 @@ import type { TokenView } from './identity.schemas.js';
 export const PAT_PREFIX = 'vtr_pat_';
 export const REPORTER_PREFIX = 'vtr_run_';
 export const SESSION_COOKIE = 'vitrine_session';
+export const SHARE_PREFIX = 'vtr_shr_';
 export const SESSION_TTL_SECONDS = 12 * 3600;
 const DEFAULT_TOKEN_TTL_SECONDS = 90 * 24 * 3600;
 const UNKNOWN_REPORTER_TOKEN = 'The reporter token is unknown, or its run ended too long ago';
@@ -55,6 +57,14 @@ export function tokenView(token: AccessToken): TokenView {
   };
 }
 
+/** What a caller presented: a token (bearer header, Socket.IO `auth.token`) or the session cookie. */
+export interface PresentedCredentials {
+  token?: string;
+  session?: string;
+  /** Whether a session cookie may act here: the request comes from this origin, or changes nothing. */
+  cookieAllowed: boolean;
+}
+
 /** Credentials: passwords, sessions and personal access tokens. */
 @Injectable()
 export class AuthService {
@@ -63,7 +73,33 @@ export class AuthService {
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(PasswordsService) private readonly passwords: PasswordsService,
     @Inject(SignInLimitsService) private readonly limits: SignInLimitsService,
+    @Inject(DomainEvents) private readonly events: DomainEvents,
   ) {}
+
+  /** Share links are sharing's: it tells the verifier how to read one (identity cannot import sharing). */
+  private shareTokens: ((token: string) => Promise<ShareViewer>) | undefined;
+
+  registerShareTokens(resolve: (token: string) => Promise<ShareViewer>): void {
+    this.shareTokens = resolve;
+  }
+
+  /**
+   * The one credential check, for HTTP requests and Socket.IO handshakes alike:
+   * a token wins over the cookie; a cookie from another origin is refused.
+   * Null when nothing was presented; anything invalid is 401.
+   */
+  async verify(credentials: PresentedCredentials): Promise<Principal | null> {
+    const { token, session } = credentials;
+    if (token !== undefined) {
+      if (token.startsWith(SHARE_PREFIX) && this.shareTokens) return this.shareTokens(token);
+      return this.actorForToken(token);
+    }
+    if (session) {
+      if (!credentials.cookieAllowed) throw new CsrfRejectedError();
+      return this.actorForSession(session);
+    }
+    return null;
+  }
 
   /**
    * The same answer, and about the same time, for an unknown email as for a
@@ -134,7 +170,7 @@ export class AuthService {
   }
 
   async endSession(secret: string, context: RequestContext): Promise<void> {
-    await this.db.transaction(async (manager) => {
+    const sessions = await this.db.transaction(async (manager) => {
       const ended = await queryRows<{ id: string; member_id: string; org_id: string; name: string }>(
         manager,
         `DELETE FROM sessions s USING members m WHERE s.token_hash = $1 AND m.id = s.member_id RETURNING s.id, s.member_id, m.org_id, m.name`,
@@ -151,7 +187,9 @@ export class AuthService {
           context,
         });
       }
+      return ended;
     });
+    for (const session of sessions) this.events.publish('session.ended', { orgId: session.org_id, memberId: session.member_id, sessionId: session.id });
   }
 
   async createToken(
@@ -199,17 +237,19 @@ export class AuthService {
   }
 
   async revokeToken(actor: UserActor, id: string): Promise<void> {
-    await this.db.transaction(async (manager: EntityManager) => {
+    const revoked = await this.db.transaction(async (manager: EntityManager) => {
       const [token]: { name: string; revoked: boolean }[] = await manager.query(
         `SELECT name, revoked_at IS NOT NULL AS revoked FROM access_tokens WHERE id = $1 AND member_id = $2 FOR UPDATE`,
         [id, actor.id],
       );
       if (!token) throw new NotFoundError('Token', id);
       // Revoking twice is not a second change.
-      if (token.revoked) return;
+      if (token.revoked) return false;
       await manager.query(`UPDATE access_tokens SET revoked_at = now() WHERE id = $1`, [id]);
       await this.audit.record(manager, { orgId: actor.orgId, actor, action: 'token.revoke', resource: { type: 'Token', id }, policy: null, details: { name: token.name } });
+      return true;
     });
+    if (revoked) this.events.publish('token.revoked', { orgId: actor.orgId, memberId: actor.id, tokenId: id });
   }
 
   /**

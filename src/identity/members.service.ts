@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
+import { DomainEvents } from '../common/domain-events.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { ConflictError, NotFoundError } from '../common/problem.js';
@@ -60,6 +61,7 @@ export class MembersService {
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(PasswordsService) private readonly passwords: PasswordsService,
+    @Inject(DomainEvents) private readonly events: DomainEvents,
     @Inject(PolicyResources) resources: PolicyResources,
   ) {
     resources.registerAttributes('Member', async (actor, id) => memberAttributes(await this.get(actor, id)));
@@ -189,6 +191,7 @@ export class MembersService {
         details: { email: member.email, tokensRevoked: revoked.affected ?? 0 },
       });
     });
+    this.events.publish('member.deactivated', { orgId: actor.orgId, memberId: id });
   }
 
   private async lockActive(manager: EntityManager, actor: UserActor, id: string): Promise<Member> {

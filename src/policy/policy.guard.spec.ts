@@ -24,8 +24,9 @@ const policy = {
 const guard = new PolicyGuard(new Reflector(), policy);
 const actor = { type: 'user', id: 'm1', role: 'admin' };
 
-function context(handler: keyof Routes, withActor = true): ExecutionContext {
+function context(handler: keyof Routes, withActor = true, type = 'http'): ExecutionContext {
   return {
+    getType: () => type,
     getHandler: () => Routes.prototype[handler],
     getClass: () => Routes,
     switchToHttp: () => ({ getRequest: () => (withActor ? { actor, params: { id: 't1' } } : {}) }),
@@ -51,6 +52,12 @@ describe('PolicyGuard', () => {
     expect(asserted).toEqual([[actor, 'delete', 'Team', undefined, 't1']]);
     expect(await guard.canActivate(context('mine'))).toBe(true);
     expect(asserted).toHaveLength(1);
+  });
+
+  it('leaves Socket.IO messages to the live gateway, which checks each loaded row', async () => {
+    asserted.length = 0;
+    expect(await guard.canActivate(context('undeclared', false, 'ws'))).toBe(true);
+    expect(asserted).toEqual([]);
   });
 
   it('keeps a run\'s reporter token out of self-service routes', async () => {

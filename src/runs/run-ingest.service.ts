@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
+import { DomainEvents } from '../common/domain-events.js';
 import { NotFoundError } from '../common/problem.js';
 import { pgJsonArray } from '../database/pg-array.js';
 import { queryRows } from '../database/query-rows.js';
 import type { Actor } from '../identity/actor.js';
-import { RunEventsBus } from './run-events.bus.js';
 import { RunState, TERMINAL_RUN, type NewEvent, type NodeState } from './run-state.js';
 import type { RunStatus } from './run.entity.js';
 import type { IncomingEvent, IngestResult, RunEventView } from './runs.schemas.js';
@@ -108,7 +108,7 @@ export class RunIngestService {
 
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
-    @Inject(RunEventsBus) private readonly bus: RunEventsBus,
+    @Inject(DomainEvents) private readonly domainEvents: DomainEvents,
     @Inject(AuditService) private readonly audit: AuditService,
   ) {}
 
@@ -177,8 +177,10 @@ export class RunIngestService {
       throw error;
     }
     for (const run of applied) this.remember(run);
-    for (const { work, state, firstSeq, lastSeq } of applied) {
-      this.bus.publish({ runId: work.runId, orgId: work.orgId, status: state.runStatus, lastSeq, events: state.events.map((e, i) => eventView(firstSeq + i, e)) });
+    for (const { work, state, previous, firstSeq, lastSeq } of applied) {
+      const status = state.runStatus;
+      if (state.events.length) this.domainEvents.publish('run.events', { orgId: work.orgId, runId: work.runId, status, lastSeq, events: state.events.map((e, i) => eventView(firstSeq + i, e)) });
+      if (status !== previous) this.domainEvents.publish('run.updated', { orgId: work.orgId, runId: work.runId, status, lastSeq });
     }
     const runs = new Map(applied.map((a) => [a.work, a]));
     for (const work of batch) {

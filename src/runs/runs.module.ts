@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { IdentityModule } from '../identity/identity.module.js';
 import { SkillsModule } from '../skills/skills.module.js';
-import { RunEventsBus } from './run-events.bus.js';
 import { RunIngestService } from './run-ingest.service.js';
 import { RunsController } from './runs.controller.js';
 import { RunsService } from './runs.service.js';
@@ -10,7 +9,7 @@ import { StallSweeperService } from './stall-sweeper.service.js';
 @Module({
   imports: [IdentityModule, SkillsModule],
   controllers: [RunsController],
-  providers: [RunsService, RunIngestService, RunEventsBus, StallSweeperService],
-  exports: [RunsService, RunIngestService, RunEventsBus],
+  providers: [RunsService, RunIngestService, StallSweeperService],
+  exports: [RunsService, RunIngestService],
 })
 export class RunsModule {}

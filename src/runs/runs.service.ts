@@ -227,6 +227,15 @@ export class RunsService {
     return { items: page.map(runView), nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null };
   }
 
+  /** Events with `after` < seq <= `through`, in seq order, at most `limit`: for a caller already checked against policy (the live stream's replay and gap fill). */
+  async eventsBetween(runId: string, after: number, through: number, limit: number): Promise<RunEventView[]> {
+    const rows: { seq: string; id: string; at: Date; node: string; type: string; data: Record<string, unknown> }[] = await this.db.query(
+      `SELECT seq, id, at, node, type, data FROM run_events WHERE run_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4`,
+      [runId, after, through, limit],
+    );
+    return rows.map((r) => ({ seq: Number(r.seq), id: r.id, at: r.at.toISOString(), node: r.node, type: r.type, ...r.data }));
+  }
+
   /** Events after `after`, in seq order; `nextCursor` is the last seq returned, as a string. */
   async events(actor: Actor, id: string, after: number, limit: number): Promise<{ items: RunEventView[]; nextCursor: string | null }> {
     await this.load(actor, id, 'read');

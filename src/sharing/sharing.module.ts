@@ -8,5 +8,6 @@ import { SharingService } from './sharing.service.js';
   imports: [ArtifactsModule, IdentityModule],
   controllers: [SharingController, ShareViewController],
   providers: [SharingService],
+  exports: [SharingService],
 })
 export class SharingModule {}

@@ -9,7 +9,8 @@ import { decodeCursor, toPage, type Page } from '../common/pagination.js';
 import { AppError, NotFoundError, ValidationFailedError } from '../common/problem.js';
 import type { RequestContext } from '../common/request-context.js';
 import { hashSecret, newSecret } from '../common/secrets.js';
-import type { Actor, UserActor } from '../identity/actor.js';
+import type { Actor, ShareViewer, UserActor } from '../identity/actor.js';
+import { AuthService, SHARE_PREFIX } from '../identity/auth.service.js';
 import { IdSchema } from '../identity/identity.schemas.js';
 import { MembersService } from '../identity/members.service.js';
 import type { CompiledPolicy, PolicyActor } from '../policy/policy-engine.js';
@@ -19,7 +20,6 @@ import { PolicyService } from '../policy/policy.service.js';
 import { Share } from './share.entity.js';
 import type { CreateShareBody, ShareView } from './sharing.schemas.js';
 
-export const SHARE_PREFIX = 'vtr_shr_';
 
 export function shareView(share: Share, url: string | null = null): ShareView {
   return {
@@ -90,7 +90,10 @@ export class SharingService {
     @Inject(MembersService) private readonly members: MembersService,
     @Inject(DomainEvents) private readonly events: DomainEvents,
     @Inject(PolicyResources) resources: PolicyResources,
+    @Inject(AuthService) auth: AuthService,
   ) {
+    // A link's token alone, as a credential: only a link (not an org or team share) serves someone with no account.
+    auth.registerShareTokens((token) => this.viewer(token, undefined));
     resources.registerAttributes('Share', async (actor, id) => shareAttributes(await this.find(actor, id)));
     resources.registerLinks({
       denied: (manager, scope, under) => this.deniedLinks(manager, scope, under),
@@ -272,6 +275,20 @@ export class SharingService {
       context,
     });
     return html;
+  }
+
+  /** Who may watch a link live: its artifact only, while it is valid; 404 or 410 as for the page. */
+  async viewer(token: string, actor: Actor | undefined): Promise<ShareViewer> {
+    const share = await this.byToken(token, actor);
+    return { type: 'share', shareId: share.id, orgId: share.orgId, artifactId: share.artifactId, revision: share.revision, expiresAt: share.expiresAt };
+  }
+
+  /** 410 unless the share still serves: for a viewer registered after its token was checked, so a revoke in between is not missed. */
+  async assertServing(shareId: string): Promise<void> {
+    const share = await this.db.getRepository(Share).findOneBy({ id: shareId });
+    if (!share) throw new NotFoundError('Share');
+    const state = shareState(share);
+    if (state !== 'valid') throw new AppError(410, `share_${state}`, state === 'revoked' ? 'Link revoked' : 'Link expired', state === 'revoked' ? 'This link was revoked' : 'This link has expired');
   }
 
   /**

@@ -1,0 +1,418 @@
+import type { IncomingMessage } from 'node:http';
+import { Inject, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Ack, ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
+import cookieParser from 'cookie-parser';
+import type { Request, Response } from 'express';
+import type { Namespace, Socket } from 'socket.io';
+import { artifactView, ArtifactsService } from '../artifacts/artifacts.service.js';
+import { DomainEvents, type DomainEventMap } from '../common/domain-events.js';
+import { AppError, NotFoundError, UnauthenticatedError, ValidationFailedError } from '../common/problem.js';
+import { issuesToProblems } from '../common/validation.pipe.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
+import type { Actor, Principal, ShareViewer } from '../identity/actor.js';
+import { AuthService, SESSION_COOKIE } from '../identity/auth.service.js';
+import { isSameOrigin } from '../identity/same-origin.js';
+import { PolicyService } from '../policy/policy.service.js';
+import type { RunEventView } from '../runs/runs.schemas.js';
+import { RunsService, runView } from '../runs/runs.service.js';
+import { SharingService } from '../sharing/sharing.service.js';
+import { SubscribeSchema, UnsubscribeSchema, type LiveClientEvents, type LiveError, type LiveServerEvents, type SubscribeAck, type UnsubscribeAck } from './live.schemas.js';
+
+/** Rows a replay or gap fill reads from the database at a time. */
+const REPLAY_PAGE = 1_000;
+/** setTimeout's longest delay; a later expiry re-arms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+type RunItem = { kind: 'events'; events: RunEventView[] } | { kind: 'updated'; update: DomainEventMap['run.updated'] };
+
+/** One socket's subscription to one run: what it was last sent, and what waits while the database is read. */
+interface RunSubscription {
+  socket: LiveSocket;
+  runId: string;
+  /** The last seq this socket was sent (or said it had seen). */
+  last: number;
+  queue: RunItem[];
+  /** A replay or gap fill is reading: live items wait in `queue` behind it. */
+  busy: boolean;
+  closed: boolean;
+}
+
+/** One socket watching one share link, until it is revoked or expires. */
+interface ShareSubscription {
+  socket: LiveSocket;
+  viewer: ShareViewer;
+  /** The token it was subscribed with, if any, for `unsubscribe {share: token}`. */
+  token: string | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface SocketState {
+  principal: Principal;
+  runs: Map<string, RunSubscription>;
+  /** Artifact rooms this socket is in, with how many of its subscriptions (the artifact's own, its links') hold each. */
+  artifacts: Map<string, number>;
+  /** Artifacts subscribed to as such (by a member or reporter). */
+  watched: Set<string>;
+  shares: Map<string, ShareSubscription>;
+}
+
+type LiveSocket = Socket<LiveClientEvents, LiveServerEvents, Record<string, never>, SocketState>;
+type LiveNamespace = Namespace<LiveClientEvents, LiveServerEvents, Record<string, never>, SocketState>;
+
+const parseCookies = cookieParser();
+
+function sessionCookie(request: IncomingMessage): string | undefined {
+  if (!request.headers.cookie) return undefined;
+  const holder = request as IncomingMessage & { cookies?: Record<string, string> };
+  parseCookies(holder as Request, {} as Response, () => undefined);
+  return holder.cookies?.[SESSION_COOKIE];
+}
+
+/** A Socket.IO connect error the client reads as `err.message` and `err.data.code`. */
+function connectError(error: unknown): Error {
+  const failure = new Error(error instanceof AppError ? error.message : 'The connection could not be authenticated') as Error & { data: { code: string } };
+  failure.data = { code: error instanceof AppError ? error.code : 'internal_error' };
+  return failure;
+}
+
+/** A socket that closed while its subscribe was reading must not be registered: nothing would ever drop it. */
+function assertConnected(socket: LiveSocket): void {
+  if (!socket.connected) throw new AppError(409, 'disconnected', 'Disconnected', 'The socket closed before the subscription was made');
+}
+
+/**
+ * The live stream on `/live`. A connection is authenticated once, by the
+ * same verifier as HTTP; `subscribe` loads the run, artifact or link and
+ * checks `read` through policy before the socket hears anything of it.
+ * Run events reach each socket in seq order with no gap and no duplicate:
+ * the gateway tracks the last seq it sent each socket and reads any gap from
+ * the database, so it never rests on the order in which events reach it.
+ */
+@WebSocketGateway({ namespace: '/live', serveClient: false })
+export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModuleDestroy {
+  @WebSocketServer() private readonly nsp!: LiveNamespace;
+  private readonly logger = new Logger('Live');
+  /** Run id → the sockets subscribed to it. */
+  private readonly runs = new Map<string, Set<RunSubscription>>();
+  /** Share id → the sockets watching it. */
+  private readonly shares = new Map<string, Set<ShareSubscription>>();
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    @Inject(AuthService) private readonly auth: AuthService,
+    @Inject(RunsService) private readonly runsService: RunsService,
+    @Inject(ArtifactsService) private readonly artifacts: ArtifactsService,
+    @Inject(SharingService) private readonly sharing: SharingService,
+    @Inject(PolicyService) private readonly policy: PolicyService,
+    @Inject(DomainEvents) private readonly events: DomainEvents,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  afterInit(nsp: LiveNamespace): void {
+    // Authenticated before the connection is accepted, so no message arrives from a socket without a principal.
+    nsp.use((socket, next) => {
+      this.authenticate(socket).then(
+        () => next(),
+        (error: unknown) => next(connectError(error)),
+      );
+    });
+    this.unsubscribe.push(
+      this.events.subscribe('run.events', (batch) => this.onRunEvents(batch)),
+      this.events.subscribe('run.updated', (update) => this.onRunUpdated(update)),
+      this.events.subscribe('artifact.revised', ({ artifactId, revision }) => nsp.to(`artifact:${artifactId}`).emit('artifact.revised', { artifactId, revision })),
+      this.events.subscribe('share.revoked', ({ shareId }) => this.cutShare(shareId, 'revoked')),
+      this.events.subscribe('member.deactivated', ({ memberId }) => nsp.in(`member:${memberId}`).disconnectSockets(true)),
+      this.events.subscribe('token.revoked', ({ tokenId }) => nsp.in(`token:${tokenId}`).disconnectSockets(true)),
+      this.events.subscribe('session.ended', ({ sessionId }) => nsp.in(`session:${sessionId}`).disconnectSockets(true)),
+    );
+  }
+
+  onModuleDestroy(): void {
+    for (const stop of this.unsubscribe.splice(0)) stop();
+    for (const subscriptions of this.shares.values()) for (const sub of subscriptions) clearTimeout(sub.timer);
+  }
+
+  private async authenticate(socket: LiveSocket): Promise<void> {
+    const auth = socket.handshake.auth as { token?: unknown } | undefined;
+    const token = typeof auth?.token === 'string' ? auth.token : undefined;
+    const session = token === undefined ? sessionCookie(socket.request) : undefined;
+    // A handshake is never a plain read: a cookie must come from this origin, or any site could watch as the member.
+    const cookieAllowed = session === undefined || isSameOrigin(socket.request.headers, socket.handshake.secure ? 'https' : 'http', this.config.publicUrl);
+    const principal = await this.auth.verify({ token, session, cookieAllowed });
+    if (!principal) throw new UnauthenticatedError('Connect with auth: {token} (a personal, reporter or share token) or the session cookie');
+    socket.data = { principal, runs: new Map(), artifacts: new Map(), watched: new Set(), shares: new Map() };
+    // Rooms by credential, so ending one closes its sockets.
+    if (principal.type === 'user') void socket.join([`member:${principal.id}`, `${principal.via}:${principal.credentialId}`]);
+    if (principal.type === 'share') void socket.join(`viewer:${principal.shareId}`);
+  }
+
+  handleDisconnect(socket: LiveSocket): void {
+    const state = socket.data as SocketState | undefined;
+    if (!state?.principal) return;
+    for (const sub of state.runs.values()) this.dropRun(sub);
+    for (const sub of state.shares.values()) this.dropShare(sub);
+  }
+
+  @SubscribeMessage('subscribe')
+  async subscribe(@ConnectedSocket() socket: LiveSocket, @MessageBody() body: unknown, @Ack() ack: ((answer: SubscribeAck) => void) | undefined): Promise<void> {
+    const reply = typeof ack === 'function' ? ack : () => undefined;
+    try {
+      const parsed = SubscribeSchema.safeParse(body ?? {});
+      if (!parsed.success) throw new ValidationFailedError(issuesToProblems(parsed.error.issues, 'body'));
+      const { run, after, artifact, share } = parsed.data;
+      if (run !== undefined) return await this.subscribeRun(socket, run, after ?? 0, reply);
+      const snapshot = artifact !== undefined ? await this.subscribeArtifact(socket, artifact) : await this.subscribeShare(socket, share!);
+      reply({ ok: true, snapshot, replayed: 0 });
+    } catch (error) {
+      reply({ ok: false, error: await this.liveError(error) });
+    }
+  }
+
+  @SubscribeMessage('unsubscribe')
+  unsubscribeFrom(@ConnectedSocket() socket: LiveSocket, @MessageBody() body: unknown, @Ack() ack: ((answer: UnsubscribeAck) => void) | undefined): void {
+    const reply = typeof ack === 'function' ? ack : () => undefined;
+    const parsed = UnsubscribeSchema.safeParse(body ?? {});
+    if (!parsed.success) return reply({ ok: false, error: { code: 'validation_failed', message: 'The payload failed validation', errors: issuesToProblems(parsed.error.issues, 'body') } });
+    const { run, artifact, share } = parsed.data;
+    const state = socket.data;
+    if (run !== undefined) {
+      const sub = state.runs.get(run);
+      if (sub) this.dropRun(sub);
+    } else if (artifact !== undefined) {
+      if (state.watched.delete(artifact)) this.leaveArtifact(socket, artifact);
+      for (const sub of [...state.shares.values()]) if (sub.viewer.artifactId === artifact && state.principal.type === 'share') this.dropShare(sub);
+    } else {
+      for (const sub of [...state.shares.values()]) if (sub.viewer.shareId === share || sub.token === share) this.dropShare(sub);
+    }
+    reply({ ok: true });
+  }
+
+  /** What an ack says of a failure; a policy denial is audited as HTTP's are. */
+  private async liveError(error: unknown): Promise<LiveError> {
+    await this.policy.recordDenial(error)?.catch((failure: unknown) => this.logger.error(failure, 'could not audit a live denial'));
+    if (error instanceof AppError) return { code: error.code, message: error.message, ...(error.errors?.length ? { errors: error.errors } : {}) };
+    this.logger.error(error, 'live subscribe failed');
+    return { code: 'internal_error', message: 'The subscription failed; try again' };
+  }
+
+  /** Runs and member-visible artifacts need an actor; a link's token watches its own link only. */
+  private actorOf(socket: LiveSocket, resource: string, id: string): Actor {
+    const { principal } = socket.data;
+    if (principal.type === 'share') throw new NotFoundError(resource, id);
+    return principal;
+  }
+
+  // --- Runs -------------------------------------------------------------------
+
+  /**
+   * Registered before the run is read, so whatever commits from then on is
+   * queued; the ack counts the events after `after` up to the run's lastSeq
+   * as read, which are sent next from the database, then what was queued,
+   * each seq at most once.
+   */
+  private async subscribeRun(socket: LiveSocket, runId: string, after: number, reply: (answer: SubscribeAck) => void): Promise<void> {
+    const actor = this.actorOf(socket, 'Run', runId);
+    const previous = socket.data.runs.get(runId);
+    if (previous) this.dropRun(previous);
+    const sub: RunSubscription = { socket, runId, last: after, queue: [], busy: true, closed: false };
+    socket.data.runs.set(runId, sub);
+    let subscribers = this.runs.get(runId);
+    if (!subscribers) this.runs.set(runId, (subscribers = new Set()));
+    subscribers.add(sub);
+    let through: number;
+    try {
+      const run = await this.runsService.load(actor, runId, 'read');
+      through = Number(run.lastSeq);
+      reply({ ok: true, snapshot: runView(run), replayed: Math.max(0, through - after) });
+    } catch (error) {
+      this.dropRun(sub);
+      throw error;
+    }
+    await this.fill(sub, through);
+  }
+
+  /** Sends the run's events after `sub.last` up to `through` from the database, then what waited behind them. */
+  private async fill(sub: RunSubscription, through: number): Promise<void> {
+    sub.busy = true;
+    try {
+      while (sub.last < through && !sub.closed) {
+        const rows = await this.runsService.eventsBetween(sub.runId, sub.last, through, REPLAY_PAGE);
+        if (!rows.length) throw new Error(`run ${sub.runId} has no events after seq ${sub.last} up to ${through}`);
+        for (const event of rows) sub.socket.emit('run.event', { runId: sub.runId, ...event });
+        sub.last = rows[rows.length - 1]!.seq;
+      }
+    } catch (error) {
+      // A socket that cannot be sent every event is closed; it resumes with `after`.
+      this.logger.error(error, 'live replay failed');
+      sub.socket.disconnect(true);
+      return;
+    }
+    sub.busy = false;
+    this.drain(sub);
+  }
+
+  /** Sends what is queued in order; a batch beyond the next seq first has the gap read from the database. */
+  private drain(sub: RunSubscription): void {
+    while (!sub.busy && !sub.closed && sub.queue.length) {
+      const item = sub.queue[0]!;
+      if (item.kind === 'updated') {
+        sub.queue.shift();
+        sub.socket.emit('run.updated', { runId: item.update.runId, status: item.update.status, lastSeq: item.update.lastSeq });
+        continue;
+      }
+      const first = item.events[0]!.seq;
+      if (first > sub.last + 1) {
+        void this.fill(sub, first - 1);
+        return;
+      }
+      sub.queue.shift();
+      for (const event of item.events) {
+        if (event.seq <= sub.last) continue;
+        sub.socket.emit('run.event', { runId: sub.runId, ...event });
+        sub.last = event.seq;
+      }
+    }
+  }
+
+  /**
+   * Sockets that are caught up (nothing queued, the batch starts right after
+   * what they were sent) get the batch by one broadcast, encoded once; the
+   * others queue it and catch up through drain.
+   */
+  private onRunEvents(batch: DomainEventMap['run.events']): void {
+    const subscribers = this.runs.get(batch.runId);
+    if (!subscribers) return;
+    const first = batch.events[0]!.seq;
+    const last = batch.events[batch.events.length - 1]!.seq;
+    const caughtUp: string[] = [];
+    const item: RunItem = { kind: 'events', events: batch.events };
+    for (const sub of subscribers) {
+      if (!sub.busy && !sub.queue.length && sub.last === first - 1) {
+        caughtUp.push(sub.socket.id);
+        sub.last = last;
+      } else {
+        sub.queue.push(item);
+        this.drain(sub);
+      }
+    }
+    if (!caughtUp.length) return;
+    const room = this.nsp.to(caughtUp);
+    for (const event of batch.events) room.emit('run.event', { runId: batch.runId, ...event });
+  }
+
+  private onRunUpdated(update: DomainEventMap['run.updated']): void {
+    const subscribers = this.runs.get(update.runId);
+    if (!subscribers) return;
+    const item: RunItem = { kind: 'updated', update };
+    for (const sub of subscribers) {
+      sub.queue.push(item);
+      this.drain(sub);
+    }
+  }
+
+  private dropRun(sub: RunSubscription): void {
+    sub.closed = true;
+    sub.queue.length = 0;
+    if (sub.socket.data.runs.get(sub.runId) === sub) sub.socket.data.runs.delete(sub.runId);
+    const subscribers = this.runs.get(sub.runId);
+    subscribers?.delete(sub);
+    if (subscribers?.size === 0) this.runs.delete(sub.runId);
+  }
+
+  // --- Artifacts and links ----------------------------------------------------
+
+  private async subscribeArtifact(socket: LiveSocket, artifactId: string): Promise<unknown> {
+    const { principal } = socket.data;
+    // A link's viewer may watch its link's artifact, as that link.
+    if (principal.type === 'share') {
+      if (principal.artifactId !== artifactId) throw new NotFoundError('Artifact', artifactId);
+      return this.watchShare(socket, principal, undefined);
+    }
+    const { artifact } = await this.artifacts.load(this.actorOf(socket, 'Artifact', artifactId), artifactId, 'read');
+    assertConnected(socket);
+    if (!socket.data.watched.has(artifactId)) {
+      socket.data.watched.add(artifactId);
+      this.joinArtifact(socket, artifactId);
+    }
+    return artifactView(artifact);
+  }
+
+  private async subscribeShare(socket: LiveSocket, token: string): Promise<unknown> {
+    const { principal } = socket.data;
+    const viewer = await this.sharing.viewer(token, principal.type === 'share' ? undefined : principal);
+    return this.watchShare(socket, viewer, token);
+  }
+
+  private async watchShare(socket: LiveSocket, viewer: ShareViewer, token: string | undefined): Promise<unknown> {
+    assertConnected(socket);
+    const existing = socket.data.shares.get(viewer.shareId);
+    if (existing) this.dropShare(existing);
+    const sub: ShareSubscription = { socket, viewer, token, timer: undefined };
+    socket.data.shares.set(viewer.shareId, sub);
+    let watchers = this.shares.get(viewer.shareId);
+    if (!watchers) this.shares.set(viewer.shareId, (watchers = new Set()));
+    watchers.add(sub);
+    // A pinned link never changes; one that follows the artifact hears of its revisions.
+    if (viewer.revision === null) this.joinArtifact(socket, viewer.artifactId);
+    this.armExpiry(sub);
+    let artifact;
+    try {
+      // Registered first, then checked again: a revoke or expiry from now on reaches this socket, and one before it is seen here.
+      await this.sharing.assertServing(viewer.shareId);
+      artifact = await this.artifacts.ofShare(viewer.artifactId);
+    } catch (error) {
+      this.dropShare(sub);
+      throw error;
+    }
+    return {
+      share: { id: viewer.shareId, artifactId: viewer.artifactId, revision: viewer.revision, expiresAt: viewer.expiresAt?.toISOString() ?? null },
+      artifact: { id: artifact.id, title: artifact.title, kind: artifact.kind, revision: viewer.revision ?? artifact.revision },
+    };
+  }
+
+  /** Cut at the expiry itself, not at the viewer's next request. */
+  private armExpiry(sub: ShareSubscription): void {
+    const expiresAt = sub.viewer.expiresAt?.getTime();
+    if (expiresAt === undefined) return;
+    const wait = expiresAt - Date.now();
+    sub.timer = setTimeout(() => (wait > MAX_TIMER_MS ? this.armExpiry(sub) : this.cut(sub, 'expired')), Math.max(0, Math.min(wait, MAX_TIMER_MS)));
+    sub.timer.unref();
+  }
+
+  private cutShare(shareId: string, reason: 'revoked' | 'expired'): void {
+    for (const sub of [...(this.shares.get(shareId) ?? [])]) this.cut(sub, reason);
+    // Sockets that connected with the link's token and watch nothing yet.
+    this.nsp.in(`viewer:${shareId}`).disconnectSockets(true);
+  }
+
+  /** Tells the viewer, takes it out of the link's rooms, and closes a socket left watching nothing. */
+  private cut(sub: ShareSubscription, reason: 'revoked' | 'expired'): void {
+    sub.socket.emit('share.revoked', { shareId: sub.viewer.shareId, reason });
+    this.dropShare(sub);
+    const state = sub.socket.data;
+    if (state.principal.type === 'share' || (!state.runs.size && !state.artifacts.size && !state.shares.size)) sub.socket.disconnect(true);
+  }
+
+  private dropShare(sub: ShareSubscription): void {
+    clearTimeout(sub.timer);
+    const { socket, viewer } = sub;
+    if (socket.data.shares.get(viewer.shareId) === sub) socket.data.shares.delete(viewer.shareId);
+    const watchers = this.shares.get(viewer.shareId);
+    watchers?.delete(sub);
+    if (watchers?.size === 0) this.shares.delete(viewer.shareId);
+    if (viewer.revision === null) this.leaveArtifact(socket, viewer.artifactId);
+  }
+
+  private joinArtifact(socket: LiveSocket, artifactId: string): void {
+    const held = socket.data.artifacts.get(artifactId) ?? 0;
+    socket.data.artifacts.set(artifactId, held + 1);
+    if (!held) void socket.join(`artifact:${artifactId}`);
+  }
+
+  private leaveArtifact(socket: LiveSocket, artifactId: string): void {
+    const held = socket.data.artifacts.get(artifactId) ?? 0;
+    if (held > 1) return void socket.data.artifacts.set(artifactId, held - 1);
+    socket.data.artifacts.delete(artifactId);
+    void socket.leave(`artifact:${artifactId}`);
+  }
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { IdSchema } from '../identity/identity.schemas.js';
+import type { RunStatus } from '../runs/run.entity.js';
+import type { RunEventView } from '../runs/runs.schemas.js';
+
+/** `subscribe`: exactly one of a run (with the last seq the client saw), an artifact, or a share link's token. */
+export const SubscribeSchema = z
+  .strictObject({
+    run: IdSchema.optional(),
+    after: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+    artifact: IdSchema.optional(),
+    share: z.string().min(1).max(200).optional(),
+  })
+  .superRefine((value, ctx) => {
+    const named = (['run', 'artifact', 'share'] as const).filter((key) => value[key] !== undefined);
+    if (named.length !== 1) ctx.addIssue({ code: 'custom', path: ['run'], message: 'name exactly one of run, artifact or share' });
+    if (value.after !== undefined && value.run === undefined) ctx.addIssue({ code: 'custom', path: ['after'], message: 'goes only with run' });
+  });
+export type SubscribeBody = z.infer<typeof SubscribeSchema>;
+
+/** `unsubscribe`: what was subscribed to. */
+export const UnsubscribeSchema = z
+  .strictObject({ run: IdSchema.optional(), artifact: IdSchema.optional(), share: z.string().min(1).max(200).optional() })
+  .refine((value) => [value.run, value.artifact, value.share].filter((v) => v !== undefined).length === 1, { path: ['run'], message: 'name exactly one of run, artifact or share' });
+export type UnsubscribeBody = z.infer<typeof UnsubscribeSchema>;
+
+export interface LiveError {
+  code: string;
+  message: string;
+  errors?: { path: string; message: string }[];
+}
+
+export type SubscribeAck = { ok: true; snapshot: unknown; replayed: number } | { ok: false; error: LiveError };
+export type UnsubscribeAck = { ok: true } | { ok: false; error: LiveError };
+
+/** What the server emits on `/live`. */
+export interface LiveServerEvents {
+  'run.event': (event: RunEventView & { runId: string }) => void;
+  'run.updated': (update: { runId: string; status: RunStatus; lastSeq: number }) => void;
+  'artifact.revised': (revised: { artifactId: string; revision: number }) => void;
+  'share.revoked': (revoked: { shareId: string; reason: 'revoked' | 'expired' }) => void;
+}
+
+/** What a client emits on `/live`, each with an ack. */
+export interface LiveClientEvents {
+  subscribe: (body: unknown, ack: (answer: SubscribeAck) => void) => void;
+  unsubscribe: (body: unknown, ack: (answer: UnsubscribeAck) => void) => void;
+}

@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { RefreshingCache } from './refreshing-cache.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -78,16 +78,23 @@ describe('RefreshingCache', () => {
     const { load, calls } = loader(0);
     const cache = new RefreshingCache({ max: 100, ttlMs: 200, refreshAheadMs: 20, jitter: 0.5, load });
     const keys = Array.from({ length: 40 }, (_, i) => `run${i}`);
-    await Promise.all(keys.map((k) => cache.get(k)));
+    // Evenly spread draws: the ttls are 100, 105, … 295 ms, so how many have ended depends only on the time read.
+    let draw = 0;
+    const random = jest.spyOn(Math, 'random').mockImplementation(() => draw++ / keys.length);
+    try {
+      await Promise.all(keys.map((k) => cache.get(k)));
+    } finally {
+      random.mockRestore();
+    }
     const loaded = performance.now();
-    // Their ttls lie between 100 and 300 ms: at 200 ms about half have ended and load again.
-    await sleep(200);
+    await sleep(120);
     await Promise.all(keys.map((k) => cache.get(k)));
     const elapsed = performance.now() - loaded;
     const reloaded = keys.filter((k) => calls.get(k)! > 1).length;
-    expect(reloaded).toBeGreaterThan(4);
-    // On a loaded machine the sleep can overshoot toward 300 ms, where every entry has ended by design.
-    expect(elapsed >= 260 || reloaded < 36).toBe(true);
+    // Read `elapsed` ms later, entries whose ttl less the 20 ms refresh-ahead has passed load again;
+    // without the jitter all 40 would end together (none reloaded at 120 ms, all past 180 ms).
+    const expected = Math.min(keys.length, Math.max(0, Math.floor((elapsed - 80) / 5) + 1));
+    expect(Math.abs(reloaded - expected)).toBeLessThanOrEqual(4);
   });
 
   it("gives the load the context of the read that started it", async () => {

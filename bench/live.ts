@@ -139,6 +139,7 @@ interface Cell {
 
 /** The p-th percentile of a histogram of BUCKET_MS buckets, at its bucket's middle. */
 function histogramPercentile(histogram: Uint32Array, total: number, p: number): number {
+  if (!total) return NaN;
   const rank = Math.min(total - 1, Math.floor((p / 100) * total));
   let seen = 0;
   for (let i = 0; i < histogram.length; i++) {

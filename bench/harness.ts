@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -205,4 +205,16 @@ export function perReporter<T>(reporters: T[], call: (r: T) => Promise<unknown>)
       idle.push(r);
     }
   };
+}
+
+/** Busy and total jiffies over all cores, from the first line of /proc/stat. */
+export function machineTicks(): { busy: number; total: number } {
+  try {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    const ticks = fields.map(Number);
+    const total = ticks.reduce((a, b) => a + b, 0);
+    return { busy: total - ticks[3]! - (ticks[4] ?? 0), total };
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
 }

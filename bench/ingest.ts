@@ -53,7 +53,6 @@
  * of all cores (from /proc/stat), so a cell limited by CPU, or a machine
  * shared with other work, shows as such.
  */
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import 'reflect-metadata';
@@ -64,7 +63,7 @@ import { DataSource } from 'typeorm';
 import { newId } from '../src/common/ids.js';
 import { RunIngestService } from '../src/runs/run-ingest.service.js';
 import { bareExpress } from './bare-express.js';
-import { benchDatabase, counted, fmt, load, numberArg, paced, percentile, perReporter, stringArg, type Counted } from './harness.js';
+import { benchDatabase, counted, fmt, load, machineTicks, numberArg, paced, percentile, perReporter, stringArg, type Counted } from './harness.js';
 import { Client, LOAD_NICE, LoadWorker, progressEvents } from './http-load.js';
 import { IdleProbe, watchThisThread } from './idle-probe.js';
 import { benchRuns, startService } from './service.js';
@@ -149,18 +148,6 @@ async function checkpointCounter(pool: pg.Pool): Promise<() => Promise<number>> 
 function checkpointsText(started: number): string {
   if (Number.isNaN(started)) return ' (checkpoints not counted)';
   return started > 0 ? ` (${started} checkpoint${started === 1 ? '' : 's'} started)` : '';
-}
-
-/** Busy and total jiffies over all cores, from the first line of /proc/stat. */
-function machineTicks(): { busy: number; total: number } {
-  try {
-    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-    const ticks = fields.map(Number);
-    const total = ticks.reduce((a, b) => a + b, 0);
-    return { busy: total - ticks[3]! - (ticks[4] ?? 0), total };
-  } catch {
-    return { busy: NaN, total: NaN };
-  }
 }
 
 /** One cell: the load `run` puts on, with this process's and the machine's CPU over it. */

@@ -6,8 +6,8 @@ import { setHeapGrowth } from '../src/common/heap-growth.js';
 import { loadConfig, type AppConfig } from '../src/config/config.schema.js';
 import type { Client } from './http-load.js';
 
-const ADMIN_EMAIL = 'bench@bench.local';
-const ADMIN_PASSWORD = 'bench-password-123';
+export const ADMIN_EMAIL = 'bench@bench.local';
+export const ADMIN_PASSWORD = 'bench-password-123';
 
 /**
  * The real service in this process, started as main.ts starts it (the same

@@ -50,6 +50,24 @@ describe('benchmarks, run briefly', () => {
     expect(stdout).not.toMatch(/ERR×/);
   }, 120_000);
 
+  it('bench:live times POST → run.event at real socket.io-client viewers beside the raw pipeline, every event received once and in order', async () => {
+    const { code, stdout, stderr } = await runBench('live.js', ['--seconds', '1', '--viewers', '20', '--rates', '50', '--processes', '2']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^PostgreSQL \d+/m);
+    // One cell, each side on its own line with what it measured, then the two set side by side.
+    const side = (name: string) =>
+      new RegExp(`^ {3}${name} +p50 +[\\d.]+ p99 +[\\d.]+ ms, +[\\d,]+ deliveries/s \\([\\d,]+ of [\\d,]+\\), server cpu +\\d+% rss +\\d+ MB, viewers cpu +\\d+%, machine +\\d+%, sent [\\d,]+ events/s( \\(rate NOT held\\))?, sent late p99 [\\d.]+ ms`, 'm');
+    expect(stdout).toMatch(/^ +20 viewers, +50 events\/s:$/m);
+    expect(stdout).toMatch(side('Vitrine'));
+    expect(stdout).toMatch(side('raw'));
+    expect(stdout).toMatch(/^ {3}Vitrine\/raw: p99 [\d.]+×, deliveries\/s \d+%$/m);
+    // The goals' cells are not in so short a run: each goal says so, or gives its verdict.
+    expect(stdout).toMatch(/p99 within 1\.5× of raw at 100 viewers\/500 events\/s: not measured in this run/);
+    expect(stdout).toMatch(/deliveries\/s at least 80% of raw Socket\.IO in every cell: lowest \d+% .* → (MET|NOT MET)/);
+    expect(stdout).toMatch(/every viewer received every event once and in order \(Vitrine\): yes/);
+    expect(stdout).not.toMatch(/ERR×|failed, first:|not received/);
+  }, 120_000);
+
   it('bench:lists pages a viewer through artifacts half of which it may not see, every page full', async () => {
     const { code, stdout, stderr } = await runBench('lists.js', ['--rows', '300', '--limit', '20', '--repeat', '5']);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });

@@ -17,7 +17,7 @@ import { PolicyService } from '../policy/policy.service.js';
 import type { RunEventView } from '../runs/runs.schemas.js';
 import { RunsService, runView } from '../runs/runs.service.js';
 import { SharingService } from '../sharing/sharing.service.js';
-import { SubscribeSchema, UnsubscribeSchema, type LiveClientEvents, type LiveError, type LiveInstanceEvents, type LiveServerEvents, type RelayedRunEvents, type SubscribeAck, type UnsubscribeAck } from './live.schemas.js';
+import { SubscribeSchema, UnsubscribeSchema, type LiveClientEvents, type LiveError, type LiveInstanceEvents, type LiveRelay, type LiveServerEvents, type RelayedRunEvents, type SubscribeAck, type UnsubscribeAck } from './live.schemas.js';
 
 /** Rows a replay or gap fill reads from the database at a time. */
 const REPLAY_PAGE = 1_000;
@@ -30,6 +30,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * INSERT and every instance a SELECT, subscribers or not.
  */
 const RELAY_INLINE_BYTES = 6_000;
+/** What one relay message may hold, encoded, with room for the adapter's envelope within a NOTIFY's 8000 bytes. */
+const RELAY_MESSAGE_BYTES = 7_000;
 /** How long a socket cut as too slow may take to read what it was already sent before its connection is dropped. */
 const SLOW_CLOSE_GRACE_MS = 5_000;
 
@@ -124,6 +126,9 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
   /** Share id → the sockets watching it. */
   private readonly shares = new Map<string, Set<ShareSubscription>>();
   private readonly unsubscribe: (() => void)[] = [];
+  /** What this instance published since the relay last went out, with each item's encoded size. */
+  private relayQueue: { relay: LiveRelay; bytes: number }[] = [];
+  private relayTimer: NodeJS.Immediate | undefined;
 
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
@@ -153,31 +158,26 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     this.unsubscribe.push(
       this.events.subscribe('run.events', (batch) => {
         this.onRunEvents(batch);
-        if (this.relays) nsp.serverSideEmit('run.events', this.relayOf(batch));
+        if (this.relays) this.relay(...this.relayOf(batch));
       }),
       this.events.subscribe('run.updated', ({ runId, status, lastSeq }) => {
         this.onRunUpdated({ runId, status, lastSeq });
-        if (this.relays) nsp.serverSideEmit('run.updated', { runId, status, lastSeq });
+        this.relay({ kind: 'run.updated', runId, status, lastSeq });
       }),
       this.events.subscribe('artifact.revised', ({ artifactId, revision }) => {
         this.onArtifactRevised({ artifactId, revision });
-        if (this.relays) nsp.serverSideEmit('artifact.revised', { artifactId, revision });
+        this.relay({ kind: 'artifact.revised', artifactId, revision });
       }),
       this.events.subscribe('share.revoked', ({ shareId }) => {
         this.cutShare(shareId, 'revoked');
-        if (this.relays) nsp.serverSideEmit('share.revoked', { shareId });
+        this.relay({ kind: 'share.revoked', shareId });
       }),
       // Through the adapter, these reach the credential's sockets on every instance.
       this.events.subscribe('member.deactivated', ({ memberId }) => nsp.in(`member:${memberId}`).disconnectSockets(true)),
       this.events.subscribe('token.revoked', ({ tokenId }) => nsp.in(`token:${tokenId}`).disconnectSockets(true)),
       this.events.subscribe('session.ended', ({ sessionId }) => nsp.in(`session:${sessionId}`).disconnectSockets(true)),
     );
-    if (this.relays) {
-      nsp.on('run.events', (relayed) => void this.onRelayedRunEvents(relayed));
-      nsp.on('run.updated', (update) => this.onRunUpdated(update));
-      nsp.on('artifact.revised', (revised) => this.onArtifactRevised(revised));
-      nsp.on('share.revoked', ({ shareId }) => this.cutShare(shareId, 'revoked'));
-    }
+    if (this.relays) nsp.on('relay', (relays) => this.onRelays(relays));
     this.metrics.countLive(() => {
       let runs = 0;
       let artifacts = 0;
@@ -194,6 +194,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
 
   onModuleDestroy(): void {
     for (const stop of this.unsubscribe.splice(0)) stop();
+    clearImmediate(this.relayTimer);
     for (const subscriptions of this.shares.values()) for (const sub of subscriptions) clearTimeout(sub.timer);
   }
 
@@ -382,11 +383,52 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
   }
 
   /** A batch as relayed to the other instances: its events when they fit a NOTIFY, else its seq range. */
-  private relayOf(batch: DomainEventMap['run.events']): RelayedRunEvents {
+  private relayOf(batch: DomainEventMap['run.events']): [LiveRelay, number] {
     const first = batch.events[0]!.seq;
     const last = batch.events[batch.events.length - 1]!.seq;
-    const inline = Buffer.byteLength(JSON.stringify(batch.events)) <= RELAY_INLINE_BYTES;
-    return { runId: batch.runId, first, last, ...(inline ? { events: batch.events } : {}) };
+    const eventBytes = Buffer.byteLength(JSON.stringify(batch.events));
+    const range = { kind: 'run.events' as const, runId: batch.runId, first, last };
+    // The range's own fields: a uuid and two numbers, within 150 bytes.
+    return eventBytes <= RELAY_INLINE_BYTES ? [{ ...range, events: batch.events }, eventBytes + 150] : [range, 150];
+  }
+
+  /**
+   * Queues what this instance published for the others. What is published in
+   * one turn of the event loop goes out together, in order, as few NOTIFYs as
+   * fit it: under load, concurrent commits share one, not one each.
+   */
+  private relay(relay: LiveRelay, bytes = Buffer.byteLength(JSON.stringify(relay))): void {
+    if (!this.relays) return;
+    this.relayQueue.push({ relay, bytes });
+    this.relayTimer ??= setImmediate(() => this.flushRelays());
+  }
+
+  private flushRelays(): void {
+    this.relayTimer = undefined;
+    const queued = this.relayQueue;
+    this.relayQueue = [];
+    let message: LiveRelay[] = [];
+    let bytes = 0;
+    for (const item of queued) {
+      if (message.length && bytes + item.bytes > RELAY_MESSAGE_BYTES) {
+        this.nsp.serverSideEmit('relay', message);
+        message = [];
+        bytes = 0;
+      }
+      message.push(item.relay);
+      bytes += item.bytes + 1;
+    }
+    if (message.length) this.nsp.serverSideEmit('relay', message);
+  }
+
+  /** What another instance published, handled here as if published here, in the order it came. */
+  private onRelays(relays: LiveRelay[]): void {
+    for (const relay of relays) {
+      if (relay.kind === 'run.events') void this.onRelayedRunEvents(relay);
+      else if (relay.kind === 'run.updated') this.onRunUpdated({ runId: relay.runId, status: relay.status, lastSeq: relay.lastSeq });
+      else if (relay.kind === 'artifact.revised') this.onArtifactRevised(relay);
+      else this.cutShare(relay.shareId, 'revoked');
+    }
   }
 
   /** Another instance's batch: as it came, or read once from the database for every subscriber here when only its range came. */
@@ -451,7 +493,14 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
 
   private onArtifactRevised({ artifactId, revision }: { artifactId: string; revision: number }): void {
     const room = `artifact:${artifactId}`;
-    const watchers = this.nsp.adapter.rooms.get(room)?.size ?? 0;
+    const members = this.nsp.adapter.rooms.get(room);
+    if (!members?.size) return;
+    // A socket too far behind is cut (and so leaves the room) rather than sent more.
+    for (const id of [...members]) {
+      const socket = this.nsp.sockets.get(id);
+      if (socket) this.tooSlow(socket);
+    }
+    const watchers = members.size;
     if (!watchers) return;
     this.nsp.local.to(room).emit('artifact.revised', { artifactId, revision });
     this.metrics.live.deliveries.inc({ event: 'artifact.revised' }, watchers);

@@ -51,12 +51,16 @@ export interface RelayedRunEvents {
   events?: RunEventView[];
 }
 
-/** What one `/live` instance tells the others, through the adapter, of what it published. */
+/** One thing an instance published, as it tells the others. */
+export type LiveRelay =
+  | ({ kind: 'run.events' } & RelayedRunEvents)
+  | { kind: 'run.updated'; runId: string; status: RunStatus; lastSeq: number }
+  | { kind: 'artifact.revised'; artifactId: string; revision: number }
+  | { kind: 'share.revoked'; shareId: string };
+
+/** What one `/live` instance tells the others through the adapter: what it published, in order, several to a message. */
 export interface LiveInstanceEvents {
-  'run.events': (relayed: RelayedRunEvents) => void;
-  'run.updated': (update: { runId: string; status: RunStatus; lastSeq: number }) => void;
-  'artifact.revised': (revised: { artifactId: string; revision: number }) => void;
-  'share.revoked': (revoked: { shareId: string }) => void;
+  relay: (relays: LiveRelay[]) => void;
 }
 
 /** What a client emits on `/live`, each with an ack. */

@@ -87,6 +87,8 @@ describe('live stream across instances and slow subscribers', () => {
       expect(logged?.payload).toMatchObject({ runId: run.id, node: 'a', message: 'x'.repeat(3_000) });
       // C sent them all; none were ingested there.
       expect(await metric(c, 'live_deliveries_total', 'event="run.event"')).toBeGreaterThanOrEqual(total);
+      // Every relay fit a NOTIFY: none went through the adapter's table for larger messages (an INSERT, and a SELECT on each instance).
+      expect(await a.db.query('SELECT count(*)::int AS n FROM socket_io_attachments')).toEqual([{ n: 0 }]);
     });
 
     it('cuts a link’s viewer on C within 1 s of a revoke through A', async () => {

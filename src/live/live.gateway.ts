@@ -305,7 +305,8 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
       while (sub.last < through && !sub.closed) {
         const rows = await this.runsService.eventsBetween(sub.runId, sub.last, through, REPLAY_PAGE);
         if (!rows.length) throw new Error(`run ${sub.runId} has no events after seq ${sub.last} up to ${through}`);
-        if (sub.closed || this.tooSlow(sub.socket)) return;
+        // Read from the database, a replay waits for the client rather than cutting it: it holds nothing while it waits.
+        if (!(await this.drained(sub.socket)) || sub.closed) return;
         for (const event of rows) sub.socket.emit('run.event', { runId: sub.runId, ...event });
         sub.last = rows[rows.length - 1]!.seq;
         this.metrics.live.replayed.inc({ source }, rows.length);
@@ -371,6 +372,11 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
         caughtUp.push(sub.socket.id);
         sub.last = last;
       } else {
+        // What waits behind a replay is bounded as the connection's buffer is.
+        if (sub.queue.length >= this.config.liveSocketBuffer) {
+          this.cutSlow(sub.socket);
+          continue;
+        }
         sub.queue.push(item);
         this.drain(sub);
       }
@@ -453,6 +459,10 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     if (!subscribers) return;
     const item: RunItem = { kind: 'updated', update };
     for (const sub of subscribers) {
+      if (sub.queue.length >= this.config.liveSocketBuffer) {
+        this.cutSlow(sub.socket);
+        continue;
+      }
       sub.queue.push(item);
       this.drain(sub);
     }
@@ -478,6 +488,12 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
   private tooSlow(socket: LiveSocket): boolean {
     if (socket.data.closing) return true;
     if (waiting(socket) < this.config.liveSocketBuffer) return false;
+    this.cutSlow(socket);
+    return true;
+  }
+
+  private cutSlow(socket: LiveSocket): void {
+    if (socket.data.closing) return;
     socket.data.closing = 'too_slow';
     for (const sub of [...socket.data.runs.values()]) this.dropRun(sub);
     socket.emit('closing', { code: 'too_slow', message: 'This socket fell too far behind and was disconnected; subscribe again with after: the last seq received' });
@@ -486,7 +502,32 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     setTimeout(() => {
       if (conn.readyState !== 'closed') conn.close(true);
     }, SLOW_CLOSE_GRACE_MS).unref();
-    return true;
+  }
+
+  /**
+   * Resolves true once the socket's connection has taken what it was sent
+   * (at once when it is within its bound); false, and the socket cut as too
+   * slow, when it has not within SLOW_CLOSE_GRACE_MS or it closed.
+   */
+  private async drained(socket: LiveSocket): Promise<boolean> {
+    if (socket.data.closing) return false;
+    if (waiting(socket) < this.config.liveSocketBuffer) return true;
+    const conn = socket.conn;
+    const taken = await new Promise<boolean>((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        conn.off('drain', onDrain);
+        conn.off('close', onClose);
+        resolve(value);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      const timer = setTimeout(() => done(false), SLOW_CLOSE_GRACE_MS);
+      conn.on('drain', onDrain);
+      conn.on('close', onClose);
+    });
+    if (!taken && socket.connected) this.cutSlow(socket);
+    return taken && socket.connected;
   }
 
   // --- Artifacts and links ----------------------------------------------------

@@ -178,6 +178,25 @@ describe('live stream across instances and slow subscribers', () => {
       expect([...seen, ...seqsOf(resumed, run.id)]).toEqual(range(1, total));
     });
 
+    it('waits for a viewer that pauses during a long replay, reading from the database at its pace, instead of cutting it', async () => {
+      const run = await createRun(t, member.token, skill, { a: [] });
+      const events = Array.from({ length: 100 }, () => ({ node: 'a', type: 'log', message: 'z'.repeat(4_000) }));
+      let total = 0;
+      for (let i = 0; i < 25; i++) total = await report(t, run.reporterToken, run.id, events);
+      const viewer = await live(t, { token: member.token });
+      const tcp = tcpOf(viewer);
+      // Its first page of 1,000 events fills the kernel's buffers and then the socket's past its bound while it does not read.
+      const acked = viewer.subscribe({ run: run.id, after: 0 });
+      tcp.pause();
+      await sleep(1_000);
+      tcp.resume();
+      expect(await acked).toMatchObject({ ok: true, replayed: total });
+      await viewer.waitFor((r) => r.event === 'run.event' && r.payload.seq === total, 10_000);
+      expect(seqsOf(viewer, run.id)).toEqual(range(1, total));
+      expect(viewer.received.filter((r) => r.event === 'closing')).toEqual([]);
+      expect(viewer.socket.connected).toBe(true);
+    });
+
     it('counts sockets, subscriptions, deliveries, replays and disconnects on /metrics', async () => {
       const run = await createRun(t, member.token, skill, { a: [] });
       await report(t, run.reporterToken, run.id, [{ node: 'a', type: 'started' }, { node: 'a', type: 'progress', percent: 10 }]);

@@ -91,6 +91,16 @@ describe('live stream across instances and slow subscribers', () => {
       expect(await a.db.query('SELECT count(*)::int AS n FROM socket_io_attachments')).toEqual([{ n: 0 }]);
     });
 
+    it('lets an instance that closes as soon as it has started give its LISTEN connection back', async () => {
+      const listening = async () => (await a.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'vitrine-live' AND query LIKE 'LISTEN%'`)) as { n: number }[];
+      const before = await listening();
+      const d = await createTestApp({ DATABASE_URL: a.config.databaseUrl! });
+      const closed = d.close().then(() => 'closed');
+      expect(await Promise.race([closed, sleep(3_000).then(() => 'still closing after 3 s')])).toBe('closed');
+      await sleep(200);
+      expect(await listening()).toEqual(before);
+    });
+
     it('cuts a link’s viewer on C within 1 s of a revoke through A', async () => {
       const artifact = await createArtifact(a, member.token, { classification: 'public' });
       const share = await createShare(a, member.token, artifact.id);

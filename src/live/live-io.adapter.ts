@@ -25,6 +25,9 @@ interface PubSub {
 export class LiveIoAdapter extends IoAdapter {
   private pool: pg.Pool | undefined;
   private readonly servers: Server[] = [];
+  /** Adapter connections checked out of the pool, and those of them whose connection has ended. */
+  private readonly checkedOut = new Set<pg.PoolClient>();
+  private readonly ended = new Set<pg.PoolClient>();
   private readonly log = new Logger('LiveAdapter');
 
   constructor(
@@ -41,13 +44,32 @@ export class LiveIoAdapter extends IoAdapter {
       if (!this.pool) {
         this.pool = new pg.Pool({ connectionString: this.config.databaseUrl, max: 2, application_name: 'vitrine-live' });
         this.pool.on('error', (error) => this.log.error(error, 'live adapter connection failed'));
-        // The adapter listens for its LISTEN connection's end (and reconnects), not its errors: unheard, one would crash the process.
-        this.pool.on('connect', (client) => client.on('error', (error) => this.log.warn(error, 'live adapter connection lost')));
+        const { checkedOut, ended } = this;
+        this.pool.on('acquire', (client) => checkedOut.add(client));
+        this.pool.on('release', (_error: unknown, client: pg.PoolClient) => {
+          checkedOut.delete(client);
+          ended.delete(client);
+        });
+        this.pool.on('connect', (client) => {
+          // The adapter listens for its LISTEN connection's end (and reconnects), not its errors: unheard, one would crash the process.
+          client.on('error', (error) => this.log.warn(error, 'live adapter connection lost'));
+          // Nor does it give an ended LISTEN connection back: its place in the pool would be lost for good (and closing would wait on it).
+          // A query's connection is given back by the pool itself, which the second's wait leaves it time to do.
+          client.once('end', () => {
+            ended.add(client as pg.PoolClient);
+            setTimeout(() => this.giveBack(client as pg.PoolClient), 1_000).unref();
+          });
+        });
       }
       this.servers.push(server);
       server.adapter(createAdapter(this.pool, { errorHandler: (error) => this.log.error(error, 'live adapter message failed') }));
     }
     return server;
+  }
+
+  /** Gives an ended connection the adapter still holds back to the pool, which drops it. */
+  private giveBack(client: pg.PoolClient): void {
+    if (this.checkedOut.has(client)) client.release(new Error('the connection ended'));
   }
 
   override async dispose(): Promise<void> {
@@ -60,6 +82,7 @@ export class LiveIoAdapter extends IoAdapter {
     const settleBy = Date.now() + LISTEN_SETTLE_MS;
     while (opening() && Date.now() < settleBy) await new Promise((resolve) => setTimeout(resolve, 10));
     for (const adapter of adapters) await adapter.close();
+    for (const client of [...this.ended]) this.giveBack(client);
     this.pool = undefined;
     await pool?.end();
   }

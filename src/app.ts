@@ -1,6 +1,5 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { IoAdapter } from '@nestjs/platform-socket.io';
 import cookieParser from 'cookie-parser';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
@@ -12,6 +11,7 @@ import { setupOpenApi } from './common/openapi.js';
 import { VitrineExpressAdapter } from './common/express-server.js';
 import { bodyParserProblems, ProblemFilter } from './common/problem.filter.js';
 import { ProblemValidationPipe } from './common/validation.pipe.js';
+import { LiveIoAdapter } from './live/live-io.adapter.js';
 import { MetricsService } from './ops/metrics.service.js';
 import { PolicyService } from './policy/policy.service.js';
 
@@ -53,8 +53,8 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.useGlobalPipes(new ProblemValidationPipe());
   const policy = app.get(PolicyService);
   app.useGlobalFilters(new ProblemFilter((exception) => policy.recordDenial(exception)));
-  // Socket.IO (`/live`) on the API's own HTTP server and port.
-  app.useWebSocketAdapter(new IoAdapter(app));
+  // Socket.IO (`/live`) on the API's own HTTP server and port, across instances when they share a database.
+  app.useWebSocketAdapter(new LiveIoAdapter(app, config));
   setupOpenApi(app);
   return app;
 }

@@ -69,6 +69,15 @@ describe('configuration', () => {
     expect(tuned.passwordHashing).toEqual({ concurrency: 2, queue: 0 });
   });
 
+  it('spans instances through the Postgres adapter on a shared database only, unless told not to, and bounds each live socket', () => {
+    const url = 'postgres://vitrine@db.example/vitrine';
+    expect(loadConfig({})).toEqual(expect.objectContaining({ liveAdapter: 'none', liveSocketBuffer: 1_000 }));
+    expect(loadConfig({ DATABASE_URL: url }).liveAdapter).toBe('postgres');
+    expect(loadConfig({ DATABASE_URL: url, VITRINE_LIVE_ADAPTER: 'none', VITRINE_LIVE_SOCKET_BUFFER: '50' })).toEqual(expect.objectContaining({ liveAdapter: 'none', liveSocketBuffer: 50 }));
+    expect(problemsOf({ VITRINE_LIVE_ADAPTER: 'postgres' })).toEqual([{ variable: 'VITRINE_LIVE_ADAPTER', message: expect.stringContaining('DATABASE_URL') }]);
+    expect(problemsOf({ VITRINE_LIVE_ADAPTER: 'redis', VITRINE_LIVE_SOCKET_BUFFER: '0' }).map((p) => p.variable)).toEqual(['VITRINE_LIVE_ADAPTER', 'VITRINE_LIVE_SOCKET_BUFFER']);
+  });
+
   it('names every bad variable at once', () => {
     expect(problemsOf({ PORT: '-1', LOG_LEVEL: 'x' }).map((p) => p.variable).sort()).toEqual(['LOG_LEVEL', 'PORT']);
   });

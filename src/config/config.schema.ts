@@ -58,6 +58,8 @@ export const EnvSchema = z.object({
   VITRINE_LOGIN_ADDRESS_WINDOW_SECONDS: count(1, 86_400, 900),
   VITRINE_PASSWORD_HASH_CONCURRENCY: count(1, 64, DEFAULT_PASSWORD_HASH_CONCURRENCY),
   VITRINE_PASSWORD_HASH_QUEUE: count(0, 10_000, 32),
+  VITRINE_LIVE_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['postgres', 'none']).optional()),
+  VITRINE_LIVE_SOCKET_BUFFER: count(1, 1_000_000, 1_000),
 });
 
 /** At most `limit` failures in a window of `windowSeconds` from the first. */
@@ -91,6 +93,10 @@ export interface AppConfig {
   loginLimits: { account: FailureLimit; address: FailureLimit };
   /** Password hashes (sign-in checks, new passwords) computed at once, and how many more may wait; past that the request is answered 503. */
   passwordHashing: { concurrency: number; queue: number };
+  /** How `/live` reaches sockets on other instances: `postgres` (LISTEN/NOTIFY on the shared database) or `none` (one instance). */
+  liveAdapter: 'postgres' | 'none';
+  /** Packets a `/live` socket may have waiting for its connection before it is disconnected as too slow. */
+  liveSocketBuffer: number;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +124,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       { variable: missing, message: 'VITRINE_ADMIN_EMAIL and VITRINE_ADMIN_PASSWORD must be set together' },
     ]);
   }
+  if (e.VITRINE_LIVE_ADAPTER === 'postgres' && e.DATABASE_URL === undefined) {
+    throw new ConfigError([{ variable: 'VITRINE_LIVE_ADAPTER', message: 'postgres needs DATABASE_URL: the embedded database serves one instance' }]);
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     port: e.PORT,
@@ -139,6 +148,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       address: { limit: e.VITRINE_LOGIN_ADDRESS_LIMIT, windowSeconds: e.VITRINE_LOGIN_ADDRESS_WINDOW_SECONDS },
     },
     passwordHashing: { concurrency: e.VITRINE_PASSWORD_HASH_CONCURRENCY, queue: e.VITRINE_PASSWORD_HASH_QUEUE },
+    // A shared database is where several instances may run; the embedded one serves one.
+    liveAdapter: e.VITRINE_LIVE_ADAPTER ?? (e.DATABASE_URL === undefined ? 'none' : 'postgres'),
+    liveSocketBuffer: e.VITRINE_LIVE_SOCKET_BUFFER,
   };
 }
 

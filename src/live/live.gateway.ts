@@ -12,18 +12,30 @@ import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import type { Actor, Principal, ShareViewer } from '../identity/actor.js';
 import { AuthService, SESSION_COOKIE } from '../identity/auth.service.js';
 import { isSameOrigin } from '../identity/same-origin.js';
+import { MetricsService } from '../ops/metrics.service.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { RunEventView } from '../runs/runs.schemas.js';
 import { RunsService, runView } from '../runs/runs.service.js';
 import { SharingService } from '../sharing/sharing.service.js';
-import { SubscribeSchema, UnsubscribeSchema, type LiveClientEvents, type LiveError, type LiveServerEvents, type SubscribeAck, type UnsubscribeAck } from './live.schemas.js';
+import { SubscribeSchema, UnsubscribeSchema, type LiveClientEvents, type LiveError, type LiveInstanceEvents, type LiveRelay, type LiveServerEvents, type RelayedRunEvents, type SubscribeAck, type UnsubscribeAck } from './live.schemas.js';
 
 /** Rows a replay or gap fill reads from the database at a time. */
 const REPLAY_PAGE = 1_000;
 /** setTimeout's longest delay; a later expiry re-arms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * A batch whose events encode to more than this is relayed to the other
+ * instances as its seq range, which they read from the database: a NOTIFY
+ * payload holds 8000 bytes, and a larger message would cost the adapter an
+ * INSERT and every instance a SELECT, subscribers or not.
+ */
+const RELAY_INLINE_BYTES = 6_000;
+/** What one relay message may hold, encoded, with room for the adapter's envelope within a NOTIFY's 8000 bytes. */
+const RELAY_MESSAGE_BYTES = 7_000;
+/** How long a socket cut as too slow may take to read what it was already sent before its connection is dropped. */
+const SLOW_CLOSE_GRACE_MS = 5_000;
 
-type RunItem = { kind: 'events'; events: RunEventView[] } | { kind: 'updated'; update: DomainEventMap['run.updated'] };
+type RunItem = { kind: 'events'; events: RunEventView[] } | { kind: 'updated'; update: Omit<DomainEventMap['run.updated'], 'orgId'> };
 
 /** One socket's subscription to one run: what it was last sent, and what waits while the database is read. */
 interface RunSubscription {
@@ -54,10 +66,17 @@ interface SocketState {
   /** Artifacts subscribed to as such (by a member or reporter). */
   watched: Set<string>;
   shares: Map<string, ShareSubscription>;
+  /** Why the server is closing it, when it is one of ours (counted by that reason, not Socket.IO's). */
+  closing?: 'too_slow';
 }
 
-type LiveSocket = Socket<LiveClientEvents, LiveServerEvents, Record<string, never>, SocketState>;
-type LiveNamespace = Namespace<LiveClientEvents, LiveServerEvents, Record<string, never>, SocketState>;
+type LiveSocket = Socket<LiveClientEvents, LiveServerEvents, LiveInstanceEvents, SocketState>;
+type LiveNamespace = Namespace<LiveClientEvents, LiveServerEvents, LiveInstanceEvents, SocketState>;
+
+/** Packets queued for the socket's connection and not yet handed to it: engine.io's own buffer, which grows while the client does not read. */
+function waiting(socket: LiveSocket): number {
+  return (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
+}
 
 const parseCookies = cookieParser();
 
@@ -87,6 +106,16 @@ function assertConnected(socket: LiveSocket): void {
  * Run events reach each socket in seq order with no gap and no duplicate:
  * the gateway tracks the last seq it sent each socket and reads any gap from
  * the database, so it never rests on the order in which events reach it.
+ *
+ * With several instances (the Postgres adapter on), each relays what it
+ * publishes to the others as a server-side message, and every instance
+ * handles every run batch, status, revision and revoke the same way for its
+ * own sockets: order and completeness come from the per-socket last seq and
+ * the database, not from the adapter's delivery order.
+ *
+ * A socket whose connection has `liveSocketBuffer` packets waiting is cut:
+ * it is sent `closing` `{code: 'too_slow'}` after what it was already sent,
+ * then disconnected; it resumes with `after`, and the others never wait.
  */
 @WebSocketGateway({ namespace: '/live', serveClient: false })
 export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModuleDestroy {
@@ -97,6 +126,9 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
   /** Share id → the sockets watching it. */
   private readonly shares = new Map<string, Set<ShareSubscription>>();
   private readonly unsubscribe: (() => void)[] = [];
+  /** What this instance published since the relay last went out, with each item's encoded size. */
+  private relayQueue: { relay: LiveRelay; bytes: number }[] = [];
+  private relayTimer: NodeJS.Immediate | undefined;
 
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
@@ -106,7 +138,13 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(DomainEvents) private readonly events: DomainEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
   ) {}
+
+  /** Whether other instances share this one's sockets' events (the Postgres adapter). */
+  private get relays(): boolean {
+    return this.config.liveAdapter !== 'none';
+  }
 
   afterInit(nsp: LiveNamespace): void {
     // Authenticated before the connection is accepted, so no message arrives from a socket without a principal.
@@ -116,19 +154,47 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
         (error: unknown) => next(connectError(error)),
       );
     });
+    // What this instance publishes is handled here and relayed; what another relays is handled the same way.
     this.unsubscribe.push(
-      this.events.subscribe('run.events', (batch) => this.onRunEvents(batch)),
-      this.events.subscribe('run.updated', (update) => this.onRunUpdated(update)),
-      this.events.subscribe('artifact.revised', ({ artifactId, revision }) => nsp.to(`artifact:${artifactId}`).emit('artifact.revised', { artifactId, revision })),
-      this.events.subscribe('share.revoked', ({ shareId }) => this.cutShare(shareId, 'revoked')),
+      this.events.subscribe('run.events', (batch) => {
+        this.onRunEvents(batch);
+        if (this.relays) this.relay(...this.relayOf(batch));
+      }),
+      this.events.subscribe('run.updated', ({ runId, status, lastSeq }) => {
+        this.onRunUpdated({ runId, status, lastSeq });
+        this.relay({ kind: 'run.updated', runId, status, lastSeq });
+      }),
+      this.events.subscribe('artifact.revised', ({ artifactId, revision }) => {
+        this.onArtifactRevised({ artifactId, revision });
+        this.relay({ kind: 'artifact.revised', artifactId, revision });
+      }),
+      this.events.subscribe('share.revoked', ({ shareId }) => {
+        this.cutShare(shareId, 'revoked');
+        this.relay({ kind: 'share.revoked', shareId });
+      }),
+      // Through the adapter, these reach the credential's sockets on every instance.
       this.events.subscribe('member.deactivated', ({ memberId }) => nsp.in(`member:${memberId}`).disconnectSockets(true)),
       this.events.subscribe('token.revoked', ({ tokenId }) => nsp.in(`token:${tokenId}`).disconnectSockets(true)),
       this.events.subscribe('session.ended', ({ sessionId }) => nsp.in(`session:${sessionId}`).disconnectSockets(true)),
     );
+    if (this.relays) nsp.on('relay', (relays) => this.onRelays(relays));
+    this.metrics.countLive(() => {
+      let runs = 0;
+      let artifacts = 0;
+      let shares = 0;
+      for (const socket of nsp.sockets.values()) {
+        if (!socket.data?.principal) continue;
+        runs += socket.data.runs.size;
+        artifacts += socket.data.watched.size;
+        shares += socket.data.shares.size;
+      }
+      return { sockets: nsp.sockets.size, subscriptions: { run: runs, artifact: artifacts, share: shares } };
+    });
   }
 
   onModuleDestroy(): void {
     for (const stop of this.unsubscribe.splice(0)) stop();
+    clearImmediate(this.relayTimer);
     for (const subscriptions of this.shares.values()) for (const sub of subscriptions) clearTimeout(sub.timer);
   }
 
@@ -146,8 +212,9 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     if (principal.type === 'share') void socket.join(`viewer:${principal.shareId}`);
   }
 
-  handleDisconnect(socket: LiveSocket): void {
+  handleDisconnect(socket: LiveSocket, reason?: string): void {
     const state = socket.data as SocketState | undefined;
+    this.metrics.live.disconnects.inc({ reason: state?.closing ?? reason ?? 'unknown' });
     if (!state?.principal) return;
     for (const sub of state.runs.values()) this.dropRun(sub);
     for (const sub of state.shares.values()) this.dropShare(sub);
@@ -228,18 +295,22 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
       this.dropRun(sub);
       throw error;
     }
-    await this.fill(sub, through);
+    await this.fill(sub, through, 'replay');
   }
 
   /** Sends the run's events after `sub.last` up to `through` from the database, then what waited behind them. */
-  private async fill(sub: RunSubscription, through: number): Promise<void> {
+  private async fill(sub: RunSubscription, through: number, source: 'replay' | 'gap' = 'gap'): Promise<void> {
     sub.busy = true;
     try {
       while (sub.last < through && !sub.closed) {
         const rows = await this.runsService.eventsBetween(sub.runId, sub.last, through, REPLAY_PAGE);
         if (!rows.length) throw new Error(`run ${sub.runId} has no events after seq ${sub.last} up to ${through}`);
+        // Read from the database, a replay waits for the client rather than cutting it: it holds nothing while it waits.
+        if (!(await this.drained(sub.socket)) || sub.closed) return;
         for (const event of rows) sub.socket.emit('run.event', { runId: sub.runId, ...event });
         sub.last = rows[rows.length - 1]!.seq;
+        this.metrics.live.replayed.inc({ source }, rows.length);
+        this.metrics.live.deliveries.inc({ event: 'run.event' }, rows.length);
       }
     } catch (error) {
       // A socket that cannot be sent every event is closed; it resumes with `after`.
@@ -254,10 +325,17 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
   /** Sends what is queued in order; a batch beyond the next seq first has the gap read from the database. */
   private drain(sub: RunSubscription): void {
     while (!sub.busy && !sub.closed && sub.queue.length) {
+      if (this.tooSlow(sub.socket)) return;
       const item = sub.queue[0]!;
       if (item.kind === 'updated') {
+        // A status relayed from another instance may overtake the events it follows: those are read first.
+        if (item.update.lastSeq > sub.last) {
+          void this.fill(sub, item.update.lastSeq);
+          return;
+        }
         sub.queue.shift();
         sub.socket.emit('run.updated', { runId: item.update.runId, status: item.update.status, lastSeq: item.update.lastSeq });
+        this.metrics.live.deliveries.inc({ event: 'run.updated' });
         continue;
       }
       const first = item.events[0]!.seq;
@@ -270,6 +348,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
         if (event.seq <= sub.last) continue;
         sub.socket.emit('run.event', { runId: sub.runId, ...event });
         sub.last = event.seq;
+        this.metrics.live.deliveries.inc({ event: 'run.event' });
       }
     }
   }
@@ -279,7 +358,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
    * what they were sent) get the batch by one broadcast, encoded once; the
    * others queue it and catch up through drain.
    */
-  private onRunEvents(batch: DomainEventMap['run.events']): void {
+  private onRunEvents(batch: Pick<DomainEventMap['run.events'], 'runId' | 'events'>): void {
     const subscribers = this.runs.get(batch.runId);
     if (!subscribers) return;
     const first = batch.events[0]!.seq;
@@ -288,23 +367,102 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     const item: RunItem = { kind: 'events', events: batch.events };
     for (const sub of subscribers) {
       if (!sub.busy && !sub.queue.length && sub.last === first - 1) {
+        // A socket cut as too slow leaves `subscribers` here (deleting from a Set being iterated is safe).
+        if (this.tooSlow(sub.socket)) continue;
         caughtUp.push(sub.socket.id);
         sub.last = last;
       } else {
+        // What waits behind a replay is bounded as the connection's buffer is.
+        if (sub.queue.length >= this.config.liveSocketBuffer) {
+          this.cutSlow(sub.socket);
+          continue;
+        }
         sub.queue.push(item);
         this.drain(sub);
       }
     }
     if (!caughtUp.length) return;
-    const room = this.nsp.to(caughtUp);
+    // Local: the other instances hear of the batch by the relay, and send it to their own sockets.
+    const room = this.nsp.local.to(caughtUp);
     for (const event of batch.events) room.emit('run.event', { runId: batch.runId, ...event });
+    this.metrics.live.deliveries.inc({ event: 'run.event' }, caughtUp.length * batch.events.length);
   }
 
-  private onRunUpdated(update: DomainEventMap['run.updated']): void {
+  /** A batch as relayed to the other instances: its events when they fit a NOTIFY, else its seq range. */
+  private relayOf(batch: DomainEventMap['run.events']): [LiveRelay, number] {
+    const first = batch.events[0]!.seq;
+    const last = batch.events[batch.events.length - 1]!.seq;
+    const eventBytes = Buffer.byteLength(JSON.stringify(batch.events));
+    const range = { kind: 'run.events' as const, runId: batch.runId, first, last };
+    // The range's own fields: a uuid and two numbers, within 150 bytes.
+    return eventBytes <= RELAY_INLINE_BYTES ? [{ ...range, events: batch.events }, eventBytes + 150] : [range, 150];
+  }
+
+  /**
+   * Queues what this instance published for the others. What is published in
+   * one turn of the event loop goes out together, in order, as few NOTIFYs as
+   * fit it: under load, concurrent commits share one, not one each.
+   */
+  private relay(relay: LiveRelay, bytes = Buffer.byteLength(JSON.stringify(relay))): void {
+    if (!this.relays) return;
+    this.relayQueue.push({ relay, bytes });
+    this.relayTimer ??= setImmediate(() => this.flushRelays());
+  }
+
+  private flushRelays(): void {
+    this.relayTimer = undefined;
+    const queued = this.relayQueue;
+    this.relayQueue = [];
+    let message: LiveRelay[] = [];
+    let bytes = 0;
+    for (const item of queued) {
+      if (message.length && bytes + item.bytes > RELAY_MESSAGE_BYTES) {
+        this.nsp.serverSideEmit('relay', message);
+        message = [];
+        bytes = 0;
+      }
+      message.push(item.relay);
+      bytes += item.bytes + 1;
+    }
+    if (message.length) this.nsp.serverSideEmit('relay', message);
+  }
+
+  /** What another instance published, handled here as if published here, in the order it came. */
+  private onRelays(relays: LiveRelay[]): void {
+    for (const relay of relays) {
+      if (relay.kind === 'run.events') void this.onRelayedRunEvents(relay);
+      else if (relay.kind === 'run.updated') this.onRunUpdated({ runId: relay.runId, status: relay.status, lastSeq: relay.lastSeq });
+      else if (relay.kind === 'artifact.revised') this.onArtifactRevised(relay);
+      else this.cutShare(relay.shareId, 'revoked');
+    }
+  }
+
+  /** Another instance's batch: as it came, or read once from the database for every subscriber here when only its range came. */
+  private async onRelayedRunEvents(relayed: RelayedRunEvents): Promise<void> {
+    if (relayed.events) return this.onRunEvents({ runId: relayed.runId, events: relayed.events });
+    try {
+      let after = relayed.first - 1;
+      while (after < relayed.last && this.runs.has(relayed.runId)) {
+        const events = await this.runsService.eventsBetween(relayed.runId, after, relayed.last, REPLAY_PAGE);
+        if (!events.length) throw new Error(`run ${relayed.runId} has no events after seq ${after} up to ${relayed.last}`);
+        this.onRunEvents({ runId: relayed.runId, events });
+        after = events[events.length - 1]!.seq;
+      }
+    } catch (error) {
+      // Each subscriber reads the gap itself when the run's next batch or status arrives.
+      this.logger.error(error, 'live relay read failed');
+    }
+  }
+
+  private onRunUpdated(update: Omit<DomainEventMap['run.updated'], 'orgId'>): void {
     const subscribers = this.runs.get(update.runId);
     if (!subscribers) return;
     const item: RunItem = { kind: 'updated', update };
     for (const sub of subscribers) {
+      if (sub.queue.length >= this.config.liveSocketBuffer) {
+        this.cutSlow(sub.socket);
+        continue;
+      }
       sub.queue.push(item);
       this.drain(sub);
     }
@@ -319,7 +477,75 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     if (subscribers?.size === 0) this.runs.delete(sub.runId);
   }
 
+  // --- Slow sockets -------------------------------------------------------------
+
+  /**
+   * Whether the socket has fallen too far behind to be sent more; if so it is
+   * cut: told why after what it was already sent, then disconnected. Its
+   * connection gets a grace to read that, then is dropped with whatever it
+   * still holds, so a client that never reads holds no memory for long.
+   */
+  private tooSlow(socket: LiveSocket): boolean {
+    if (socket.data.closing) return true;
+    if (waiting(socket) < this.config.liveSocketBuffer) return false;
+    this.cutSlow(socket);
+    return true;
+  }
+
+  private cutSlow(socket: LiveSocket): void {
+    if (socket.data.closing) return;
+    socket.data.closing = 'too_slow';
+    for (const sub of [...socket.data.runs.values()]) this.dropRun(sub);
+    socket.emit('closing', { code: 'too_slow', message: 'This socket fell too far behind and was disconnected; subscribe again with after: the last seq received' });
+    const conn = socket.conn;
+    socket.disconnect(true);
+    setTimeout(() => {
+      if (conn.readyState !== 'closed') conn.close(true);
+    }, SLOW_CLOSE_GRACE_MS).unref();
+  }
+
+  /**
+   * Resolves true once the socket's connection has taken what it was sent
+   * (at once when it is within its bound); false, and the socket cut as too
+   * slow, when it has not within SLOW_CLOSE_GRACE_MS or it closed.
+   */
+  private async drained(socket: LiveSocket): Promise<boolean> {
+    if (socket.data.closing) return false;
+    if (waiting(socket) < this.config.liveSocketBuffer) return true;
+    const conn = socket.conn;
+    const taken = await new Promise<boolean>((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        conn.off('drain', onDrain);
+        conn.off('close', onClose);
+        resolve(value);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      const timer = setTimeout(() => done(false), SLOW_CLOSE_GRACE_MS);
+      conn.on('drain', onDrain);
+      conn.on('close', onClose);
+    });
+    if (!taken && socket.connected) this.cutSlow(socket);
+    return taken && socket.connected;
+  }
+
   // --- Artifacts and links ----------------------------------------------------
+
+  private onArtifactRevised({ artifactId, revision }: { artifactId: string; revision: number }): void {
+    const room = `artifact:${artifactId}`;
+    const members = this.nsp.adapter.rooms.get(room);
+    if (!members?.size) return;
+    // A socket too far behind is cut (and so leaves the room) rather than sent more.
+    for (const id of [...members]) {
+      const socket = this.nsp.sockets.get(id);
+      if (socket) this.tooSlow(socket);
+    }
+    const watchers = members.size;
+    if (!watchers) return;
+    this.nsp.local.to(room).emit('artifact.revised', { artifactId, revision });
+    this.metrics.live.deliveries.inc({ event: 'artifact.revised' }, watchers);
+  }
 
   private async subscribeArtifact(socket: LiveSocket, artifactId: string): Promise<unknown> {
     const { principal } = socket.data;
@@ -381,13 +607,14 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
 
   private cutShare(shareId: string, reason: 'revoked' | 'expired'): void {
     for (const sub of [...(this.shares.get(shareId) ?? [])]) this.cut(sub, reason);
-    // Sockets that connected with the link's token and watch nothing yet.
-    this.nsp.in(`viewer:${shareId}`).disconnectSockets(true);
+    // Sockets that connected with the link's token and watch nothing yet; those on other instances hear of the revoke by the relay.
+    this.nsp.local.in(`viewer:${shareId}`).disconnectSockets(true);
   }
 
   /** Tells the viewer, takes it out of the link's rooms, and closes a socket left watching nothing. */
   private cut(sub: ShareSubscription, reason: 'revoked' | 'expired'): void {
     sub.socket.emit('share.revoked', { shareId: sub.viewer.shareId, reason });
+    this.metrics.live.deliveries.inc({ event: 'share.revoked' });
     this.dropShare(sub);
     const state = sub.socket.data;
     if (state.principal.type === 'share' || (!state.runs.size && !state.artifacts.size && !state.shares.size)) sub.socket.disconnect(true);

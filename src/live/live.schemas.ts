@@ -39,6 +39,28 @@ export interface LiveServerEvents {
   'run.updated': (update: { runId: string; status: RunStatus; lastSeq: number }) => void;
   'artifact.revised': (revised: { artifactId: string; revision: number }) => void;
   'share.revoked': (revoked: { shareId: string; reason: 'revoked' | 'expired' }) => void;
+  /** Sent last before the server disconnects a socket of its own accord (`too_slow`: it fell too far behind; resume with `after`). */
+  closing: (reason: { code: 'too_slow'; message: string }) => void;
+}
+
+/** A run's committed batch as one instance relays it to the others: its events, or only its seq range when they are too large for a NOTIFY. */
+export interface RelayedRunEvents {
+  runId: string;
+  first: number;
+  last: number;
+  events?: RunEventView[];
+}
+
+/** One thing an instance published, as it tells the others. */
+export type LiveRelay =
+  | ({ kind: 'run.events' } & RelayedRunEvents)
+  | { kind: 'run.updated'; runId: string; status: RunStatus; lastSeq: number }
+  | { kind: 'artifact.revised'; artifactId: string; revision: number }
+  | { kind: 'share.revoked'; shareId: string };
+
+/** What one `/live` instance tells the others through the adapter: what it published, in order, several to a message. */
+export interface LiveInstanceEvents {
+  relay: (relays: LiveRelay[]) => void;
 }
 
 /** What a client emits on `/live`, each with an ack. */

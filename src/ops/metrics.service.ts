@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics; one registry per app so tests can run several apps in one process. */
 @Injectable()
@@ -14,8 +14,42 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** The `/live` stream: what it holds now comes from `liveState`, read at each scrape. */
+  readonly live = {
+    deliveries: new Counter({ name: 'live_deliveries_total', help: 'Messages sent to /live sockets, by event', labelNames: ['event'] as const, registers: [this.registry] }),
+    disconnects: new Counter({ name: 'live_disconnects_total', help: '/live sockets disconnected, by reason (too_slow: past VITRINE_LIVE_SOCKET_BUFFER)', labelNames: ['reason'] as const, registers: [this.registry] }),
+    replayed: new Counter({ name: 'live_replayed_events_total', help: 'Run events sent to /live sockets from the database: replays after a subscribe, and gap fills', labelNames: ['source'] as const, registers: [this.registry] }),
+  };
+  /** Sockets and subscriptions, read from `liveState` at each scrape. */
+  readonly liveGauges: Gauge[];
+  private liveState: () => { sockets: number; subscriptions: Record<'run' | 'artifact' | 'share', number> } = () => ({ sockets: 0, subscriptions: { run: 0, artifact: 0, share: 0 } });
+
   constructor() {
+    const state = () => this.liveState();
+    const sockets = new Gauge({
+      name: 'live_sockets',
+      help: 'Sockets connected to /live on this instance',
+      registers: [this.registry],
+      collect() {
+        this.set(state().sockets);
+      },
+    });
+    const subscriptions = new Gauge({
+      name: 'live_subscriptions',
+      help: 'Subscriptions held by /live sockets on this instance, by kind',
+      labelNames: ['kind'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [kind, n] of Object.entries(state().subscriptions)) this.set({ kind }, n);
+      },
+    });
+    this.liveGauges = [sockets, subscriptions];
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The live gateway says how to count its sockets and subscriptions when scraped. */
+  countLive(state: () => { sockets: number; subscriptions: Record<'run' | 'artifact' | 'share', number> }): void {
+    this.liveState = state;
   }
 
   /** Times the request from now until its response is sent, labelled with its route template, not its URL. */

@@ -1,0 +1,89 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createAdapter } from '@socket.io/postgres-adapter';
+import pg from 'pg';
+import type { Server, ServerOptions } from 'socket.io';
+import type { AppConfig } from '../config/config.schema.js';
+
+/** How long closing waits for the adapter's LISTEN connection to finish opening. */
+const LISTEN_SETTLE_MS = 5_000;
+
+/** The adapter's connection to PostgreSQL (@socket.io/postgres-adapter 0.5's PubSubClient, not exported): set once it LISTENs. */
+interface PubSub {
+  client?: unknown;
+  reconnectTimer?: NodeJS.Timeout;
+}
+
+/**
+ * Socket.IO on the API's own HTTP server; with `liveAdapter: postgres`, its
+ * rooms and server-side messages span every instance on the database through
+ * @socket.io/postgres-adapter. The adapter LISTENs and NOTIFYs on a pool of
+ * its own, so a NOTIFY never runs inside a request's transaction, and the
+ * LISTEN connection never takes one of the request pool's.
+ */
+export class LiveIoAdapter extends IoAdapter {
+  private pool: pg.Pool | undefined;
+  private readonly servers: Server[] = [];
+  /** Adapter connections checked out of the pool, and those of them whose connection has ended. */
+  private readonly checkedOut = new Set<pg.PoolClient>();
+  private readonly ended = new Set<pg.PoolClient>();
+  private readonly log = new Logger('LiveAdapter');
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly config: AppConfig,
+  ) {
+    super(app);
+  }
+
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    const server = super.createIOServer(port, options) as Server;
+    if (this.config.liveAdapter === 'postgres' && this.config.databaseUrl) {
+      // One connection LISTENs; the other publishes and sweeps old attachments.
+      if (!this.pool) {
+        this.pool = new pg.Pool({ connectionString: this.config.databaseUrl, max: 2, application_name: 'vitrine-live' });
+        this.pool.on('error', (error) => this.log.error(error, 'live adapter connection failed'));
+        const { checkedOut, ended } = this;
+        this.pool.on('acquire', (client) => checkedOut.add(client));
+        this.pool.on('release', (_error: unknown, client: pg.PoolClient) => {
+          checkedOut.delete(client);
+          ended.delete(client);
+        });
+        this.pool.on('connect', (client) => {
+          // The adapter listens for its LISTEN connection's end (and reconnects), not its errors: unheard, one would crash the process.
+          client.on('error', (error) => this.log.warn(error, 'live adapter connection lost'));
+          // Nor does it give an ended LISTEN connection back: its place in the pool would be lost for good (and closing would wait on it).
+          // A query's connection is given back by the pool itself, which the second's wait leaves it time to do.
+          client.once('end', () => {
+            ended.add(client as pg.PoolClient);
+            setTimeout(() => this.giveBack(client as pg.PoolClient), 1_000).unref();
+          });
+        });
+      }
+      this.servers.push(server);
+      server.adapter(createAdapter(this.pool, { errorHandler: (error) => this.log.error(error, 'live adapter message failed') }));
+    }
+    return server;
+  }
+
+  /** Gives an ended connection the adapter still holds back to the pool, which drops it. */
+  private giveBack(client: pg.PoolClient): void {
+    if (this.checkedOut.has(client)) client.release(new Error('the connection ended'));
+  }
+
+  override async dispose(): Promise<void> {
+    await super.dispose();
+    const adapters = this.servers.splice(0).flatMap((server) => [...server._nsps.values()].map((nsp) => nsp.adapter));
+    // The adapter opens its LISTEN connection without waiting; closed while that is under way, it would never give it back.
+    const pubsub = (adapters[0] as unknown as { client?: PubSub } | undefined)?.client;
+    const pool = this.pool;
+    const opening = () => !!pubsub && !!pool && !pubsub.client && !pubsub.reconnectTimer && (pool.waitingCount > 0 || pool.totalCount > pool.idleCount);
+    const settleBy = Date.now() + LISTEN_SETTLE_MS;
+    while (opening() && Date.now() < settleBy) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const adapter of adapters) await adapter.close();
+    for (const client of [...this.ended]) this.giveBack(client);
+    this.pool = undefined;
+    await pool?.end();
+  }
+}

@@ -96,7 +96,7 @@ async function startServiceProcess(databaseUrl: string): Promise<{ child: ChildP
   const profiling = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dataDir, 'profile')}`] : [];
   const child = spawn(process.execPath, [...profiling, path.join(root, 'dist/src/main.js')], {
     cwd: root,
-    env: { ...env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', VITRINE_DATA_DIR: dataDir, VITRINE_ADMIN_EMAIL: ADMIN_EMAIL, VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    env: { ...env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', VITRINE_DATA_DIR: dataDir, VITRINE_ADMIN_EMAIL: ADMIN_EMAIL, VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD, VITRINE_LIVE_ADAPTER: process.env.VITRINE_LIVE_ADAPTER ?? 'none' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Kept short: the service's warnings go here for the whole run.

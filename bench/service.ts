@@ -18,6 +18,8 @@ export const ADMIN_PASSWORD = 'bench-password-123';
 export async function startService(databaseUrl: string, beforeConfigure?: (app: NestExpressApplication) => void): Promise<{ app: NestExpressApplication; config: AppConfig; port: number }> {
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
+    // One instance: no fan-out to others unless the bench's environment asks for it.
+    VITRINE_LIVE_ADAPTER: process.env.VITRINE_LIVE_ADAPTER ?? 'none',
     PORT: '0',
     LOG_LEVEL: 'silent',
     VITRINE_ADMIN_EMAIL: ADMIN_EMAIL,

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Global, Injectable, Module } from '@nestjs/common';
-import type { RunStatus } from '../runs/run.entity.js';
+import type { RunStatus } from '../runs/runs.schemas.js';
 import type { RunEventView } from '../runs/runs.schemas.js';
 
 /** Every domain event another part of Vitrine may react to, each naming its org. */

@@ -5,6 +5,9 @@ import { ListQuerySchema } from '../common/pagination.js';
 import { NODE_STATUSES } from './run-node.entity.js';
 import { RUN_STATUSES } from './run.entity.js';
 
+/** A run's status, as other modules name it (they do not reach into the entity). */
+export type { RunStatus } from './run.entity.js';
+
 export const MAX_NODES = 2_000;
 export const MAX_EVENTS = 1_000;
 export const MAX_OUTPUT_BYTES = 64 * 1024;

@@ -100,54 +100,55 @@ export class PolicyVersionsService {
    * same transaction every link it no longer allows. Re-sending the active
    * bundle changes nothing. A bundle that would lock the org out is refused.
    */
-  async put(actor: UserActor, loaded: LoadedBundle): Promise<ActivePolicyView> {
-    await this.activeVersionId(actor.orgId);
-    const { view, revoked } = await this.db.transaction(async (manager) => {
-      await this.lockOrg(manager, actor.orgId);
+  put(actor: UserActor, loaded: LoadedBundle): Promise<ActivePolicyView> {
+    return this.activation(actor, async (manager) => {
       const active = await this.loadActive(manager, actor.orgId);
       if (active.policyVersion!.hash === loaded.hash) return { view: activeView(active), revoked: [] };
       const next = await this.nextVersion(manager, actor.orgId);
-      const policy = new CompiledPolicy(String(next), loaded.bundle);
-      await this.assertNoLockout(manager, actor.orgId, policy, next);
       const version = await this.insertVersion(manager, actor.orgId, next, loaded, active.policyVersion!.version, actor.id);
-      await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
-      const denied = await this.resources.revokeDeniedLinks(manager, { orgId: actor.orgId }, policy, actor.context);
-      await this.audit.record(manager, {
-        orgId: actor.orgId,
-        actor,
-        action: 'policy.update',
-        resource: { type: 'Policy', id: String(version.version) },
-        details: { version: version.version, hash: version.hash, parentVersion: version.parentVersion, rules: loaded.bundle.rules.length, revokedShares: denied.length },
+      return this.switchTo(manager, actor, version, new CompiledPolicy(String(next), loaded.bundle), 'policy.update', {
+        parentVersion: version.parentVersion,
+        rules: loaded.bundle.rules.length,
       });
-      return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked: denied };
+    });
+  }
+
+  /** Rollback: a stored version becomes active again (no new version is made), revoking every link it does not allow. */
+  activate(actor: UserActor, versionNumber: number): Promise<ActivePolicyView> {
+    return this.activation(actor, async (manager) => {
+      const version = await manager.getRepository(PolicyVersion).findOneBy({ orgId: actor.orgId, version: versionNumber });
+      if (!version) throw new NotFoundError('Policy version', String(versionNumber));
+      const previous = await this.loadActive(manager, actor.orgId);
+      return this.switchTo(manager, actor, version, new CompiledPolicy(String(version.version), loadBundle(version.source).bundle), 'policy.activate', {
+        previousVersion: previous.policyVersion!.version,
+      });
+    });
+  }
+
+  /** Runs an activation in one transaction under the org's policy lock; who listens hears of its revocations after commit. */
+  private async activation(actor: UserActor, work: (manager: EntityManager) => Promise<{ view: ActivePolicyView; revoked: DeniedLink[] }>): Promise<ActivePolicyView> {
+    await this.activeVersionId(actor.orgId);
+    const { view, revoked } = await this.db.transaction(async (manager) => {
+      await this.lockOrg(manager, actor.orgId);
+      return work(manager);
     });
     publishRevokedLinks(this.events, actor.orgId, revoked);
     return view;
   }
 
-  /** Rollback: a stored version becomes active again (no new version is made), revoking every link it does not allow. */
-  async activate(actor: UserActor, versionNumber: number): Promise<ActivePolicyView> {
-    await this.activeVersionId(actor.orgId);
-    const { view, revoked } = await this.db.transaction(async (manager) => {
-      await this.lockOrg(manager, actor.orgId);
-      const version = await manager.getRepository(PolicyVersion).findOneBy({ orgId: actor.orgId, version: versionNumber });
-      if (!version) throw new NotFoundError('Policy version', String(versionNumber));
-      const policy = new CompiledPolicy(String(version.version), loadBundle(version.source).bundle);
-      await this.assertNoLockout(manager, actor.orgId, policy, version.version);
-      const previous = await this.loadActive(manager, actor.orgId);
-      await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
-      const denied = await this.resources.revokeDeniedLinks(manager, { orgId: actor.orgId }, policy, actor.context);
-      await this.audit.record(manager, {
-        orgId: actor.orgId,
-        actor,
-        action: 'policy.activate',
-        resource: { type: 'Policy', id: String(version.version) },
-        details: { version: version.version, hash: version.hash, previousVersion: previous.policyVersion!.version, revokedShares: denied.length },
-      });
-      return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked: denied };
+  /** Makes `version` active: refuses a lockout, revokes the links `policy` denies, and audits it as `action`. */
+  private async switchTo(manager: EntityManager, actor: UserActor, version: PolicyVersion, policy: CompiledPolicy, action: string, details: Record<string, unknown>) {
+    await this.assertNoLockout(manager, actor.orgId, policy, version.version);
+    await manager.getRepository(ActivePolicy).update({ orgId: actor.orgId }, { versionId: version.id, activatedAt: new Date(), activatedBy: actor.id });
+    const revoked = await this.resources.revokeDeniedLinks(manager, { orgId: actor.orgId }, policy, actor.context);
+    await this.audit.record(manager, {
+      orgId: actor.orgId,
+      actor,
+      action,
+      resource: { type: 'Policy', id: String(version.version) },
+      details: { version: version.version, hash: version.hash, ...details, revokedShares: revoked.length },
     });
-    publishRevokedLinks(this.events, actor.orgId, revoked);
-    return view;
+    return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked };
   }
 
   /**

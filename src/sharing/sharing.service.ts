@@ -63,6 +63,12 @@ export const SHARE_SQL_ATTRIBUTES: SqlAttributes = {
   revision: { type: 'number', sql: 's.revision', nullable: true },
 };
 
+/** 410 `share_revoked` or `share_expired` unless the share serves now. */
+function assertServes(share: Share): void {
+  const state = shareState(share);
+  if (state !== 'valid') throw new AppError(410, `share_${state}`, state === 'revoked' ? 'Link revoked' : 'Link expired', state === 'revoked' ? 'This link was revoked' : 'This link has expired');
+}
+
 /** The share request as policy sees it under `publish`. */
 function shareRequest(audience: string, expiresInSeconds: number | null, revision: number | null) {
   return { audience, expiresInSeconds, pinned: revision !== null };
@@ -287,8 +293,7 @@ export class SharingService {
   async assertServing(shareId: string): Promise<void> {
     const share = await this.db.getRepository(Share).findOneBy({ id: shareId });
     if (!share) throw new NotFoundError('Share');
-    const state = shareState(share);
-    if (state !== 'valid') throw new AppError(410, `share_${state}`, state === 'revoked' ? 'Link revoked' : 'Link expired', state === 'revoked' ? 'This link was revoked' : 'This link has expired');
+    assertServes(share);
   }
 
   /**
@@ -299,8 +304,7 @@ export class SharingService {
   private async byToken(token: string, actor: Actor | undefined): Promise<Share> {
     const share = token.startsWith(SHARE_PREFIX) ? await this.db.getRepository(Share).findOneBy({ tokenHash: hashSecret(token) }) : null;
     if (!share) throw new NotFoundError('Share');
-    const state = shareState(share);
-    if (state !== 'valid') throw new AppError(410, `share_${state}`, state === 'revoked' ? 'Link revoked' : 'Link expired', state === 'revoked' ? 'This link was revoked' : 'This link has expired');
+    assertServes(share);
     const member = actor?.type === 'user' && actor.orgId === share.orgId;
     if (share.audience === 'org' && !member) throw new NotFoundError('Share');
     if (share.audience === 'team' && !(member && actor.teamIds.includes(share.teamId!))) throw new NotFoundError('Share');

@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
 import { CsrfRejectedError, UnauthenticatedError } from '../common/problem.js';
 import { requestContext } from '../common/request-context.js';
 import type { RequestWithActor } from './actor.js';
-import { AuthService, SESSION_COOKIE } from './auth.service.js';
+import { AuthService, SESSION_COOKIE, SHARE_PREFIX } from './auth.service.js';
 import { IS_PUBLIC_KEY } from './public.decorator.js';
 import { isSameOrigin } from './same-origin.js';
 
@@ -44,11 +44,12 @@ export class AuthGuard implements CanActivate {
       if (!match) throw new UnauthenticatedError('The Authorization header must be "Bearer <token>"');
       token = match[1]!;
     }
+    // A link's token opens its page (/s/{token}) and its live stream, not the API: refused before any lookup.
+    if (token?.startsWith(SHARE_PREFIX)) throw new UnauthenticatedError('A share token opens only its link, not the API');
     const session = (request.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
     const cookieAllowed = token !== undefined || !session || SAFE_METHODS.has(request.method) || isSameOrigin(request.headers, request.protocol as 'http' | 'https', this.config.publicUrl);
     const principal = await this.auth.verify({ token, session, cookieAllowed });
     if (!principal) return;
-    // A link's token opens its page (/s/{token}) and its live stream, not the API.
     if (principal.type === 'share') throw new UnauthenticatedError('A share token opens only its link, not the API');
     // A copy per request: the auth service caches actors, and the context is this request's own.
     request.actor = { ...principal, context: requestContext(request) };

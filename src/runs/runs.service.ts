@@ -239,12 +239,9 @@ export class RunsService {
   /** Events after `after`, in seq order; `nextCursor` is the last seq returned, as a string. */
   async events(actor: Actor, id: string, after: number, limit: number): Promise<{ items: RunEventView[]; nextCursor: string | null }> {
     await this.load(actor, id, 'read');
-    const rows: { seq: string; id: string; at: Date; node: string; type: string; data: Record<string, unknown> }[] = await this.db.query(
-      `SELECT seq, id, at, node, type, data FROM run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-      [id, after, limit + 1],
-    );
+    const rows = await this.eventsBetween(id, after, Number.MAX_SAFE_INTEGER, limit + 1);
     const more = rows.length > limit;
-    const items = rows.slice(0, limit).map((r) => ({ seq: Number(r.seq), id: r.id, at: r.at.toISOString(), node: r.node, type: r.type, ...r.data }));
+    const items = rows.slice(0, limit);
     return { items, nextCursor: more ? String(items[items.length - 1]!.seq) : null };
   }
 }

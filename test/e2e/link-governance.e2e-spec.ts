@@ -84,6 +84,13 @@ describe('a live link', () => {
     expect(revocations.slice(heard)).toEqual([{ orgId, shareId: share.id, artifactId: artifact.id, by: 'system', reason: expect.stringContaining('secrets') }]);
   });
 
+  it('opens its page, never the API: its token as a bearer is 401, valid or not', async () => {
+    const artifact = await createArtifact(t, member.token);
+    const share = await createShare(t, member.token, artifact.id);
+    for (const token of [share.token, `vtr_shr_${'x'.repeat(43)}`]) expectProblem(await t.http(token).get('/api/v1/runs'), 401, 'unauthenticated');
+    expect((await view(share.token)).status).toBe(200);
+  });
+
   it('pinned to a clean revision keeps serving that revision after a secret revision', async () => {
     const artifact = await createArtifact(t, member.token);
     const pinned = await createShare(t, member.token, artifact.id, { audience: 'link', expiresInSeconds: 3600, revision: 1 });

@@ -50,9 +50,8 @@ export class AuditController {
     return this.audit.list(actor.orgId, filters, limit, cursor, await this.visible(actor, 'e'));
   }
 
-  /** The events the caller may read, as a condition on the query: skipped before the page is cut. */
-  private async visible(actor: UserActor, alias: 'e' | 'p'): Promise<ExtraWhere> {
-    const params: unknown[] = [];
+  /** The events the caller may read, as a condition on the query (its placeholders numbered after `params`): skipped before the page is cut. */
+  private async visible(actor: UserActor, alias: 'e' | 'p', params: unknown[] = []): Promise<ExtraWhere> {
     const where = await this.policy.readFilter(actor, 'AuditEvent', auditSqlAttributes(alias), positionalBinder(params));
     return { where, params };
   }
@@ -89,9 +88,8 @@ export class AuditController {
     const last = await this.chain.lastHead(actor.orgId);
     const pending = notYetSealed(last);
     // Sealed, and what the caller may read: an export holds no event a list would hide.
-    const visible = await this.visible(actor, 'e');
-    const shifted = visible.where.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + pending.params.length}`);
-    const sealed = { where: `NOT ${pending.where} AND (${shifted})`, params: [...pending.params, ...visible.params] };
+    const visible = await this.visible(actor, 'e', [...pending.params]);
+    const sealed = { where: `NOT ${pending.where} AND (${visible.where})`, params: visible.params };
     const events = last ? this.audit.stream(actor.orgId, filters, sealed) : (async function* () {})();
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     response.setHeader('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');

@@ -29,7 +29,7 @@ function redactUrl(url: string | undefined): string | undefined {
 /** The application's one pino logger: Nest's logs and request logs both go through it. */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
-export type LogFormat = 'pretty' | 'json';
+type LogFormat = 'pretty' | 'json';
 
 /** Lines a person reads on a terminal; JSON lines, for log shippers, everywhere else. */
 export function logFormat(stdout: { isTTY?: boolean } = process.stdout): LogFormat {

@@ -32,8 +32,6 @@ export interface EmbeddedDatabase {
   /** Connection string of the Vitrine database. */
   url: string;
   port: number;
-  /** Where the cluster lives: `<dataDir>/pg`, or under the fallback directory (see `relocated`). */
-  clusterDir: string;
   /** Set when, as root, PostgreSQL had to be kept out of the checkout: what moved where, for the banner. */
   relocated: string | undefined;
   stop(): Promise<void>;
@@ -424,7 +422,6 @@ export async function startEmbeddedPostgres(options: {
     adminUrl: `${base}/postgres`,
     url: `${base}/${encodeURIComponent(options.database)}`,
     port,
-    clusterDir,
     relocated: placement.relocated,
     stop: () => (stopped ??= stop()),
     onUnexpectedExit: (listener) => {

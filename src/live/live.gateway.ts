@@ -403,9 +403,9 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
    * one turn of the event loop goes out together, in order, as few NOTIFYs as
    * fit it: under load, concurrent commits share one, not one each.
    */
-  private relay(relay: LiveRelay, bytes = Buffer.byteLength(JSON.stringify(relay))): void {
+  private relay(relay: LiveRelay, bytes?: number): void {
     if (!this.relays) return;
-    this.relayQueue.push({ relay, bytes });
+    this.relayQueue.push({ relay, bytes: bytes ?? Buffer.byteLength(JSON.stringify(relay)) });
     this.relayTimer ??= setImmediate(() => this.flushRelays());
   }
 

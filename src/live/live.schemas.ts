@@ -16,13 +16,11 @@ export const SubscribeSchema = z
     if (named.length !== 1) ctx.addIssue({ code: 'custom', path: ['run'], message: 'name exactly one of run, artifact or share' });
     if (value.after !== undefined && value.run === undefined) ctx.addIssue({ code: 'custom', path: ['after'], message: 'goes only with run' });
   });
-export type SubscribeBody = z.infer<typeof SubscribeSchema>;
 
 /** `unsubscribe`: what was subscribed to. */
 export const UnsubscribeSchema = z
   .strictObject({ run: IdSchema.optional(), artifact: IdSchema.optional(), share: z.string().min(1).max(200).optional() })
   .refine((value) => [value.run, value.artifact, value.share].filter((v) => v !== undefined).length === 1, { path: ['run'], message: 'name exactly one of run, artifact or share' });
-export type UnsubscribeBody = z.infer<typeof UnsubscribeSchema>;
 
 export interface LiveError {
   code: string;

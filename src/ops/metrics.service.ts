@@ -3,6 +3,12 @@ import type { Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Prometheus metrics; one registry per app so tests can run several apps in one process. */
+/** What the live gateway counts for the gauges. */
+export interface LiveCounts {
+  sockets: number;
+  subscriptions: Record<'run' | 'artifact' | 'share', number>;
+}
+
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
@@ -22,7 +28,7 @@ export class MetricsService {
   };
   /** Sockets and subscriptions, read from `liveState` at each scrape. */
   readonly liveGauges: Gauge[];
-  private liveState: () => { sockets: number; subscriptions: Record<'run' | 'artifact' | 'share', number> } = () => ({ sockets: 0, subscriptions: { run: 0, artifact: 0, share: 0 } });
+  private liveState: () => LiveCounts = () => ({ sockets: 0, subscriptions: { run: 0, artifact: 0, share: 0 } });
 
   constructor() {
     const state = () => this.liveState();
@@ -48,7 +54,7 @@ export class MetricsService {
   }
 
   /** The live gateway says how to count its sockets and subscriptions when scraped. */
-  countLive(state: () => { sockets: number; subscriptions: Record<'run' | 'artifact' | 'share', number> }): void {
+  countLive(state: () => LiveCounts): void {
     this.liveState = state;
   }
 

@@ -96,7 +96,7 @@ const CHAR_ESCAPES: Record<string, string> = { t: '\\t', n: '\\n', r: '\\r', f: 
  * Untranslatable. `guard` says whether the pattern can match a single UTF-16
  * unit of an astral character (".", a negated class, \D, \S, \W).
  */
-export function regexToPostgres(re: RegExp): { pattern: string; caseInsensitive: boolean; guard: boolean } {
+function regexToPostgres(re: RegExp): { pattern: string; caseInsensitive: boolean; guard: boolean } {
   const flags = re.flags;
   if (/[^gisd]/.test(flags)) throw new Untranslatable(`regex flags "${flags}"`);
   const caseInsensitive = flags.includes('i');

@@ -139,6 +139,12 @@ describe('verifyExport', () => {
     const report = await verifyExport(lines(...ok), { publicKeyPem: other });
     expect(report.firstInvalid?.reason).toContain('not a known checkpoint key');
   });
+
+  it('says so when the pinned key given is no key at all', async () => {
+    const report = await verifyExport(lines(...ok), { publicKeyPem: 'not a PEM' });
+    expect(report.ok).toBe(false);
+    expect(report.firstInvalid?.reason).toBe('the public key given is not a valid key');
+  });
 });
 
 describe('AuditSigningKey', () => {

@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { Global, Injectable, Module } from '@nestjs/common';
-import type { RunStatus } from '../runs/runs.schemas.js';
-import type { RunEventView } from '../runs/runs.schemas.js';
+import type { RunEventView, RunStatus } from '../runs/runs.schemas.js';
 
 /** Every domain event another part of Vitrine may react to, each naming its org. */
 export interface DomainEventMap {
-  /** Committed events of one run, contiguous and in seq order (ingest, cancel, stall marking), with the run's status after them. */
-  'run.events': { orgId: string; runId: string; status: RunStatus; lastSeq: number; events: RunEventView[] };
+  /** Committed events of one run, contiguous and in seq order (ingest, cancel, stall marking); a status change follows as `run.updated`. */
+  'run.events': { orgId: string; runId: string; events: RunEventView[] };
   /** A run's status changed. */
   'run.updated': { orgId: string; runId: string; status: RunStatus; lastSeq: number };
   /** An artifact has a new revision. */

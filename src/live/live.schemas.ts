@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { IdSchema } from '../identity/identity.schemas.js';
-import type { RunStatus } from '../runs/runs.schemas.js';
-import type { RunEventView } from '../runs/runs.schemas.js';
+import type { RunEventView, RunStatus } from '../runs/runs.schemas.js';
 
 /** `subscribe`: exactly one of a run (with the last seq the client saw), an artifact, or a share link's token. */
 export const SubscribeSchema = z

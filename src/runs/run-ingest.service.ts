@@ -179,7 +179,7 @@ export class RunIngestService {
     for (const run of applied) this.remember(run);
     for (const { work, state, previous, firstSeq, lastSeq } of applied) {
       const status = state.runStatus;
-      if (state.events.length) this.domainEvents.publish('run.events', { orgId: work.orgId, runId: work.runId, status, lastSeq, events: state.events.map((e, i) => eventView(firstSeq + i, e)) });
+      if (state.events.length) this.domainEvents.publish('run.events', { orgId: work.orgId, runId: work.runId, events: state.events.map((e, i) => eventView(firstSeq + i, e)) });
       if (status !== previous) this.domainEvents.publish('run.updated', { orgId: work.orgId, runId: work.runId, status, lastSeq });
     }
     const runs = new Map(applied.map((a) => [a.work, a]));

@@ -138,9 +138,11 @@ afterAll(async () => {
     expect(output()).not.toMatch(/\n\s+at /);
   });
 
-  // nobody must reach this checkout to run it (not so from a clone under /root).
-  const nobodyReaches = asRoot && spawnSync('/bin/sh', ['-c', 'cd -- "$1"', 'sh', ROOT], { uid: 65534, gid: 65534, cwd: '/' }).status === 0;
-  if (!nobodyReaches) console.warn(`startup-as-root.e2e-spec: the test as another user is skipped: user nobody cannot reach ${ROOT}`);
+  // nobody must reach this checkout and this node to run them (not so from a clone under /root,
+  // nor with a node kept in a 0700 scratch directory).
+  const nobodyReaches =
+    asRoot && spawnSync('/bin/sh', ['-c', 'cd -- "$1" && "$2" --version', 'sh', ROOT, process.execPath], { uid: 65534, gid: 65534, cwd: '/' }).status === 0;
+  if (!nobodyReaches) console.warn(`startup-as-root.e2e-spec: the test as another user is skipped: user nobody cannot reach ${ROOT} or run ${process.execPath}`);
   (nobodyReaches ? describe : describe.skip)('run as another user', () => {
     it('stops with one line naming the cause and the fix when it cannot create the data directory', async () => {
       // PostgreSQL then runs as that user itself, and the 0700 directory is out of its reach.

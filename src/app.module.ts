@@ -16,6 +16,7 @@ import { PolicyModule } from './policy/policy.module.js';
 import { RunsModule } from './runs/runs.module.js';
 import { SharingModule } from './sharing/sharing.module.js';
 import { SkillsModule } from './skills/skills.module.js';
+import { WebModule } from './web/web.module.js';
 
 @Module({})
 export class AppModule {
@@ -23,7 +24,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, DomainEventsModule, AuditModule, PolicyModule, IdentityModule, SkillsModule, RunsModule, ArtifactsModule, SharingModule, LiveModule, OpsModule],
+      imports: [ConfigModule.forRoot(config), DatabaseModule, DomainEventsModule, AuditModule, PolicyModule, IdentityModule, SkillsModule, RunsModule, ArtifactsModule, SharingModule, LiveModule, OpsModule, WebModule],
       // Order matters: authenticate first, then decide.
       providers: [
         { provide: ROOT_LOGGER, useFactory: () => createRootLogger(config) },

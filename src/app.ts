@@ -14,6 +14,7 @@ import { ProblemValidationPipe } from './common/validation.pipe.js';
 import { LiveIoAdapter } from './live/live-io.adapter.js';
 import { MetricsService } from './ops/metrics.service.js';
 import { PolicyService } from './policy/policy.service.js';
+import { assetsHandler } from './web/web-assets.js';
 
 /**
  * The Nest application on its Express platform and HTTP server (see
@@ -45,6 +46,8 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
     if (request.headers.cookie) parseCookies(request, response, done);
     requestContextMiddleware(request, response, next);
   });
+  // The page's hashed assets, before the request log: a page load fetches several, none worth a line.
+  app.use('/assets', assetsHandler());
   app.use(requestLogger(logger));
   app.use(express.json({ limit: config.bodyLimit, type: ['application/json', 'application/*+json'] }));
   // Policy bundles may be sent as YAML text.

@@ -1,0 +1,179 @@
+import { useSyncExternalStore } from 'react';
+import { io, type Socket } from 'socket.io-client';
+import type { Run, RunEvent, RunStatus } from './api';
+
+/** What `/live` sends (API.md, Live). */
+interface ServerEvents {
+  'run.event': (event: RunEvent & { runId: string }) => void;
+  'run.updated': (update: { runId: string; status: RunStatus; lastSeq: number }) => void;
+  'artifact.revised': (revised: { artifactId: string; revision: number }) => void;
+  'share.revoked': (revoked: { shareId: string; reason?: 'revoked' | 'expired' }) => void;
+  closing: (reason: { code: string; message: string }) => void;
+}
+type Ack<S> = { ok: true; snapshot: S; replayed: number } | { ok: false; error: { code: string; message: string } };
+interface ClientEvents {
+  subscribe: (body: Record<string, unknown>, ack: (answer: Ack<unknown>) => void) => void;
+  unsubscribe: (body: Record<string, unknown>, ack: (answer: { ok: boolean }) => void) => void;
+}
+
+/** `connecting` before the first connect, `live` while connected, `reconnecting` while a lost connection is retried. */
+export type Connection = 'connecting' | 'live' | 'reconnecting';
+
+export class LiveError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RunWatch {
+  /** The run as the server had it when (re)subscribed; `replayed` events follow it. */
+  onSnapshot?(run: Run, replayed: number): void;
+  onEvent(event: RunEvent): void;
+  onUpdated?(update: { status: RunStatus; lastSeq: number }): void;
+  onError?(error: LiveError): void;
+}
+
+export interface ShareSnapshot {
+  share: { id: string; artifactId: string; revision: number | null; expiresAt: string | null };
+  artifact: { id: string; title: string; kind: string; revision: number };
+}
+
+/**
+ * One Socket.IO connection to `/live` and what is watched on it. A watch survives reconnects: a run
+ * is subscribed again with `after` = the last seq delivered, so the caller sees every event once,
+ * in order, across a restart of the service.
+ */
+export class LiveClient {
+  readonly socket: Socket<ServerEvents, ClientEvents>;
+  private state: Connection = 'connecting';
+  private readonly listeners = new Set<() => void>();
+  private readonly resubscribers = new Set<() => void>();
+
+  constructor(auth?: { token: string }) {
+    this.socket = io('/live', { auth, transports: ['websocket', 'polling'], withCredentials: true });
+    this.socket.on('connect', () => {
+      this.set('live');
+      for (const resubscribe of this.resubscribers) resubscribe();
+    });
+    this.socket.on('disconnect', (reason) => {
+      this.set('reconnecting');
+      // The server closed it (too slow, or a restart that ended the session cleanly): Socket.IO does not retry that by itself.
+      if (reason === 'io server disconnect') setTimeout(() => this.socket.connect(), 500);
+    });
+    this.socket.on('connect_error', () => {
+      if (this.state === 'live') this.set('reconnecting');
+      else if (this.state === 'connecting' && !this.socket.active) this.set('reconnecting');
+    });
+  }
+
+  get connection(): Connection {
+    return this.state;
+  }
+
+  onConnection(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    this.socket.disconnect();
+    this.resubscribers.clear();
+  }
+
+  watchRun(runId: string, after: number, watch: RunWatch): () => void {
+    let last = after;
+    let current = true;
+    const onEvent = (event: RunEvent & { runId: string }) => {
+      if (!current || event.runId !== runId || event.seq <= last) return;
+      last = event.seq;
+      watch.onEvent(event);
+    };
+    const onUpdated = (update: { runId: string; status: RunStatus; lastSeq: number }) => {
+      if (current && update.runId === runId) watch.onUpdated?.(update);
+    };
+    const subscribe = () =>
+      this.socket.emit('subscribe', { run: runId, after: last }, (answer) => {
+        if (!current) return;
+        if (answer.ok) watch.onSnapshot?.(answer.snapshot as Run, answer.replayed);
+        else watch.onError?.(new LiveError(answer.error.code, answer.error.message));
+      });
+    this.socket.on('run.event', onEvent);
+    this.socket.on('run.updated', onUpdated);
+    this.resubscribers.add(subscribe);
+    if (this.socket.connected) subscribe();
+    return () => {
+      current = false;
+      this.resubscribers.delete(subscribe);
+      this.socket.off('run.event', onEvent);
+      this.socket.off('run.updated', onUpdated);
+      if (this.socket.connected) this.socket.emit('unsubscribe', { run: runId }, () => undefined);
+    };
+  }
+
+  /** `subscribe {artifact}` or `{share}`: the snapshot on every (re)subscribe, then revisions and revocation. */
+  watch<S>(
+    target: { artifact: string } | { share: string },
+    watch: { onSnapshot?(snapshot: S): void; onRevised?(revision: number): void; onRevoked?(reason: 'revoked' | 'expired'): void; onError?(error: LiveError): void },
+  ): () => void {
+    let current = true;
+    let artifactId = 'artifact' in target ? target.artifact : undefined;
+    let shareId: string | undefined;
+    const onRevised = (revised: { artifactId: string; revision: number }) => {
+      if (current && revised.artifactId === artifactId) watch.onRevised?.(revised.revision);
+    };
+    const onRevoked = (revoked: { shareId: string; reason?: 'revoked' | 'expired' }) => {
+      if (current && shareId !== undefined && revoked.shareId === shareId) watch.onRevoked?.(revoked.reason ?? 'revoked');
+    };
+    const subscribe = () =>
+      this.socket.emit('subscribe', { ...target }, (answer) => {
+        if (!current) return;
+        if (!answer.ok) return watch.onError?.(new LiveError(answer.error.code, answer.error.message));
+        const snapshot = answer.snapshot as S & Partial<ShareSnapshot>;
+        if (snapshot.share) {
+          shareId = snapshot.share.id;
+          artifactId = snapshot.share.artifactId;
+        }
+        watch.onSnapshot?.(snapshot);
+      });
+    this.socket.on('artifact.revised', onRevised);
+    this.socket.on('share.revoked', onRevoked);
+    this.resubscribers.add(subscribe);
+    if (this.socket.connected) subscribe();
+    return () => {
+      current = false;
+      this.resubscribers.delete(subscribe);
+      this.socket.off('artifact.revised', onRevised);
+      this.socket.off('share.revoked', onRevoked);
+      if (this.socket.connected) this.socket.emit('unsubscribe', { ...target }, () => undefined);
+    };
+  }
+
+  private set(state: Connection): void {
+    if (state === this.state) return;
+    this.state = state;
+    for (const listener of this.listeners) listener();
+  }
+}
+
+let shared: LiveClient | undefined;
+
+/** The signed-in page's one connection (session cookie), made on first use. */
+export function live(): LiveClient {
+  return (shared ??= new LiveClient());
+}
+
+/** Ends the signed-in connection (sign-out). */
+export function closeLive(): void {
+  shared?.close();
+  shared = undefined;
+}
+
+export function useConnection(client: LiveClient): Connection {
+  return useSyncExternalStore(
+    (listener) => client.onConnection(listener),
+    () => client.connection,
+  );
+}

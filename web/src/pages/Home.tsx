@@ -1,0 +1,10 @@
+import { SignedIn } from './SignedIn';
+import { RunsList } from './RunsList';
+
+export function Home() {
+  return (
+    <SignedIn>
+      <RunsList />
+    </SignedIn>
+  );
+}

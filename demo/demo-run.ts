@@ -32,9 +32,10 @@ export class DemoApi {
     return new DemoApi(this.url, token);
   }
 
-  async call<T>(method: string, path: string, body?: unknown, ok: number[] = [200, 201]): Promise<{ status: number; body: T }> {
+  async call<T>(method: string, path: string, body?: unknown, ok: number[] = [200, 201], timeoutMs = 30_000): Promise<{ status: number; body: T }> {
     const response = await fetch(`${this.url}${path}`, {
       method,
+      signal: AbortSignal.timeout(timeoutMs),
       headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -168,37 +169,33 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   const agent = async (node: ScenarioNode): Promise<NodeStatus> => {
     const reporter = new Reporter({ url: api.url, token: run.reporterToken, runId: run.id, flushIntervalMs: Math.max(10, ms(0.25)), onError: (error: ReporterError) => fail(error) });
     const mine = nodeState(node.key);
-    try {
-      reporter.started(node.key);
-      Object.assign(mine, { status: 'running', percent: 0, message: null });
-      say(`${clock()} ${node.key}: started`);
-      let at = 0;
-      for (const beat of node.beats) {
-        await sleep(ms((beat.at - at) * node.seconds), undefined, { signal: stop });
-        at = beat.at;
-        if ('progress' in beat) {
-          reporter.progress(node.key, beat.progress, beat.message);
-          Object.assign(mine, { percent: beat.progress, message: beat.message });
-        } else {
-          reporter.log(node.key, beat.message, beat.log);
-        }
+    // Stopped half-way, an agent just stops: what it still has queued would be refused once the run is cancelled.
+    reporter.started(node.key);
+    Object.assign(mine, { status: 'running', percent: 0, message: null });
+    say(`${clock()} ${node.key}: started`);
+    let at = 0;
+    for (const beat of node.beats) {
+      await sleep(ms((beat.at - at) * node.seconds), undefined, { signal: stop });
+      at = beat.at;
+      if ('progress' in beat) {
+        reporter.progress(node.key, beat.progress, beat.message);
+        Object.assign(mine, { percent: beat.progress, message: beat.message });
+      } else {
+        reporter.log(node.key, beat.message, beat.log);
       }
-      await sleep(ms((1 - at) * node.seconds), undefined, { signal: stop });
-      const outcome = node.outcome;
-      if ('failed' in outcome) reporter.failed(node.key, outcome.failed);
-      else reporter.succeeded(node.key, outcome.succeeded);
-      // Acknowledged before any dependent starts: the server refuses a start before its dependencies succeeded.
-      await reporter.close();
-      const status = 'failed' in outcome ? 'failed' : 'succeeded';
-      Object.assign(mine, { status, percent: status === 'succeeded' ? 100 : mine.percent, message: 'failed' in outcome ? outcome.failed.message : mine.message, section: node.section });
-      say(`${clock()} ${node.key}: ${status}${'failed' in outcome ? `: ${outcome.failed.message}` : ''}`);
-      if (status === 'failed') await syncSkipped();
-      revise(`${node.key} ${status}`);
-      return status;
-    } finally {
-      // On abort: send what is queued, as an agent stopping would; the run is cancelled next.
-      await reporter.close().catch(() => undefined);
     }
+    await sleep(ms((1 - at) * node.seconds), undefined, { signal: stop });
+    const outcome = node.outcome;
+    if ('failed' in outcome) reporter.failed(node.key, outcome.failed);
+    else reporter.succeeded(node.key, outcome.succeeded);
+    // Acknowledged before any dependent starts: the server refuses a start before its dependencies succeeded.
+    await reporter.close();
+    const status = 'failed' in outcome ? 'failed' : 'succeeded';
+    Object.assign(mine, { status, percent: status === 'succeeded' ? 100 : mine.percent, message: 'failed' in outcome ? outcome.failed.message : mine.message, section: node.section });
+    say(`${clock()} ${node.key}: ${status}${'failed' in outcome ? `: ${outcome.failed.message}` : ''}`);
+    if (status === 'failed') await syncSkipped();
+    revise(`${node.key} ${status}`);
+    return status;
   };
 
   options.onReady(links);
@@ -218,7 +215,8 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
 
   if (stop.aborted) {
     // Stopped half-way (Ctrl-C, or an answer the demo did not expect): leave no run running forever.
-    await api.call('POST', `/api/v1/runs/${run.id}/cancel`).catch(() => undefined);
+    // Briefly: on Ctrl-C in a terminal the database is stopping too (the next demo start cancels the run then).
+    await api.call('POST', `/api/v1/runs/${run.id}/cancel`, undefined, [200], 3_000).catch(() => undefined);
     throw options.signal.aborted ? options.signal.reason : firstError;
   }
 

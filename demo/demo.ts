@@ -11,6 +11,7 @@ import fs from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { configureApp, createApp } from '../src/app.js';
 import { setHeapGrowth } from '../src/common/heap-growth.js';
@@ -37,6 +38,9 @@ const DEFAULT_DATA_DIR = '.vitrine-demo';
 const LOGIN_FILE = 'demo-login.json';
 const DEFAULT_PORT = 3100;
 const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** Set once Ctrl-C (or an error) starts the shutdown, which ends the process itself. */
+let closing = false;
 
 function say(line = ''): void {
   process.stdout.write(line + '\n');
@@ -132,13 +136,14 @@ async function main(): Promise<void> {
 
   const stopRun = new AbortController();
   let current: Promise<void> | undefined;
-  let closing = false;
   const shutdown = async (why: string, code: number) => {
     if (closing) return;
     closing = true;
     say(`\n${why}: stopping …`);
     stopRun.abort(new Error(why));
-    await current?.catch(() => undefined);
+    // The run is cancelled within seconds; an agent's send still retrying (the database stopping
+    // with the same Ctrl-C) is not waited for.
+    await Promise.race([current?.catch(() => undefined), sleep(5_000)]);
     try {
       await app.close();
     } finally {
@@ -201,6 +206,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // Start-up steps cut off by Ctrl-C fail as the database goes: the shutdown under way says enough.
+  if (closing) return;
   if (error instanceof EmbeddedPostgresError) fail(error.message);
   fail(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 });

@@ -13,7 +13,6 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { configureApp, createApp } from '../src/app.js';
 import { setHeapGrowth } from '../src/common/heap-growth.js';
 import { ConfigError, loadConfig } from '../src/config/config.schema.js';
 import { EmbeddedPostgresError, startEmbeddedPostgres } from '../src/database/embedded-postgres.js';
@@ -98,9 +97,13 @@ function printLinks(links: DemoLinks, login: { email: string; password: string }
 
 /** Runs an interrupted demo left running (Ctrl-C stops its database with it) are cancelled, not left to stall. */
 async function cancelLeftovers(api: DemoApi): Promise<void> {
-  const { body } = await api.call<{ items: { id: string }[] }>('GET', '/api/v1/runs?status=running&label=demo:true&limit=500');
-  for (const run of body.items) await api.call('POST', `/api/v1/runs/${run.id}/cancel`, undefined, [200, 409]);
-  if (body.items.length) say(`Cancelled ${body.items.length} run(s) an interrupted demo left running`);
+  let cancelled = 0;
+  for (const status of ['pending', 'running']) {
+    const { body } = await api.call<{ items: { id: string }[] }>('GET', `/api/v1/runs?status=${status}&label=demo:true&limit=500`);
+    for (const run of body.items) await api.call('POST', `/api/v1/runs/${run.id}/cancel`, undefined, [200, 409]);
+    cancelled += body.items.length;
+  }
+  if (cancelled) say(`Cancelled ${cancelled} run(s) an interrupted demo left unfinished`);
 }
 
 async function main(): Promise<void> {
@@ -126,8 +129,12 @@ async function main(): Promise<void> {
 
   const shown = path.relative(process.cwd(), dataDir);
   say(`Starting the embedded PostgreSQL (data in ${shown && !shown.startsWith('..') ? shown : dataDir}) …`);
+  // The service's modules load (a second or more) while PostgreSQL starts, not before the first line.
+  const loading = import('../src/app.js');
+  loading.catch(() => undefined); // awaited below, once PostgreSQL is up: its failure is reported there
   const embedded = await startEmbeddedPostgres({ dataDir, database: 'vitrine', log: (m) => say(`  ${m}`), fallbackDir: config.postgresFallbackDir });
   say('Starting Vitrine (migrating the database) …');
+  const { createApp, configureApp } = await loading;
   const app = await createApp({ ...config, databaseUrl: embedded.url }).catch(async (error: unknown) => {
     await embedded.stop();
     throw error;
@@ -179,7 +186,7 @@ async function main(): Promise<void> {
   say(created ? `Registered the agents' tools and skills (${created})` : "The agents' tools and skills are registered from an earlier demo");
 
   const play = () => {
-    current = runDemo({ api, pace, signal: stopRun.signal, say: (line) => say(line), onReady: (links) => printLinks(links, login) }).then(
+    current = runDemo({ api, pace, signal: stopRun.signal, say, onReady: (links) => printLinks(links, login) }).then(
       (result) => {
         const counts = Object.entries(result.counts)
           .map(([status, n]) => `${n} ${status}`)

@@ -15,8 +15,9 @@ interface Demo {
   exited: Promise<number | null>;
 }
 
+/** In a process group of its own, as a terminal's foreground job: Ctrl-C reaches its PostgreSQL too. */
 function startDemo(dataDir: string): Demo {
-  const child = spawn(process.execPath, [DEMO, '--pace', '40', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env: serviceEnv({}), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DEMO, '--pace', '40', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env: serviceEnv({}), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -47,8 +48,11 @@ function lastLinks(output: string) {
   };
 }
 
-async function stop(demo: Demo): Promise<number | null> {
-  demo.child.kill('SIGINT');
+/** SIGINT to the demo alone (`kill -INT`), or to its whole group as Ctrl-C in a terminal sends it. */
+async function stop(demo: Demo, how: 'process' | 'group' = 'process'): Promise<number | null> {
+  if (demo.child.exitCode !== null) return demo.child.exitCode;
+  if (how === 'group') process.kill(-demo.child.pid!, 'SIGINT');
+  else demo.child.kill('SIGINT');
   return demo.exited;
 }
 
@@ -108,8 +112,9 @@ afterAll(async () => {
 describe('npm run demo', () => {
   let first: ReturnType<typeof lastLinks>;
   let firstRunId: string;
+  let interruptedRunId: string;
 
-  it('plays a run of agents live and prints a login, the run page and a share link that work', async () => {
+  it('plays a run of agents live and prints a login, the run page and a share link that work; Enter plays another, Ctrl-C stops it', async () => {
     const demo = startDemo(dataDir);
     try {
       await printed(demo, /Press Enter for another run/);
@@ -176,32 +181,33 @@ describe('npm run demo', () => {
       expect(last).toContain(`✗ failed`);
       expect(last).toContain('upstream failed');
 
-      // Enter plays another run on the same service.
+      // Enter plays another run on the same service; Ctrl-C in the middle of it stops the demo and its database.
       demo.child.stdin!.write('\n');
-      await printed(demo, /Press Enter for another run/, 2);
-      expect(lastLinks(demo.output()).runUrl).not.toBe(runUrl);
+      await printed(demo, /\] plan: started/, 2);
+      interruptedRunId = lastLinks(demo.output()).runUrl.split('/runs/')[1]!;
+      expect(interruptedRunId).not.toBe(firstRunId);
     } finally {
-      expect(await stop(demo)).toBe(0);
+      expect(await stop(demo, 'group')).toBe(0);
     }
+    expect(demo.output().match(/Press Enter for another run/g)).toHaveLength(1);
     expect(demo.output()).toContain('Vitrine demo stopped.');
     expect(await postgresOn(dataDir)).toEqual([]);
   });
 
-  it('starts again on the same data with the same login, and Ctrl-C during a run stops it cleanly', async () => {
+  it('starts again on the same data: the same login works, the earlier run is kept and the interrupted one cancelled', async () => {
     const demo = startDemo(dataDir);
     try {
-      await printed(demo, /\] plan: started/);
-      const { url, runUrl, email, password } = lastLinks(demo.output());
+      await printed(demo, /Watch the run:/);
+      expect(demo.output()).toContain('Cancelled 1 run(s) an interrupted demo left unfinished');
+      const { url, email, password } = lastLinks(demo.output());
       expect({ email, password }).toEqual({ email: first.email, password: first.password });
       const { status, body: pat } = await api<{ token: string }>(url, undefined, 'POST', '/api/v1/auth/token', { email, password, name: 'demo-test' });
       expect(status).toBe(201);
-      const { body: runs } = await api<{ items: { id: string; status: string }[] }>(url, pat.token, 'GET', '/api/v1/runs?label=demo:true');
-      expect(runs.items.map((r) => r.id)).toEqual(expect.arrayContaining([firstRunId, runUrl.split('/runs/')[1]]));
-      expect(runs.items.map((r) => r.status).sort()).toEqual(['failed', 'failed', 'running']);
+      const statusOf = async (id: string) => (await api<{ status: string }>(url, pat.token, 'GET', `/api/v1/runs/${id}`)).body.status;
+      expect({ first: await statusOf(firstRunId), interrupted: await statusOf(interruptedRunId) }).toEqual({ first: 'failed', interrupted: 'cancelled' });
     } finally {
       expect(await stop(demo)).toBe(0);
     }
-    expect(demo.output()).not.toContain('Press Enter for another run');
     expect(demo.output()).toContain('Vitrine demo stopped.');
   });
 });

@@ -40,11 +40,16 @@ export class DemoApi {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    const parsed = (text ? JSON.parse(text) : undefined) as T & { code?: string; detail?: string };
+    let parsed: (T & { code?: string; detail?: string }) | undefined;
+    try {
+      parsed = text ? (JSON.parse(text) as T & { code?: string; detail?: string }) : undefined;
+    } catch {
+      // Not JSON (a proxy's error page, say): the status and the text's start say what happened.
+    }
     if (!ok.includes(response.status)) {
       throw new DemoApiError(response.status, parsed?.code ?? `http_${response.status}`, `${method} ${path}: ${response.status} ${parsed?.code ?? ''}: ${parsed?.detail ?? text.slice(0, 200)}`);
     }
-    return { status: response.status, body: parsed };
+    return { status: response.status, body: parsed as T };
   }
 }
 
@@ -88,7 +93,6 @@ export interface DemoRunOptions {
   say: (line: string) => void;
   /** Called once the run, its artifact and its link exist, before any agent starts. */
   onReady: (links: DemoLinks) => void;
-  nodes?: readonly ScenarioNode[];
 }
 
 interface RunView {
@@ -103,20 +107,19 @@ const HEAD_START_SECONDS = 5;
 
 export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   const { api, pace, say } = options;
-  const scenario = options.nodes ?? NODES;
   const ms = (seconds: number) => Math.round((seconds * 1000) / pace);
 
   const { body: run } = await api.call<RunView>('POST', '/api/v1/runs', {
     title: RUN_TITLE,
     labels: RUN_LABELS,
-    nodes: scenario.map((n) => ({ key: n.key, title: n.title, skill: `${n.skill}@${SKILLS.find((s) => s.name === n.skill)!.version}`, dependsOn: n.dependsOn })),
+    nodes: NODES.map((n) => ({ key: n.key, title: n.title, skill: `${n.skill}@${SKILLS.find((s) => s.name === n.skill)!.version}`, dependsOn: n.dependsOn })),
   });
-  say(`Run created: "${RUN_TITLE}", ${scenario.length} steps (${run.id})`);
+  say(`Run created: "${RUN_TITLE}", ${NODES.length} steps (${run.id})`);
 
   const state: WalkthroughState = {
     title: ARTIFACT_TITLE,
     runStatus: run.status,
-    nodes: scenario.map((n): WalkthroughNode => ({ key: n.key, title: n.title, status: 'pending', reason: null, percent: null, message: null, section: undefined })),
+    nodes: NODES.map((n): WalkthroughNode => ({ key: n.key, title: n.title, status: 'pending', reason: null, percent: null, message: null, section: undefined })),
   };
   const nodeState = (key: string) => state.nodes.find((n) => n.key === key)!;
   const { body: artifact } = await api.call<{ id: string }>('POST', '/api/v1/artifacts', {
@@ -204,7 +207,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   // Every node waits for its dependencies; one whose dependency did not succeed is the server's to skip.
   const outcomes = new Map<string, Promise<NodeStatus>>();
   const head = sleep(ms(HEAD_START_SECONDS), undefined, { signal: stop });
-  for (const node of scenario) {
+  for (const node of NODES) {
     const ready = Promise.all([head, ...node.dependsOn.map((d) => outcomes.get(d)!)]);
     const task = ready.then((deps) => (deps.slice(1).every((d) => d === 'succeeded') ? agent(node) : ('skipped' as const)));
     task.catch(fail);

@@ -130,6 +130,8 @@ describe('npm run demo', () => {
 
       // The run page names a run of 10–12 nodes with parallel branches: one failed, what is downstream skipped, the rest succeeded.
       expect(runUrl).toMatch(new RegExp(`^${url}/runs/[0-9a-f-]{36}$`));
+      const runPage = await fetch(runUrl);
+      expect({ status: runPage.status, type: runPage.headers.get('content-type') }).toEqual({ status: 200, type: expect.stringMatching(/^text\/html/) });
       firstRunId = runUrl.split('/runs/')[1]!;
       const { status, body: run } = await api<{ status: string; nodes: Node[] }>(url, token, 'GET', `/api/v1/runs/${firstRunId}`);
       expect(status).toBe(200);

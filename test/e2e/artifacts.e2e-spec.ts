@@ -393,10 +393,18 @@ describe('rendering and share links', () => {
     const page = await t.http(member.token).get(`/api/v1/artifacts/${summary.id}/render`);
     expect(page.text).toMatch(/<td>build<\/td><td>build<\/td><td>running<\/td><td>40<\/td><td>compiling<\/td>/);
     expect(page.text).toMatch(/<td>test<\/td><td>test<\/td><td>pending<\/td>/);
+    // Shared by link, the viewer page's frame shows the same (a run-summary has no revision to name).
+    const share = await createShare(t, member.token, summary.id);
+    const meta = sharePageMeta((await t.http().get(`/s/${share.token}`)).text)!;
+    expect(meta.artifact).toEqual({ title: 'Nightly', kind: 'run-summary', revision: 0 });
+    const framed = await t.http().get(contentPath(share.token, { ticket: meta.ticket as string }));
+    expect(framed.text).toMatch(/<td>build<\/td><td>build<\/td><td>running<\/td><td>40<\/td><td>compiling<\/td>/);
   });
 
   it('opens a link for anyone as the viewer page, which counts and audits its view once and tells the page what the link serves', async () => {
-    const artifact = await createArtifact(t, member.token, { kind: 'dashboard' });
+    // A title is the agent's text: it reaches the page as data, never as markup.
+    const title = `Release "notes" <b>&amp;</b> 'final'`;
+    const artifact = await createArtifact(t, member.token, { title, kind: 'dashboard' });
     const live = await createShare(t, member.token, artifact.id);
     await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: '# Updated' });
     const page = await t.http().get(`/s/${live.token}`);
@@ -407,13 +415,14 @@ describe('rendering and share links', () => {
     expect(csp(page)).toMatch(/frame-src [^;]*http:\/\/127\.0\.0\.1:\d+\/s\//);
     expect(page.text).toContain('<div id="root"></div>');
     expect(page.text).not.toContain('Updated');
+    expect(page.text).not.toContain('<b>');
     const meta = sharePageMeta(page.text)!;
     expect(meta).toEqual({
       state: 'valid',
       token: live.token,
       now: expect.any(String),
       share: { id: live.id, audience: 'link', revision: null, expiresAt: live.expiresAt },
-      artifact: { title: 'Release notes', kind: 'dashboard', revision: 2 },
+      artifact: { title, kind: 'dashboard', revision: 2 },
       sharedBy: 'A member',
       ticket: expect.any(String),
     });

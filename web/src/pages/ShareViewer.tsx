@@ -4,6 +4,7 @@ import { ErrorState, Loading } from '../components/states';
 import { LiveClient, type ShareSnapshot } from '../live';
 import {
   callAt,
+  contentUrl,
   expiryText,
   expiryTick,
   framesReducer,
@@ -91,13 +92,15 @@ function SharedArtifact({ meta }: { meta: ValidShareMeta }) {
 
   // The server cuts the link's viewers at its expiry; this says so too while the connection is down.
   useEffect(() => (expiresAt === null || gone ? undefined : callAt(expiresAt, () => setGone('expired'))), [expiresAt, gone]);
+  useEffect(() => {
+    if (gone) client?.close();
+  }, [gone, client]);
 
   useEffect(() => {
     document.title = gone ? 'Vitrine' : `${artifact.title} · Vitrine`;
   }, [artifact.title, gone]);
 
   if (gone) return <GoneNotice gone={gone} />;
-  const content = (revision: number) => `/s/${encodeURIComponent(token)}/content?${new URLSearchParams({ revision: String(revision), ticket })}`;
   const revisions = frames.loading === null ? [frames.shown] : [frames.shown, frames.loading];
   return (
     <div className="share-viewer">
@@ -133,7 +136,7 @@ function SharedArtifact({ meta }: { meta: ValidShareMeta }) {
             <iframe
               key={revision}
               className={behind ? 'share-frame behind' : 'share-frame'}
-              src={content(revision)}
+              src={contentUrl(token, revision, ticket)}
               title={artifact.title}
               sandbox="allow-scripts"
               data-revision={revision}

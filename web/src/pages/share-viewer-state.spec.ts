@@ -1,5 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import { callAt, expiryText, framesReducer, goneOf, kindLabel, MAX_TIMEOUT_MS, parseShareMeta, type Frames } from './share-viewer-state';
+import { callAt, contentUrl, expiryText, framesReducer, goneOf, kindLabel, MAX_TIMEOUT_MS, parseShareMeta, type Frames } from './share-viewer-state';
 
 const TOKEN = 'vtr_shr_abc';
 const valid = {
@@ -52,6 +52,13 @@ describe('framesReducer', () => {
     expect(framesReducer(newer, { type: 'revised', revision: 5 })).toBe(newer);
     expect(framesReducer(start, { type: 'revised', revision: 3 })).toBe(start);
     expect(framesReducer(start, { type: 'revised', revision: 2 })).toBe(start);
+  });
+});
+
+describe('contentUrl', () => {
+  it("names the link's content with the page's ticket and the revision; a run-summary's has no revision", () => {
+    expect(contentUrl(TOKEN, 3, 'exp.mac')).toBe('/s/vtr_shr_abc/content?revision=3&ticket=exp.mac');
+    expect(contentUrl(TOKEN, 0, 'exp.mac')).toBe('/s/vtr_shr_abc/content?ticket=exp.mac');
   });
 });
 

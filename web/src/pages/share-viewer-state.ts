@@ -72,6 +72,15 @@ export function framesReducer(state: Frames, action: FrameAction): Frames {
   return action.revision === state.loading ? { shown: action.revision, loading: null } : state;
 }
 
+/**
+ * The frame's URL: the link's content with the page's ticket (its view is counted already), and the
+ * revision, which gives each its own URL; a run-summary has none (revision 0: rendered from its run).
+ */
+export function contentUrl(token: string, revision: number, ticket: string): string {
+  const query = new URLSearchParams(revision > 0 ? { revision: String(revision), ticket } : { ticket });
+  return `/s/${encodeURIComponent(token)}/content?${query}`;
+}
+
 const KINDS: Record<string, string> = {
   'pr-walkthrough': 'PR walkthrough',
   explainer: 'Explainer',

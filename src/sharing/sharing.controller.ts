@@ -128,7 +128,7 @@ export class ShareViewController {
     @Req() request: RequestWithActor,
     @Res({ passthrough: true }) response: Response,
   ): Promise<string> {
-    const { html } = await this.sharing.content(request.actor, token, query, requestContext(request));
+    const html = await this.sharing.content(request.actor, token, query, requestContext(request));
     response.set(RENDER_HEADERS);
     return html;
   }

@@ -293,7 +293,7 @@ export class SharingService {
    * an older revision). With a valid ticket from the viewer page its view is
    * counted already; without one, this request is a view, counted and audited.
    */
-  async content(actor: Actor | undefined, token: string, query: ShareContentQuery, context: RequestContext): Promise<{ html: string; revision: number }> {
+  async content(actor: Actor | undefined, token: string, query: ShareContentQuery, context: RequestContext): Promise<string> {
     const share = await this.byToken(token, actor);
     const artifact = await this.artifacts.ofShare(share.artifactId);
     if (query.revision !== undefined) {
@@ -303,7 +303,7 @@ export class SharingService {
     const revision = share.revision ?? artifact.revision;
     const html = await this.artifacts.render(artifact, revision);
     if (!this.tickets.valid(query.ticket, share.id)) await this.recordView(share, actor, revision, context);
-    return { html, revision };
+    return html;
   }
 
   /** A view, audited in the artifact's org: the audit log is how views are counted. */

@@ -50,6 +50,8 @@ function SharedArtifact({ meta }: { meta: ValidShareMeta }) {
   const [artifact, setArtifact] = useState({ title: meta.artifact.title, kind: meta.artifact.kind });
   const [frames, dispatch] = useReducer(framesReducer, { shown: meta.artifact.revision, loading: null });
   const [client, setClient] = useState<LiveClient | null>(null);
+  // Once the server has answered the subscription: from then on a revision or revocation reaches this page.
+  const [watching, setWatching] = useState(false);
   // The server's clock less this one's, so the expiry is kept by the server's clock.
   const [skew] = useState(() => Date.parse(meta.now) - Date.now());
   const expiresAt = share.expiresAt === null ? null : Date.parse(share.expiresAt) - skew;
@@ -71,6 +73,7 @@ function SharedArtifact({ meta }: { meta: ValidShareMeta }) {
       { share: token },
       {
         onSnapshot: (snapshot) => {
+          setWatching(true);
           setArtifact({ title: snapshot.artifact.title, kind: snapshot.artifact.kind });
           // After a reconnect: a revision made meanwhile.
           if (share.revision === null) dispatch({ type: 'revised', revision: snapshot.artifact.revision });
@@ -103,7 +106,7 @@ function SharedArtifact({ meta }: { meta: ValidShareMeta }) {
   if (gone) return <GoneNotice gone={gone} />;
   const revisions = frames.loading === null ? [frames.shown] : [frames.shown, frames.loading];
   return (
-    <div className="share-viewer">
+    <div className="share-viewer" data-watching={watching || undefined}>
       <header className="share-bar">
         <div className="share-what">
           <h1 className="share-title" title={artifact.title}>

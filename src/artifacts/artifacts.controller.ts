@@ -100,9 +100,13 @@ export class ArtifactsController {
 
   @Get(':id/render')
   @Authorize('read', 'Artifact')
-  @ApiOperation({ summary: 'The self-contained page of a revision (default: the latest); nothing outside it is ever loaded and no script runs' })
+  @ApiOperation({
+    summary: 'The self-contained page of a revision (default: the latest): its own inline scripts run, sandboxed; nothing outside it is ever loaded',
+    description:
+      "Served under `Content-Security-Policy: sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; …`: agent HTML may run its own inline scripts (dashboards, tabs, charts), as an opaque origin that reaches neither Vitrine's cookies, DOM nor API, and with no network at all (no fetch, XHR, WebSocket, remote script, image, font or frame; images and fonts only as data: URLs).",
+  })
   @ApiProduces('text/html')
-  @ApiOkResponse({ description: 'The page, under a sandboxing Content-Security-Policy' })
+  @ApiOkResponse({ description: 'The page, under the render Content-Security-Policy (sandbox allow-scripts, no network)' })
   @ApiProblems(400, 401, 403, 404)
   async render(@CurrentActor() actor: Actor, @Param('id', { schema: IdSchema }) id: string, @Query({ schema: RenderQuerySchema }) query: { revision?: number }, @Res({ passthrough: true }) response: Response) {
     const { artifact } = await this.artifacts.load(actor, id, 'read');

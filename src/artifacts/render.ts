@@ -3,14 +3,16 @@ import type { NodeView } from '../runs/runs.schemas.js';
 import type { ContentFormat } from './artifact-revision.entity.js';
 
 /**
- * How a rendered artifact is served: nothing outside the page is ever loaded
- * (`default-src 'none'`; images only as data: URLs), no script runs
- * (`sandbox` without `allow-scripts`), and the page is its own opaque origin,
- * so even a hostile HTML artifact cannot reach Vitrine's cookies or API.
+ * How a rendered artifact is served (API.md, Artifacts). Agent HTML may run its
+ * own inline scripts (`sandbox allow-scripts`, `script-src 'unsafe-inline'`),
+ * but as an opaque origin, so it reaches neither Vitrine's cookies, DOM nor API,
+ * and nothing outside the page is ever loaded (`default-src 'none'`: no fetch,
+ * WebSocket, remote script, image or font; images and fonts only as data: URLs).
  */
 export const RENDER_HEADERS: Record<string, string> = {
   'Content-Type': 'text/html; charset=utf-8',
-  'Content-Security-Policy': "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; form-action 'none'",
+  'Content-Security-Policy':
+    "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; form-action 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
   'Cache-Control': 'private, no-store',

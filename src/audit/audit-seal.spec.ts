@@ -155,4 +155,12 @@ describe('AuditSigningKey', () => {
     writeFileSync(rsa, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
     expect(() => AuditSigningKey.loadOrCreate(rsa)).toThrow(/Ed25519/);
   });
+
+  it('derives the same secret from the same key file (every instance agrees), another for another purpose or key', () => {
+    const secret = key.deriveSecret('share view tickets');
+    expect(secret).toHaveLength(32);
+    expect(AuditSigningKey.loadOrCreate(path.join(dir, 'key.pem')).deriveSecret('share view tickets').equals(secret)).toBe(true);
+    expect(key.deriveSecret('something else').equals(secret)).toBe(false);
+    expect(AuditSigningKey.loadOrCreate(path.join(dir, 'other.pem')).deriveSecret('share view tickets').equals(secret)).toBe(false);
+  });
 });

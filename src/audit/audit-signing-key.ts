@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, hkdfSync, sign, verify, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -38,6 +38,15 @@ export class AuditSigningKey {
 
   sign(message: string): Buffer {
     return sign(null, Buffer.from(message, 'utf8'), this.privateKey);
+  }
+
+  /**
+   * A 256-bit secret for another use (HKDF-SHA256, `purpose` as its info), so
+   * the one key file every instance shares keys that use too, and a secret so
+   * derived says nothing of this key or of another purpose's.
+   */
+  deriveSecret(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.privateKey.export({ type: 'pkcs8', format: 'der' }), Buffer.alloc(0), purpose, 32));
   }
 }
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, IsNull, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
 import { DomainEvents } from '../common/domain-events.js';
 import { newId } from '../common/ids.js';
@@ -78,6 +78,12 @@ export class MembersService {
     if ('ids' in which) qb.andWhere('m.id IN (:...ids)', { ids: which.ids });
     else qb.andWhere('m.role = :role', { role: which.role });
     return new Map((await qb.getMany()).map((m) => [m.id, memberAsPolicyActor(m)]));
+  }
+
+  /** An active member's display name (never the email), for what a link's viewer is told; null when not an active member of the org. */
+  async activeName(orgId: string, id: string): Promise<string | null> {
+    const member = await this.db.getRepository(Member).findOne({ select: { name: true }, where: { id, orgId, deactivatedAt: IsNull() } });
+    return member?.name ?? null;
   }
 
   async list(actor: UserActor, limit: number, cursor: string | undefined, includeDeactivated: boolean): Promise<Page<MemberView>> {

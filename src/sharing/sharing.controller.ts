@@ -1,11 +1,13 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res, ServiceUnavailableException } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { RENDER_HEADERS } from '../artifacts/render.js';
 import { Public } from '../identity/public.decorator.js';
 import type { RequestWithActor } from '../identity/actor.js';
 import { ArtifactSchema, RemixSchema, type RemixBody } from '../artifacts/artifacts.schemas.js';
 import { ApiProblems } from '../common/openapi.decorators.js';
+import { AppError } from '../common/problem.js';
+import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
 import { ListQuerySchema, PageSchema, type ListQuery } from '../common/pagination.js';
 import { requestContext } from '../common/request-context.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
@@ -13,7 +15,8 @@ import type { Actor, UserActor } from '../identity/actor.js';
 import { CurrentActor } from '../identity/current-actor.decorator.js';
 import { IdSchema } from '../identity/identity.schemas.js';
 import { Authorize } from '../policy/authorize.decorator.js';
-import { CreatedShareSchema, CreateShareSchema, ShareSchema, ShareTokenSchema, type CreateShareBody } from './sharing.schemas.js';
+import { pageHeaders, pageShell, shellWithMeta } from '../web/web-assets.js';
+import { CreatedShareSchema, CreateShareSchema, ShareContentQuerySchema, ShareSchema, ShareTokenSchema, type CreateShareBody, type ShareContentQuery } from './sharing.schemas.js';
 import { SharingService } from './sharing.service.js';
 
 @ApiTags('sharing')
@@ -66,6 +69,10 @@ export class SharingController {
   }
 }
 
+/** The problem answers of the viewer page: for a browser, the page itself with that status (it shows the state); problem+json for a client that asks for JSON. */
+const PageOrProblem = (status: 404 | 410, description: string) =>
+  ApiResponse({ status, description, content: { 'text/html': { schema: { type: 'string' } }, [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } } });
+
 /** Share links, outside the API: what a browser opens. */
 @ApiTags('sharing')
 @Controller('s')
@@ -74,12 +81,54 @@ export class ShareViewController {
 
   @Get(':token')
   @Public()
-  @ApiOperation({ summary: 'The shared page, no account needed for a link (org and team shares need a signed-in member); 404 unknown, 410 revoked or expired; every view is audited' })
+  @ApiOperation({
+    summary: 'The viewer page of a link, no account needed (org and team shares need a signed-in member); each load is one view, counted and audited',
+    description:
+      'The page app (the same shell as `/`), told in `<meta name="vitrine-share" content="{json}">` what the link serves: `{state: "valid", token, share: {id, audience, revision, expiresAt}, artifact: {title, kind, revision}, sharedBy, ticket, now}`, or `{state: "not_found" | "revoked" | "expired", token, now}` with status 404 or 410. ' +
+      'The page shows the content from `GET /s/{token}/content?ticket=…` in an `<iframe sandbox="allow-scripts">`: the ticket proves this view was counted, so the frame is not counted again. ' +
+      'The page follows a live link through `/live` (`subscribe {share: token}`) and says "revoked" or "expired" when that happens.',
+  })
+  @ApiProduces('text/html', PROBLEM_CONTENT_TYPE)
+  @ApiOkResponse({ description: 'The viewer page, under the page Content-Security-Policy; never stored by caches (it carries a view ticket)' })
+  @PageOrProblem(404, '`not_found`: unknown link, or an org or team share and the caller is not signed in as a member of it')
+  @PageOrProblem(410, '`share_revoked` or `share_expired`')
+  async page(@Param('token') token: string, @Req() request: RequestWithActor, @Res() response: Response): Promise<void> {
+    const shell = pageShell();
+    if (shell === undefined) throw new ServiceUnavailableException('The page is not built: run `npm run build`.');
+    const now = new Date().toISOString();
+    let status = 200;
+    let meta: Record<string, unknown>;
+    try {
+      meta = { state: 'valid', token, ...(await this.sharing.viewPage(request.actor, token, requestContext(request))), now };
+    } catch (error) {
+      // A browser gets the page, which says what happened; a client asking for JSON, the problem.
+      const gone = error instanceof AppError && (error.status === 404 || error.status === 410);
+      if (!gone || request.accepts(['html', PROBLEM_CONTENT_TYPE, 'json']) !== 'html') throw error;
+      status = error.status;
+      meta = { state: error.status === 404 ? 'not_found' : error.code === 'share_expired' ? 'expired' : 'revoked', token, now };
+    }
+    const headers = { ...pageHeaders(`${request.protocol}://${request.get('host')}`), 'Cache-Control': 'no-store' };
+    response.status(status).set(headers).send(shellWithMeta(shell, 'vitrine-share', meta));
+  }
+
+  @Get(':token/content')
+  @Public()
+  @ApiOperation({
+    summary: 'What a link serves, as a self-contained page under the render CSP: the viewer page’s frame',
+    description:
+      "A pinned link's revision, else the artifact's latest. Served under `Content-Security-Policy: sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; …`: its inline scripts run as an opaque origin that reaches neither Vitrine's cookies, DOM nor API, and nothing outside the page is loaded. " +
+      'With the `ticket` of the viewer page that counted its view, this is that view; without a valid one, this request is a view of its own, counted and audited.',
+  })
   @ApiProduces('text/html')
-  @ApiOkResponse({ description: 'The page, under a sandboxing Content-Security-Policy' })
-  @ApiProblems(404, 410)
-  async view(@Param('token') token: string, @Req() request: RequestWithActor, @Res({ passthrough: true }) response: Response) {
-    const html = await this.sharing.view(request.actor, token, requestContext(request));
+  @ApiOkResponse({ description: 'The page, under the render Content-Security-Policy (sandbox allow-scripts, no network)' })
+  @ApiProblems(400, 404, 410)
+  async content(
+    @Param('token') token: string,
+    @Query({ schema: ShareContentQuerySchema }) query: ShareContentQuery,
+    @Req() request: RequestWithActor,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<string> {
+    const html = await this.sharing.content(request.actor, token, query, requestContext(request));
     response.set(RENDER_HEADERS);
     return html;
   }

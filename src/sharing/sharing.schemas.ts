@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RevisionParamSchema } from '../artifacts/artifacts.schemas.js';
 import { AUDIENCES } from './share.entity.js';
 
 /** Links may be asked for up to a year; the default bundle allows at most 30 days. */
@@ -39,3 +40,24 @@ export const CreatedShareSchema = ShareSchema.extend({
 }).meta({ id: 'CreatedShare' });
 
 export const ShareTokenSchema = z.string().regex(/^vtr_shr_[A-Za-z0-9_-]{43}$/, 'must be a share token (vtr_shr_…)');
+
+export const ShareContentQuerySchema = z.strictObject({
+  revision: RevisionParamSchema.optional().describe(
+    "The revision the viewer expects: a pinned link's own (any other is 400), or for a live link at most the latest (a later one is 404). A live link always serves the latest revision, never an older one; the number only gives each revision its own URL",
+  ),
+  ticket: z
+    .string()
+    .max(200)
+    .optional()
+    .describe('The view ticket of the viewer page (`GET /s/{token}`), whose view is counted already; without a valid one (absent, for another link, or older than an hour) this request counts and audits a view itself'),
+});
+export type ShareContentQuery = z.infer<typeof ShareContentQuerySchema>;
+
+/** What the viewer page is told of a link it may show (`<meta name="vitrine-share">`); no account is needed to read it. */
+export interface SharePage {
+  share: { id: string; audience: (typeof AUDIENCES)[number]; revision: number | null; expiresAt: string | null };
+  artifact: { title: string; kind: string; revision: number };
+  /** The display name of the member who made the link, while they are an active member; never an email. */
+  sharedBy: string | null;
+  ticket: string;
+}

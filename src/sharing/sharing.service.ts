@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ArtifactView, RemixBody } from '../artifacts/artifacts.schemas.js';
 import { artifactAttributes, ArtifactsService, shareSubjectKey } from '../artifacts/artifacts.service.js';
+import { AuditChainService } from '../audit/audit-chain.service.js';
 import { AuditService, SYSTEM_ACTOR } from '../audit/audit.service.js';
 import { DomainEvents } from '../common/domain-events.js';
 import { newId } from '../common/ids.js';
@@ -18,7 +19,8 @@ import { PolicyResources, type DeniedLink, type LinkScope } from '../policy/poli
 import { queryBuilderBinder, type SqlAttributes } from '../policy/policy-sql.js';
 import { PolicyService } from '../policy/policy.service.js';
 import { Share } from './share.entity.js';
-import type { CreateShareBody, ShareView } from './sharing.schemas.js';
+import type { CreateShareBody, ShareContentQuery, SharePage, ShareView } from './sharing.schemas.js';
+import { ViewTickets } from './view-tickets.js';
 
 
 export function shareView(share: Share, url: string | null = null): ShareView {
@@ -88,6 +90,8 @@ function shareState(share: Share, now = Date.now()): 'valid' | 'revoked' | 'expi
  */
 @Injectable()
 export class SharingService {
+  private readonly tickets: ViewTickets;
+
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(PolicyService) private readonly policy: PolicyService,
@@ -97,7 +101,10 @@ export class SharingService {
     @Inject(DomainEvents) private readonly events: DomainEvents,
     @Inject(PolicyResources) resources: PolicyResources,
     @Inject(AuthService) auth: AuthService,
+    @Inject(AuditChainService) chain: AuditChainService,
   ) {
+    // Keyed from the audit key file every instance shares, so a ticket from one instance serves on another.
+    this.tickets = new ViewTickets(chain.key.deriveSecret('vitrine share view tickets'));
     // A link's token alone, as a credential: only a link (not an org or team share) serves someone with no account.
     auth.registerShareTokens((token) => this.viewer(token, undefined));
     resources.registerAttributes('Share', async (actor, id) => shareAttributes(await this.find(actor, id)));
@@ -262,25 +269,54 @@ export class SharingService {
   }
 
   /**
-   * What someone with the link sees: the pinned revision, or the live one.
-   * A link serves anyone; an org or team share only a signed-in member of
-   * that org or team (anyone else gets 404, as for an unknown link). Every
-   * view is audited in the artifact's org, which is how views are counted.
+   * The viewer page's view (`GET /s/{token}`): what the link serves, counted and
+   * audited here, once per page load. A link serves anyone; an org or team share
+   * only a signed-in member of that org or team (anyone else gets 404, as for an
+   * unknown link). The ticket lets the page's frame load the content uncounted.
    */
-  async view(actor: Actor | undefined, token: string, context: RequestContext): Promise<string> {
+  async viewPage(actor: Actor | undefined, token: string, context: RequestContext): Promise<SharePage> {
     const share = await this.byToken(token, actor);
     const artifact = await this.artifacts.ofShare(share.artifactId);
-    const html = await this.artifacts.render(artifact, share.revision ?? undefined);
-    await this.audit.recordNow({
+    const revision = share.revision ?? artifact.revision;
+    await this.recordView(share, actor, revision, context);
+    return {
+      share: { id: share.id, audience: share.audience, revision: share.revision, expiresAt: share.expiresAt?.toISOString() ?? null },
+      artifact: { title: artifact.title, kind: artifact.kind, revision },
+      sharedBy: await this.members.activeName(share.orgId, share.createdBy),
+      ticket: this.tickets.issue(share.id),
+    };
+  }
+
+  /**
+   * What the link serves, as a page for the render CSP: a pinned link's revision,
+   * else the artifact's latest (a live link shares the artifact as it is now, never
+   * an older revision). With a valid ticket from the viewer page its view is
+   * counted already; without one, this request is a view, counted and audited.
+   */
+  async content(actor: Actor | undefined, token: string, query: ShareContentQuery, context: RequestContext): Promise<string> {
+    const share = await this.byToken(token, actor);
+    const artifact = await this.artifacts.ofShare(share.artifactId);
+    if (query.revision !== undefined) {
+      if (share.revision !== null && query.revision !== share.revision) throw new ValidationFailedError([{ path: 'revision', message: `this link shares revision ${share.revision} only` }]);
+      if (query.revision > artifact.revision) throw new NotFoundError('Revision', String(query.revision));
+    }
+    const revision = share.revision ?? artifact.revision;
+    const html = await this.artifacts.render(artifact, revision);
+    if (!this.tickets.valid(query.ticket, share.id)) await this.recordView(share, actor, revision, context);
+    return html;
+  }
+
+  /** A view, audited in the artifact's org: the audit log is how views are counted. */
+  private recordView(share: Share, actor: Actor | undefined, revision: number, context: RequestContext): Promise<void> {
+    return this.audit.recordNow({
       orgId: share.orgId,
       actor: actor ?? { type: 'public', id: null, name: null },
       action: 'share.view',
       resource: { type: 'Share', id: share.id },
       policy: null,
-      details: { artifactId: artifact.id, revision: share.revision ?? artifact.revision, audience: share.audience },
+      details: { artifactId: share.artifactId, revision, audience: share.audience },
       context,
     });
-    return html;
   }
 
   /** Who may watch a link live: its artifact only, while it is valid; 404 or 410 as for the page. */

@@ -55,6 +55,20 @@ export function pageShell(): string | undefined {
   return (shell = readFileSync(file, 'utf8'));
 }
 
+const attribute = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * The shell with data for the page in a `<meta name content>` tag, as JSON: what the
+ * server decided for this load reaches the app without an inline script (the CSP
+ * allows none) or another request.
+ */
+export function shellWithMeta(html: string, name: string, data: unknown): string {
+  const tag = `<meta name="${attribute(name)}" content="${attribute(JSON.stringify(data))}">`;
+  const head = html.indexOf('</head>');
+  if (head < 0) throw new Error('vitrine: the page shell has no </head>');
+  return html.slice(0, head) + tag + html.slice(head);
+}
+
 /** Hashed assets: a name changes whenever its content does, so they are cached for a year as immutable. */
 export function assetsHandler(): RequestHandler {
   return express.static(path.join(WEB_DIR, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: true, redirect: false });

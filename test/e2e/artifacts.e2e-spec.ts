@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { auditRows, lastSeq } from '../helpers/audit.js';
 import { adminToken, createArtifact, createMember, createOrg, createRun, createShare, createSkill, createTeam, expectProblem, FAKE_SECRET, type TestMember } from '../helpers/factories.js';
+import { contentPath, sharePageMeta } from '../helpers/share-page.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -354,21 +355,34 @@ describe('policy dry run over real shares', () => {
 
 describe('rendering and share links', () => {
   const csp = (res: { headers: Record<string, string> }) => res.headers['content-security-policy'] ?? '';
+  /** The render CSP, every directive (API.md, Artifacts): the page's own inline scripts, sandboxed, and no network at all. */
+  const expectRenderCsp = (res: { headers: Record<string, string> }) => {
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    const directives = Object.fromEntries(csp(res).split(/;\s*/).map((directive) => [directive.split(' ')[0], directive.split(' ').slice(1).join(' ')]));
+    expect(directives).toEqual({
+      sandbox: 'allow-scripts',
+      'default-src': "'none'",
+      'script-src': "'unsafe-inline'",
+      'style-src': "'unsafe-inline'",
+      'img-src': 'data:',
+      'font-src': 'data:',
+      'base-uri': "'none'",
+      'form-action': "'none'",
+    });
+  };
 
   it('renders Markdown to a self-contained page under a sandboxing CSP, raw HTML shown as text', async () => {
     const artifact = await createArtifact(t, member.token, { content: { format: 'markdown', body: '# Title\n\n<script>alert(1)</script>\n\n![x](https://evil.example/x.png)' } });
     await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'html', body: '<h1>Second</h1><script>fetch("/api/v1/me")</script>' });
     const first = await t.http(viewer.token).get(`/api/v1/artifacts/${artifact.id}/render?revision=1`);
     expect(first.status).toBe(200);
-    expect(first.headers['content-type']).toMatch(/^text\/html/);
-    expect(csp(first)).toMatch(/(^|; )sandbox(;|$)/);
-    expect(csp(first)).toContain("default-src 'none'");
+    expectRenderCsp(first);
     expect(first.text).toContain('<h1>Title</h1>');
     expect(first.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(first.text).not.toContain('<script>');
     const latest = await t.http(viewer.token).get(`/api/v1/artifacts/${artifact.id}/render`);
     expect(latest.text).toBe('<h1>Second</h1><script>fetch("/api/v1/me")</script>');
-    expect(csp(latest)).toMatch(/(^|; )sandbox(;|$)/);
+    expectRenderCsp(latest);
     expectProblem(await t.http(viewer.token).get(`/api/v1/artifacts/${artifact.id}/render?revision=9`), 404, 'not_found');
   });
 
@@ -379,41 +393,110 @@ describe('rendering and share links', () => {
     const page = await t.http(member.token).get(`/api/v1/artifacts/${summary.id}/render`);
     expect(page.text).toMatch(/<td>build<\/td><td>build<\/td><td>running<\/td><td>40<\/td><td>compiling<\/td>/);
     expect(page.text).toMatch(/<td>test<\/td><td>test<\/td><td>pending<\/td>/);
+    // Shared by link, the viewer page's frame shows the same (a run-summary has no revision to name).
+    const share = await createShare(t, member.token, summary.id);
+    const meta = sharePageMeta((await t.http().get(`/s/${share.token}`)).text)!;
+    expect(meta.artifact).toEqual({ title: 'Nightly', kind: 'run-summary', revision: 0 });
+    const framed = await t.http().get(contentPath(share.token, { ticket: meta.ticket as string }));
+    expect(framed.text).toMatch(/<td>build<\/td><td>build<\/td><td>running<\/td><td>40<\/td><td>compiling<\/td>/);
   });
 
-  it('serves a link to anyone, live or pinned, counting and auditing each view; revoked 410, unknown 404', async () => {
+  it('opens a link for anyone as the viewer page, which counts and audits its view once and tells the page what the link serves', async () => {
+    // A title is the agent's text: it reaches the page as data, never as markup.
+    const title = `Release "notes" <b>&amp;</b> 'final'`;
+    const artifact = await createArtifact(t, member.token, { title, kind: 'dashboard' });
+    const live = await createShare(t, member.token, artifact.id);
+    await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: '# Updated' });
+    const page = await t.http().get(`/s/${live.token}`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['cache-control']).toBe('no-store');
+    expect(csp(page)).toContain("script-src 'self'");
+    expect(csp(page)).toMatch(/frame-src [^;]*http:\/\/127\.0\.0\.1:\d+\/s\//);
+    expect(page.text).toContain('<div id="root"></div>');
+    expect(page.text).not.toContain('Updated');
+    expect(page.text).not.toContain('<b>');
+    const meta = sharePageMeta(page.text)!;
+    expect(meta).toEqual({
+      state: 'valid',
+      token: live.token,
+      now: expect.any(String),
+      share: { id: live.id, audience: 'link', revision: null, expiresAt: live.expiresAt },
+      artifact: { title, kind: 'dashboard', revision: 2 },
+      sharedBy: 'A member',
+      ticket: expect.any(String),
+    });
+    const views = () => t.db.query(`SELECT actor_type, details FROM audit_events WHERE action = 'share.view' AND resource_id = $1`, [live.id]);
+    expect(await views()).toEqual([expect.objectContaining({ actor_type: 'public', details: { artifactId: artifact.id, revision: 2, audience: 'link' } })]);
+    // The page's frame, with the page's ticket: the same view, not another.
+    const framed = await t.http().get(contentPath(live.token, { revision: 2, ticket: meta.ticket as string }));
+    expect(framed.status).toBe(200);
+    expectRenderCsp(framed);
+    expect(framed.text).toContain('<h1>Updated</h1>');
+    expect(await views()).toHaveLength(1);
+  });
+
+  it('serves the content only under the render CSP, and counts it as a view without a valid ticket of its own link', async () => {
     const artifact = await createArtifact(t, member.token);
     const live = await createShare(t, member.token, artifact.id);
     const pinned = await createShare(t, member.token, artifact.id, { audience: 'link', expiresInSeconds: 3600, revision: 1 });
     await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: '# Updated' });
-    const path = (token: string) => new URL(`http://x/s/${token}`).pathname;
-    const seen = await t.http().get(path(live.token));
-    expect(seen.status).toBe(200);
-    expect(csp(seen)).toMatch(/(^|; )sandbox(;|$)/);
+    const pinnedTicket = sharePageMeta((await t.http().get(`/s/${pinned.token}`)).text)!.ticket as string;
+    const seen = await t.http().get(contentPath(live.token));
+    expectRenderCsp(seen);
+    expect(seen.headers['cache-control']).toBe('private, no-store');
     expect(seen.text).toContain('<h1>Updated</h1>');
-    expect((await t.http().get(path(pinned.token))).text).toContain('<h1>Hello</h1>');
-    await t.http().get(path(live.token));
-    const views = await t.db.query(`SELECT actor_type, details FROM audit_events WHERE action = 'share.view' AND resource_id = $1`, [live.id]);
-    expect(views).toEqual([expect.objectContaining({ actor_type: 'public', details: { artifactId: artifact.id, revision: 2, audience: 'link' } }), expect.objectContaining({ actor_type: 'public' })]);
+    // Another link's ticket, or a forged one, proves nothing here.
+    await t.http().get(contentPath(live.token, { ticket: pinnedTicket }));
+    await t.http().get(contentPath(live.token, { ticket: `${pinnedTicket.split('.')[0]}.${'A'.repeat(43)}` }));
+    expect((await t.http().get(contentPath(pinned.token, { revision: 1, ticket: pinnedTicket }))).text).toContain('<h1>Hello</h1>');
+    const views = await t.db.query(`SELECT resource_id, details FROM audit_events WHERE action = 'share.view' AND resource_id = ANY($1) ORDER BY seq`, [[live.id, pinned.id]]);
+    expect(views.map((v: { resource_id: string }) => v.resource_id)).toEqual([pinned.id, live.id, live.id, live.id]);
+    expect(views[1].details).toEqual({ artifactId: artifact.id, revision: 2, audience: 'link' });
     const audited = await t.http(admin).get(`/api/v1/audit/shares?artifactId=${artifact.id}`);
-    expect(Object.fromEntries(audited.body.items.map((i: { shareId: string; views: number }) => [i.shareId, i.views]))).toEqual({ [live.id]: 2, [pinned.id]: 1 });
-    await t.http(member.token).delete(`/api/v1/shares/${live.id}`);
-    expectProblem(await t.http().get(path(live.token)), 410, 'share_revoked');
-    expectProblem(await t.http().get('/s/vtr_shr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'), 404, 'not_found');
-    expectProblem(await t.http().get('/s/whatever'), 404, 'not_found');
-    await t.db.query(`UPDATE shares SET expires_at = now() - interval '1 second' WHERE id = $1`, [pinned.id]);
-    expectProblem(await t.http().get(path(pinned.token)), 410, 'share_expired');
+    expect(Object.fromEntries(audited.body.items.map((i: { shareId: string; views: number }) => [i.shareId, i.views]))).toEqual({ [live.id]: 3, [pinned.id]: 1 });
   });
 
-  it("serves and remixes a team share for the artifact's team only", async () => {
-    const team = await createTeam(t, admin);
-    const teammate = await createMember(t, admin, 'member', { teamIds: [team.id] });
-    const artifact = await createArtifact(t, member.token, { teamId: team.id });
-    const share = await createShare(t, member.token, artifact.id, { audience: 'team' });
-    expect((await t.http(teammate.token).get(`/s/${share.token}`)).status).toBe(200);
-    expectProblem(await t.http(other.token).get(`/s/${share.token}`), 404, 'not_found');
-    expectProblem(await t.http(other.token).post(`/api/v1/shares/${share.token}/remix`).send({}), 404, 'not_found');
-    expect((await t.http(teammate.token).post(`/api/v1/shares/${share.token}/remix`).send({})).status).toBe(201);
+  it("serves a live link's latest revision whatever older one is asked for, and a pinned link's own only", async () => {
+    const artifact = await createArtifact(t, member.token);
+    const live = await createShare(t, member.token, artifact.id);
+    const pinned = await createShare(t, member.token, artifact.id, { audience: 'link', expiresInSeconds: 3600, revision: 1 });
+    await t.http(member.token).put(`/api/v1/artifacts/${artifact.id}/content`).send({ format: 'markdown', body: '# Updated' });
+    // A live link shares the artifact as it is now, never what it was before.
+    expect((await t.http().get(contentPath(live.token, { revision: 1 }))).text).toContain('<h1>Updated</h1>');
+    expectProblem(await t.http().get(contentPath(live.token, { revision: 3 })), 404, 'not_found');
+    expect((await t.http().get(contentPath(pinned.token))).text).toContain('<h1>Hello</h1>');
+    const wrong = await t.http().get(contentPath(pinned.token, { revision: 2 }));
+    expectProblem(wrong, 400, 'validation_failed');
+    expect(wrong.body.errors).toEqual([expect.objectContaining({ path: 'revision' })]);
+    const bad = await t.http().get(`/s/${live.token}/content?revision=first&colour=red`);
+    expectProblem(bad, 400, 'validation_failed');
+    expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['colour', 'revision']);
+  });
+
+  it('answers a revoked, expired or unknown link with 410 or 404: the viewer page saying so for a browser, the problem for a JSON client', async () => {
+    const artifact = await createArtifact(t, member.token);
+    const revoked = await createShare(t, member.token, artifact.id);
+    const expired = await createShare(t, member.token, artifact.id);
+    await t.http(member.token).delete(`/api/v1/shares/${revoked.id}`);
+    await t.db.query(`UPDATE shares SET expires_at = now() - interval '1 second' WHERE id = $1`, [expired.id]);
+    const unknown = 'vtr_shr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+    const cases: [string, number, string, string][] = [
+      [revoked.token, 410, 'share_revoked', 'revoked'],
+      [expired.token, 410, 'share_expired', 'expired'],
+      [unknown, 404, 'not_found', 'not_found'],
+      ['whatever', 404, 'not_found', 'not_found'],
+    ];
+    for (const [token, status, code, state] of cases) {
+      const page = await t.http().get(`/s/${token}`).set('Accept', 'text/html,application/xhtml+xml,*/*;q=0.8');
+      expect([token, page.status, page.headers['content-type']]).toEqual([token, status, expect.stringMatching(/^text\/html/)]);
+      expect(csp(page)).toContain("script-src 'self'");
+      expect(sharePageMeta(page.text)).toEqual({ state, token, now: expect.any(String) });
+      expectProblem(await t.http().get(`/s/${token}`).set('Accept', 'application/json'), status, code);
+      expectProblem(await t.http().get(contentPath(token)), status, code);
+    }
+    const views = await t.db.query(`SELECT 1 FROM audit_events WHERE action = 'share.view' AND resource_id = ANY($1)`, [[revoked.id, expired.id]]);
+    expect(views).toEqual([]);
   });
 
   it('remixes through a pinned link only at its revision, naming revision otherwise', async () => {
@@ -431,8 +514,12 @@ describe('rendering and share links', () => {
     const artifact = await createArtifact(t, member.token, { classification: 'confidential' });
     const share = await createShare(t, member.token, artifact.id, { audience: 'org' });
     const org = await createOrg(t, admin);
-    expectProblem(await t.http().get(`/s/${share.token}`), 404, 'not_found');
-    expectProblem(await t.http(org.adminToken).get(`/s/${share.token}`), 404, 'not_found');
+    for (const stranger of [undefined, org.adminToken]) {
+      expectProblem(await t.http(stranger).get(`/s/${share.token}`).set('Accept', 'application/json'), 404, 'not_found');
+      expect((await t.http(stranger).get(`/s/${share.token}`)).status).toBe(404);
+      expectProblem(await t.http(stranger).get(contentPath(share.token)), 404, 'not_found');
+    }
     expect((await t.http(viewer.token).get(`/s/${share.token}`)).status).toBe(200);
+    expect((await t.http(viewer.token).get(contentPath(share.token))).text).toContain('<h1>Hello</h1>');
   });
 });

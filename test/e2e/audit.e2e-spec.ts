@@ -184,6 +184,7 @@ describe('one event per change', () => {
     const artifact = await createArtifact(t, member.token);
     const share = await createShare(t, member.token, artifact.id);
     steps.push(['share-view', () => t.http().get(`/s/${share.token}`).set(as('share-view'))]);
+    steps.push(['share-content-view', () => t.http().get(`/s/${share.token}/content`).set(as('share-content-view'))]);
     const cookie = String((await t.http().post('/api/v1/auth/login').send({ email: member.email, password: member.password })).headers['set-cookie']).split(';')[0]!;
     steps.push(['logout', () => t.http().post('/api/v1/auth/logout').set(as('logout')).set('Cookie', cookie).set('Sec-Fetch-Site', 'same-origin')]);
     for (const [id, step] of steps) {

@@ -59,7 +59,8 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const putYaml = (source: string, query = '') => t.http(admin).put(`/api/v1/policies${query}`).set('Content-Type', 'application/yaml').send(source);
-const view = (token: string) => t.http().get(`/s/${token}`);
+/** What the link serves (the viewer page's frame): 200 with the content, or 410 once revoked. */
+const view = (token: string) => t.http().get(`/s/${token}/content`);
 /** The share as its artifact's list shows it to the admin. */
 const shareOf = async (artifactId: string, shareId: string) => (await t.http(admin).get(`/api/v1/artifacts/${artifactId}/shares?limit=500`)).body.items.find((s: { id: string }) => s.id === shareId);
 /** Revocations the system made after `seq`, as the audit log has them. */

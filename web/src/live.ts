@@ -51,6 +51,7 @@ export class LiveClient {
   private state: Connection = 'connecting';
   private readonly listeners = new Set<() => void>();
   private readonly resubscribers = new Set<() => void>();
+  private closed = false;
 
   constructor(auth?: { token: string }) {
     this.socket = io('/live', { auth, transports: ['websocket', 'polling'], withCredentials: true });
@@ -61,7 +62,10 @@ export class LiveClient {
     this.socket.on('disconnect', (reason) => {
       this.set('reconnecting');
       // The server closed it (too slow, or a restart that ended the session cleanly): Socket.IO does not retry that by itself.
-      if (reason === 'io server disconnect') setTimeout(() => this.socket.connect(), 500);
+      if (reason !== 'io server disconnect') return;
+      setTimeout(() => {
+        if (!this.closed) this.socket.connect();
+      }, 500);
     });
     this.socket.on('connect_error', () => {
       if (this.state === 'live') this.set('reconnecting');
@@ -79,6 +83,8 @@ export class LiveClient {
   }
 
   close(): void {
+    // Also stops a reconnect planned for a server disconnect that came just before (a revoked link's viewer is cut off so).
+    this.closed = true;
     this.socket.disconnect();
     this.resubscribers.clear();
   }

@@ -179,6 +179,37 @@ describe('runs list', () => {
     await context.close();
   });
 
+  it('works by keyboard, with focus always visible: skip to the list, open a run with Enter', async () => {
+    const run = await createRun(t, admin, skill, { a: [] }, { title: 'Keyboard run' });
+    const { page, context } = await signedIn('/');
+    await row(page, run.id).waitFor();
+    await page.keyboard.press('Tab');
+    const skip = page.getByRole('link', { name: 'Skip to content' });
+    await expect(skip.evaluate((el) => el === document.activeElement)).resolves.toBe(true);
+    expect((await skip.boundingBox())!.y).toBeGreaterThanOrEqual(0);
+    await page.keyboard.press('Enter');
+    const focused = () =>
+      page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const style = getComputedStyle(el);
+        return { text: el.textContent, outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0 };
+      });
+    const seen: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      const now = await focused();
+      expect({ element: now.text, outline: now.outline }).toEqual({ element: now.text, outline: true });
+      seen.push(now.text ?? '');
+      if (now.text === 'Keyboard run') break;
+    }
+    // The filters come before the list, then the newest run.
+    expect(seen.slice(0, 4)).toEqual(expect.arrayContaining([expect.stringContaining('All statuses'), expect.stringContaining('All teams'), 'Add']));
+    expect(seen[seen.length - 1]).toBe('Keyboard run');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`**/runs/${run.id}`);
+    await context.close();
+  });
+
   it('signs out: the sign-in form returns and the session no longer works', async () => {
     const { page, context } = await signedIn('/');
     await page.locator('main').waitFor();

@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from 'react';
+import { Children, Fragment, useState, type ReactNode } from 'react';
 import { Link, useLocation } from 'wouter';
 import { forgetMembers } from '../lib/resources';
 import { useSession } from '../session';
@@ -14,8 +14,8 @@ function Logo() {
 }
 
 /**
- * The bar above every signed-in page: Vitrine (home: the runs list), where you are (`children`, a
- * breadcrumb trail), who is signed in, and Sign out, which ends the session and shows the sign-in form.
+ * The bar above every signed-in page: Vitrine (home: the runs list), where you are (`children`: a
+ * breadcrumb trail, one element per step, the current one `aria-current="page"`), who is signed in, and Sign out, which ends the session and shows the sign-in form.
  * Pages put their content in `<main id="main">`, which the skip link jumps to.
  */
 export function AppHeader({ children }: { children?: ReactNode }) {
@@ -40,7 +40,16 @@ export function AppHeader({ children }: { children?: ReactNode }) {
       </Link>
       {children && (
         <nav aria-label="Breadcrumb" className="crumbs">
-          {children}
+          {Children.toArray(children).map((crumb, i) => (
+            <Fragment key={i}>
+              {i > 0 && (
+                <span className="crumb-separator" aria-hidden="true">
+                  /
+                </span>
+              )}
+              {crumb}
+            </Fragment>
+          ))}
         </nav>
       )}
       <div className="who">

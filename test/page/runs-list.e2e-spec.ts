@@ -88,7 +88,8 @@ describe('runs list', () => {
     await expect(row(page, first.id).locator('.counts').textContent()).resolves.toBe('1 failed1 skipped');
     await expect(page.locator('.attention-summary').textContent()).resolves.toContain('1 failed');
     // Ended: its duration comes from the run's own end time, read once it ended.
-    await expect(row(page, first.id).locator('.col-duration span[title^="Ended"]').count()).resolves.toBe(1);
+    await row(page, first.id).locator('.col-duration .ended').waitFor();
+    await expect(row(page, first.id).locator('.col-duration .ended').textContent()).resolves.toBe('ended just now');
 
     expect(await seriousViolations(page)).toEqual([]);
     await screenshot(page, 'runs-list');
@@ -98,6 +99,18 @@ describe('runs list', () => {
     expect(offOrigin).toEqual([]);
     expect(pageErrors).toEqual([]);
     expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('puts a run started after the list loaded at the top, and watches it', async () => {
+    const { page, context } = await signedIn('/');
+    await page.locator('tr[data-run-id]').first().waitFor();
+    const run = await createRun(t, admin, skill, { a: [] }, { title: 'Started later' });
+    // The list looks for new runs every 15 s (there is no live stream of new runs).
+    await row(page, run.id).waitFor({ timeout: 20_000 });
+    await expect(page.locator('tr[data-run-id]').first().getAttribute('data-run-id')).resolves.toBe(run.id);
+    await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }]);
+    await row(page, run.id).and(page.locator('[data-status="running"]')).waitFor({ timeout: 1_000 });
     await context.close();
   });
 
@@ -185,13 +198,12 @@ describe('runs list', () => {
     await row(page, run.id).waitFor();
     await page.keyboard.press('Tab');
     const skip = page.getByRole('link', { name: 'Skip to content' });
-    await expect(skip.evaluate((el) => el === document.activeElement)).resolves.toBe(true);
+    await expect(skip.evaluate((el) => el === el.ownerDocument.activeElement)).resolves.toBe(true);
     expect((await skip.boundingBox())!.y).toBeGreaterThanOrEqual(0);
     await page.keyboard.press('Enter');
     const focused = () =>
-      page.evaluate(() => {
-        const el = document.activeElement as HTMLElement;
-        const style = getComputedStyle(el);
+      page.locator(':focus').evaluate((el) => {
+        const style = el.ownerDocument.defaultView!.getComputedStyle(el);
         return { text: el.textContent, outline: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0 };
       });
     const seen: string[] = [];

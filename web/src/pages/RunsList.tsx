@@ -467,7 +467,17 @@ const RunRowView = memo(function RunRowView({ row, now, team, onLabel }: { row: 
         {row.status === 'pending' ? (
           <span className="muted">not started</span>
         ) : (
-          <span title={row.endedAt ? `Ended ${formatAbsolute(row.endedAt)}` : 'Running'}>{formatDuration((row.endedAt ? Date.parse(row.endedAt) : now) - Date.parse(row.createdAt))}</span>
+          <>
+            <span title={row.endedAt ? `From creation to its end, ${formatAbsolute(row.endedAt)}` : 'Since creation, still going'}>{formatDuration((row.endedAt ? Date.parse(row.endedAt) : now) - Date.parse(row.createdAt))}</span>
+            {row.endedAt && (
+              <span className="ended muted">
+                ended{' '}
+                <time dateTime={row.endedAt} title={formatAbsolute(row.endedAt)}>
+                  {formatRelative(row.endedAt, now)}
+                </time>
+              </span>
+            )}
+          </>
         )}
       </td>
     </tr>

@@ -10,6 +10,7 @@ import { memberName, type Artifact, type CreatedShare, type Revision, type Share
 import { formatAbsolute, formatRelative } from '../lib/time';
 import { useNow } from '../lib/use-now';
 import { live } from '../live';
+import '../components/controls.css';
 import './artifact-page.css';
 
 const RUN_SUMMARY = 'run-summary';

@@ -26,6 +26,7 @@ import {
   type RunFilters,
   type RunRow,
 } from './runs-list-model';
+import '../components/controls.css';
 import './runs-list.css';
 
 /** How often the list asks for runs started since it loaded (`/live` has no stream of new runs). */

@@ -73,7 +73,7 @@ describe('runs list', () => {
     await expect(row(page, third.id).locator('.col-status').textContent()).resolves.toBe('running');
     await expect(row(page, first.id).locator('.col-status').textContent()).resolves.toBe('pending');
     await expect(row(page, first.id).locator('.col-status svg').count()).resolves.toBe(1);
-    await expect(row(page, first.id).locator('.col-team').textContent()).resolves.toBe('Platform');
+    await row(page, first.id).locator('.col-team').getByText('Platform', { exact: true }).waitFor();
     await expect(row(page, third.id).locator('.labels').textContent()).resolves.toBe('env: stagingowner: ana');
     await expect(row(page, third.id).locator('.counts').textContent()).resolves.toBe('1 running2 pending');
 

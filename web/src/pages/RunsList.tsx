@@ -135,7 +135,7 @@ export function RunsList() {
         )}
         {load.status === 'ready' && rows.length > 0 && (
           <>
-            <RunsTable rows={rows} now={now} later={later} teams={teams.byId} onLabel={(label) => !filters.labels.includes(label) && setFilters({ ...filters, labels: [...filters.labels, label] })} />
+            <RunsTable rows={rows} now={now} later={later} teams={teams} onLabel={(label) => !filters.labels.includes(label) && setFilters({ ...filters, labels: [...filters.labels, label] })} />
             {load.nextCursor && (
               <div className="load-more">
                 <button type="button" onClick={loadMore} disabled={more.busy}>
@@ -298,7 +298,8 @@ function Filters({ filters, setFilters, teams }: { filters: RunFilters; setFilte
     setLabel('');
     if (!filters.labels.includes(parsed.label)) setFilters({ ...filters, labels: [...filters.labels, parsed.label] });
   }
-  const unknownTeam = filters.team && teams.list && !teams.byId.has(filters.team);
+  // The URL's team is an option from the start, so the select shows it while the teams load.
+  const unlisted = filters.team !== undefined && !teams.byId.has(filters.team);
   return (
     <form className="filters" aria-label="Filter runs" onSubmit={addLabel}>
       <label>
@@ -316,7 +317,7 @@ function Filters({ filters, setFilters, teams }: { filters: RunFilters; setFilte
         <span>Team</span>
         <select value={filters.team ?? ''} onChange={(e) => setFilters({ ...filters, team: e.target.value || undefined })} disabled={!teams.list} aria-describedby={teams.error ? 'teams-error' : undefined}>
           <option value="">All teams</option>
-          {unknownTeam && <option value={filters.team}>Unknown team</option>}
+          {unlisted && <option value={filters.team}>{teams.list ? 'Unknown team' : 'Loading teams…'}</option>}
           {teams.list?.map((team) => (
             <option key={team.id} value={team.id}>
               {team.name}
@@ -377,7 +378,7 @@ function Filters({ filters, setFilters, teams }: { filters: RunFilters; setFilte
 
 const COUNT_ORDER = ['failed', 'running', 'succeeded', 'skipped', 'cancelled', 'pending'] as const;
 
-function RunsTable({ rows, now, later, teams, onLabel }: { rows: RunRow[]; now: number; later: number; teams: ReadonlyMap<string, string>; onLabel: (label: string) => void }) {
+function RunsTable({ rows, now, later, teams, onLabel }: { rows: RunRow[]; now: number; later: number; teams: Teams; onLabel: (label: string) => void }) {
   return (
     <table className="runs">
       <caption className="sr-only">Runs, newest first</caption>
@@ -399,7 +400,7 @@ function RunsTable({ rows, now, later, teams, onLabel }: { rows: RunRow[]; now: 
       </thead>
       <tbody>
         {rows.map((row) => (
-          <RunRowView key={row.id} row={row} now={TERMINAL_RUN.has(row.status) ? later : Math.max(now, later)} team={row.teamId ? (teams.get(row.teamId) ?? 'Unknown team') : undefined} onLabel={onLabel} />
+          <RunRowView key={row.id} row={row} now={TERMINAL_RUN.has(row.status) ? later : Math.max(now, later)} team={row.teamId ? (teams.byId.get(row.teamId) ?? (teams.list ? 'Unknown team' : '')) : undefined} onLabel={onLabel} />
         ))}
       </tbody>
     </table>

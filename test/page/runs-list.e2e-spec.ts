@@ -236,4 +236,15 @@ describe('runs list', () => {
     expect(replay.status).toBe(401);
     await context.close();
   });
+
+  it('says so when signing out fails, and stays signed in', async () => {
+    const { page, context } = await signedIn('/');
+    await page.locator('main').waitFor();
+    await page.route('**/api/v1/auth/logout', (route) => route.abort('connectionrefused'));
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect(page.locator('header [role=alert]').textContent()).resolves.toMatch(/^Not signed out: .*cannot be reached/);
+    await expect(page.locator('input[type=password]').count()).resolves.toBe(0);
+    await expect((await page.request.get('/api/v1/me')).status()).toBe(200);
+    await context.close();
+  });
 });

@@ -28,7 +28,10 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setState({ status: 'signed-in', me: await api<Me>('/me') });
   }, []);
   const signOut = useCallback(async () => {
-    await api('/auth/logout', { method: 'POST' }).catch(() => undefined);
+    // A session already gone (401) is signed out; any other failure leaves it alive on the server, so say so.
+    await api('/auth/logout', { method: 'POST' }).catch((error: unknown) => {
+      if (!(error instanceof ProblemError && error.status === 401)) throw error;
+    });
     closeLive();
     setState({ status: 'signed-out' });
   }, []);

@@ -1,5 +1,6 @@
 import { Children, Fragment, useState, type ReactNode } from 'react';
 import { Link, useLocation } from 'wouter';
+import { ProblemError } from '../api';
 import { forgetMembers } from '../lib/resources';
 import { useSession } from '../session';
 import './app-header.css';
@@ -22,10 +23,18 @@ export function AppHeader({ children }: { children?: ReactNode }) {
   const { state, signOut } = useSession();
   const [, navigate] = useLocation();
   const [leaving, setLeaving] = useState(false);
+  const [failed, setFailed] = useState<string>();
   const me = state.status === 'signed-in' ? state.me : undefined;
   async function leave() {
     setLeaving(true);
-    await signOut();
+    setFailed(undefined);
+    try {
+      await signOut();
+    } catch (error) {
+      setFailed(`Not signed out: ${error instanceof ProblemError ? (error.problem.detail ?? error.problem.title) : String(error)}`);
+      setLeaving(false);
+      return;
+    }
     forgetMembers();
     navigate('/');
   }
@@ -57,6 +66,11 @@ export function AppHeader({ children }: { children?: ReactNode }) {
           <span className="member" title={`${me.email} · ${me.role}`}>
             <span className="sr-only">Signed in as </span>
             {me.name}
+          </span>
+        )}
+        {failed && (
+          <span role="alert" className="error-text">
+            {failed}
           </span>
         )}
         <button type="button" className="sign-out" onClick={leave} disabled={leaving}>

@@ -8,8 +8,11 @@ export interface DomainEventMap {
   'run.events': { orgId: string; runId: string; events: RunEventView[] };
   /** A run's status changed. */
   'run.updated': { orgId: string; runId: string; status: RunStatus; lastSeq: number };
-  /** An artifact has a new revision. */
-  'artifact.revised': { orgId: string; artifactId: string; revision: number };
+  /**
+   * An artifact has a new revision, or, for a `run-summary` (rendered from its run on read, so its
+   * revision stays 0), its run changed: `lastSeq` is then the run's last seq that its render now shows.
+   */
+  'artifact.revised': { orgId: string; artifactId: string; revision: number; lastSeq?: number };
   /** A member was deactivated: every credential of theirs ended. */
   'member.deactivated': { orgId: string; memberId: string };
   /** A member logged out: the session's cookie no longer works. */

@@ -164,9 +164,9 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
         this.onRunUpdated({ runId, status, lastSeq });
         this.relay({ kind: 'run.updated', runId, status, lastSeq });
       }),
-      this.events.subscribe('artifact.revised', ({ artifactId, revision }) => {
-        this.onArtifactRevised({ artifactId, revision });
-        this.relay({ kind: 'artifact.revised', artifactId, revision });
+      this.events.subscribe('artifact.revised', ({ artifactId, revision, lastSeq }) => {
+        this.onArtifactRevised({ artifactId, revision, lastSeq });
+        this.relay({ kind: 'artifact.revised', artifactId, revision, lastSeq });
       }),
       this.events.subscribe('share.revoked', ({ shareId }) => {
         this.cutShare(shareId, 'revoked');
@@ -532,7 +532,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
 
   // --- Artifacts and links ----------------------------------------------------
 
-  private onArtifactRevised({ artifactId, revision }: { artifactId: string; revision: number }): void {
+  private onArtifactRevised({ artifactId, revision, lastSeq }: Omit<DomainEventMap['artifact.revised'], 'orgId'>): void {
     const room = `artifact:${artifactId}`;
     const members = this.nsp.adapter.rooms.get(room);
     if (!members?.size) return;
@@ -543,7 +543,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     }
     const watchers = members.size;
     if (!watchers) return;
-    this.nsp.local.to(room).emit('artifact.revised', { artifactId, revision });
+    this.nsp.local.to(room).emit('artifact.revised', lastSeq === undefined ? { artifactId, revision } : { artifactId, revision, lastSeq });
     this.metrics.live.deliveries.inc({ event: 'artifact.revised' }, watchers);
   }
 

@@ -34,7 +34,8 @@ export type UnsubscribeAck = { ok: true } | { ok: false; error: LiveError };
 export interface LiveServerEvents {
   'run.event': (event: RunEventView & { runId: string }) => void;
   'run.updated': (update: { runId: string; status: RunStatus; lastSeq: number }) => void;
-  'artifact.revised': (revised: { artifactId: string; revision: number }) => void;
+  /** A new revision; for a `run-summary` (always revision 0, rendered from its run), its run changed, and `lastSeq` is the run's last seq its render now shows. */
+  'artifact.revised': (revised: { artifactId: string; revision: number; lastSeq?: number }) => void;
   'share.revoked': (revoked: { shareId: string; reason: 'revoked' | 'expired' }) => void;
   /** Sent last before the server disconnects a socket of its own accord (`too_slow`: it fell too far behind; resume with `after`). */
   closing: (reason: { code: 'too_slow'; message: string }) => void;
@@ -52,7 +53,7 @@ export interface RelayedRunEvents {
 export type LiveRelay =
   | ({ kind: 'run.events' } & RelayedRunEvents)
   | { kind: 'run.updated'; runId: string; status: RunStatus; lastSeq: number }
-  | { kind: 'artifact.revised'; artifactId: string; revision: number }
+  | { kind: 'artifact.revised'; artifactId: string; revision: number; lastSeq?: number }
   | { kind: 'share.revoked'; shareId: string };
 
 /** What one `/live` instance tells the others through the adapter: what it published, in order, several to a message. */

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Global, Injectable, Module } from '@nestjs/common';
+import type { UserActor } from '../identity/actor.js';
 import type { RunEventView, RunStatus } from '../runs/runs.schemas.js';
 
 /** Every domain event another part of Vitrine may react to, each naming its org. */
@@ -13,6 +14,8 @@ export interface DomainEventMap {
    * revision stays 0), its run changed: `lastSeq` is then the run's last seq that its render now shows.
    */
   'artifact.revised': { orgId: string; artifactId: string; revision: number; lastSeq?: number };
+  /** A member's role or teams changed (committed): what they may read is decided anew. */
+  'member.changed': { orgId: string; memberId: string; role: UserActor['role']; teamIds: string[] };
   /** A member was deactivated: every credential of theirs ended. */
   'member.deactivated': { orgId: string; memberId: string };
   /** A member logged out: the session's cookie no longer works. */

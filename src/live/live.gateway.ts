@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Inject, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { Ack, ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
+import { Ack, ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
 import cookieParser from 'cookie-parser';
 import type { Request, Response } from 'express';
 import type { Namespace, Socket } from 'socket.io';
@@ -9,6 +9,7 @@ import { DomainEvents, type DomainEventMap } from '../common/domain-events.js';
 import { AppError, NotFoundError, UnauthenticatedError, ValidationFailedError } from '../common/problem.js';
 import { issuesToProblems } from '../common/validation.pipe.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
+import { isDatabaseUnavailable, OutageWarnings } from '../database/unavailable.js';
 import type { Actor, Principal, ShareViewer } from '../identity/actor.js';
 import { AuthService, SESSION_COOKIE } from '../identity/auth.service.js';
 import { isSameOrigin } from '../identity/same-origin.js';
@@ -17,7 +18,19 @@ import { PolicyService } from '../policy/policy.service.js';
 import type { RunEventView } from '../runs/runs.schemas.js';
 import { RunsService, runView } from '../runs/runs.service.js';
 import { SharingService } from '../sharing/sharing.service.js';
-import { SubscribeSchema, UnsubscribeSchema, type LiveClientEvents, type LiveError, type LiveInstanceEvents, type LiveRelay, type LiveServerEvents, type RelayedRunEvents, type SubscribeAck, type UnsubscribeAck } from './live.schemas.js';
+import {
+  SubscribeSchema,
+  UnsubscribeSchema,
+  type LiveClientEvents,
+  type LiveError,
+  type LiveInstanceEvents,
+  type LiveRelay,
+  type LiveServerEvents,
+  type MemberChange,
+  type RelayedRunEvents,
+  type SubscribeAck,
+  type UnsubscribeAck,
+} from './live.schemas.js';
 
 /** Rows a replay or gap fill reads from the database at a time. */
 const REPLAY_PAGE = 1_000;
@@ -67,7 +80,11 @@ interface SocketState {
   watched: Set<string>;
   shares: Map<string, ShareSubscription>;
   /** Why the server is closing it, when it is one of ours (counted by that reason, not Socket.IO's). */
-  closing?: 'too_slow';
+  closing?: 'too_slow' | 'credential_expired';
+  /** Closes it when the session or token it connected with expires. */
+  expiry?: NodeJS.Timeout;
+  /** The re-check of its subscriptions under way (one at a time, each with the principal as it is then). */
+  rechecking?: Promise<void>;
 }
 
 type LiveSocket = Socket<LiveClientEvents, LiveServerEvents, LiveInstanceEvents, SocketState>;
@@ -118,9 +135,10 @@ function assertConnected(socket: LiveSocket): void {
  * then disconnected; it resumes with `after`, and the others never wait.
  */
 @WebSocketGateway({ namespace: '/live', serveClient: false })
-export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModuleDestroy {
+export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
   @WebSocketServer() private readonly nsp!: LiveNamespace;
   private readonly logger = new Logger('Live');
+  private readonly outage = new OutageWarnings(this.logger, 'the database does not answer: /live subscriptions are refused unavailable');
   /** Run id → the sockets subscribed to it. */
   private readonly runs = new Map<string, Set<RunSubscription>>();
   /** Share id → the sockets watching it. */
@@ -176,8 +194,15 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
       this.events.subscribe('member.deactivated', ({ memberId }) => nsp.in(`member:${memberId}`).disconnectSockets(true)),
       this.events.subscribe('token.revoked', ({ tokenId }) => nsp.in(`token:${tokenId}`).disconnectSockets(true)),
       this.events.subscribe('session.ended', ({ sessionId }) => nsp.in(`session:${sessionId}`).disconnectSockets(true)),
+      this.events.subscribe('member.changed', ({ memberId, role, teamIds }) => {
+        this.onMemberChanged({ memberId, role, teamIds });
+        if (this.relays) nsp.serverSideEmit('member.changed', { memberId, role, teamIds });
+      }),
     );
-    if (this.relays) nsp.on('relay', (relays) => this.onRelays(relays));
+    if (this.relays) {
+      nsp.on('relay', (relays) => this.onRelays(relays));
+      nsp.on('member.changed', (change) => this.onMemberChanged(change));
+    }
     this.metrics.countLive(() => {
       let runs = 0;
       let artifacts = 0;
@@ -212,17 +237,27 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     if (principal.type === 'share') void socket.join(`viewer:${principal.shareId}`);
   }
 
+  handleConnection(socket: LiveSocket): void {
+    this.armCredentialExpiry(socket);
+  }
+
   handleDisconnect(socket: LiveSocket, reason?: string): void {
     const state = socket.data as SocketState | undefined;
     this.metrics.live.disconnects.inc({ reason: state?.closing ?? reason ?? 'unknown' });
     if (!state?.principal) return;
+    clearTimeout(state.expiry);
     for (const sub of state.runs.values()) this.dropRun(sub);
     for (const sub of state.shares.values()) this.dropShare(sub);
   }
 
   @SubscribeMessage('subscribe')
   async subscribe(@ConnectedSocket() socket: LiveSocket, @MessageBody() body: unknown, @Ack() ack: ((answer: SubscribeAck) => void) | undefined): Promise<void> {
-    const reply = typeof ack === 'function' ? ack : () => undefined;
+    const principal = socket.data.principal;
+    const reply = (answer: SubscribeAck) => {
+      if (typeof ack === 'function') ack(answer);
+      // Decided for a role or teams that changed meanwhile: decided again for the new ones.
+      if (answer.ok && socket.data.principal !== principal) this.recheckLater(socket);
+    };
     try {
       const parsed = SubscribeSchema.safeParse(body ?? {});
       if (!parsed.success) throw new ValidationFailedError(issuesToProblems(parsed.error.issues, 'body'));
@@ -254,10 +289,14 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     reply({ ok: true });
   }
 
-  /** What an ack says of a failure; a policy denial is audited as HTTP's are. */
+  /** What an ack says of a failure; a policy denial is audited as HTTP's are, and the database away is `unavailable`, as HTTP's 503. */
   private async liveError(error: unknown): Promise<LiveError> {
     await this.policy.recordDenial(error)?.catch((failure: unknown) => this.logger.error(failure, 'could not audit a live denial'));
     if (error instanceof AppError) return { code: error.code, message: error.message, ...(error.errors?.length ? { errors: error.errors } : {}) };
+    if (isDatabaseUnavailable(error)) {
+      this.outage.note(error);
+      return { code: 'unavailable', message: 'The database does not answer; subscribe again in a moment' };
+    }
     this.logger.error(error, 'live subscribe failed');
     return { code: 'internal_error', message: 'The subscription failed; try again' };
   }
@@ -267,6 +306,81 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     const { principal } = socket.data;
     if (principal.type === 'share') throw new NotFoundError(resource, id);
     return principal;
+  }
+
+  // --- Access while connected ----------------------------------------------------
+
+  /** Closes the socket when the session or token it connected with expires, not at its next request. */
+  private armCredentialExpiry(socket: LiveSocket): void {
+    const { principal } = socket.data;
+    if (principal.type !== 'user') return;
+    const wait = principal.expiresAt.getTime() - Date.now();
+    const expire = () => {
+      if (!socket.connected || socket.data.closing) return;
+      socket.data.closing = 'credential_expired';
+      socket.emit('closing', { code: 'credential_expired', message: `The ${principal.via === 'session' ? 'session' : 'token'} this socket connected with has expired; connect again with a valid one` });
+      socket.disconnect(true);
+    };
+    socket.data.expiry = setTimeout(() => (wait > MAX_TIMER_MS ? this.armCredentialExpiry(socket) : expire()), Math.max(0, Math.min(wait, MAX_TIMER_MS)));
+    socket.data.expiry.unref();
+  }
+
+  /** A member's role or teams changed: their sockets here act with the new ones, and what they watch is decided again. */
+  private onMemberChanged({ memberId, role, teamIds }: MemberChange): void {
+    for (const id of [...(this.nsp.adapter.rooms.get(`member:${memberId}`) ?? [])]) {
+      const socket = this.nsp.sockets.get(id);
+      const principal = socket?.data.principal;
+      if (!socket || principal?.type !== 'user') continue;
+      // The active policy version is read again too: the one read at the handshake may have been replaced since.
+      socket.data.principal = { ...principal, role, teamIds, policyVersionId: null };
+      this.recheckLater(socket);
+    }
+  }
+
+  private recheckLater(socket: LiveSocket): void {
+    const state = socket.data;
+    state.rechecking = (state.rechecking ?? Promise.resolve()).then(() => this.recheck(socket)).catch((error: unknown) => this.logger.error(error, 'live re-check failed'));
+  }
+
+  /**
+   * Decides `read` again on each of the socket's subscriptions for its
+   * principal as it is now. What it may no longer read is dropped and the
+   * client told by `unsubscribed` with the reason, as a refused subscribe's
+   * ack would give it; the socket stays open for the rest. A check the
+   * database cannot answer drops the subscription too (`unavailable`):
+   * access is not kept on a decision that could not be made.
+   */
+  private async recheck(socket: LiveSocket): Promise<void> {
+    const state = socket.data;
+    if (!socket.connected || state.principal.type !== 'user') return;
+    const actor = state.principal;
+    const refusal = async (check: () => Promise<unknown>): Promise<LiveError | undefined> => {
+      try {
+        await check();
+        return undefined;
+      } catch (error) {
+        return this.liveError(error);
+      }
+    };
+    for (const sub of [...state.runs.values()]) {
+      const error = await refusal(() => this.runsService.load(actor, sub.runId, 'read'));
+      if (!error || state.runs.get(sub.runId) !== sub) continue;
+      this.dropRun(sub);
+      socket.emit('unsubscribed', { run: sub.runId, error });
+    }
+    for (const artifactId of [...state.watched]) {
+      const error = await refusal(() => this.artifacts.load(actor, artifactId, 'read'));
+      if (!error || !state.watched.delete(artifactId)) continue;
+      this.leaveArtifact(socket, artifactId);
+      socket.emit('unsubscribed', { artifact: artifactId, error });
+    }
+    for (const sub of [...state.shares.values()]) {
+      // A member watches a link through its token (an org or team link serves only that org's or team's members).
+      const error = sub.token === undefined ? undefined : await refusal(() => this.sharing.viewer(sub.token!, actor));
+      if (!error || state.shares.get(sub.viewer.shareId) !== sub) continue;
+      this.dropShare(sub);
+      socket.emit('unsubscribed', { share: sub.viewer.shareId, error });
+    }
   }
 
   // --- Runs -------------------------------------------------------------------

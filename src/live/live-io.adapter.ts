@@ -15,6 +15,13 @@ interface PubSub {
   reconnectTimer?: NodeJS.Timeout;
 }
 
+/** Whether a namespace's Postgres adapter LISTENs now (its connection set once LISTEN is done); undefined for any other adapter. */
+export function isListening(adapter: unknown): boolean | undefined {
+  const pubsub = (adapter as { client?: PubSub & { channels?: unknown } }).client;
+  if (!pubsub || !(pubsub.channels instanceof Set)) return undefined;
+  return pubsub.client !== undefined;
+}
+
 /**
  * Socket.IO on the API's own HTTP server; with `liveAdapter: postgres`, its
  * rooms and server-side messages span every instance on the database through

@@ -4,6 +4,7 @@ import { Ack, ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, 
 import cookieParser from 'cookie-parser';
 import type { Request, Response } from 'express';
 import type { Namespace, Socket } from 'socket.io';
+import { RUN_SUMMARY } from '../artifacts/artifacts.schemas.js';
 import { artifactView, ArtifactsService } from '../artifacts/artifacts.service.js';
 import { DomainEvents, type DomainEventMap } from '../common/domain-events.js';
 import { AppError, NotFoundError, UnauthenticatedError, ValidationFailedError } from '../common/problem.js';
@@ -18,6 +19,7 @@ import { PolicyService } from '../policy/policy.service.js';
 import type { RunEventView } from '../runs/runs.schemas.js';
 import { RunsService, runView } from '../runs/runs.service.js';
 import { SharingService } from '../sharing/sharing.service.js';
+import { isListening } from './live-io.adapter.js';
 import {
   SubscribeSchema,
   UnsubscribeSchema,
@@ -45,6 +47,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const RELAY_INLINE_BYTES = 6_000;
 /** What one relay message may hold, encoded, with room for the adapter's envelope within a NOTIFY's 8000 bytes. */
 const RELAY_MESSAGE_BYTES = 7_000;
+/** How often whether the adapter LISTENs is looked at: its connection lost, it reconnects after 1-3 s. */
+const LISTEN_CHECK_MS = 500;
 /** How long a socket cut as too slow may take to read what it was already sent before its connection is dropped. */
 const SLOW_CLOSE_GRACE_MS = 5_000;
 
@@ -104,11 +108,11 @@ function sessionCookie(request: IncomingMessage): string | undefined {
   return holder.cookies?.[SESSION_COOKIE];
 }
 
-/** A Socket.IO connect error the client reads as `err.message` and `err.data.code`. */
+/** A Socket.IO connect error the client reads as `err.message` and `err.data.code` (`unavailable` while the database is away, as HTTP's 503). */
 function connectError(error: unknown): Error {
-  const failure = new Error(error instanceof AppError ? error.message : 'The connection could not be authenticated') as Error & { data: { code: string } };
-  failure.data = { code: error instanceof AppError ? error.code : 'internal_error' };
-  return failure;
+  if (error instanceof AppError) return Object.assign(new Error(error.message), { data: { code: error.code } });
+  if (isDatabaseUnavailable(error)) return Object.assign(new Error('The database does not answer; connect again in a moment'), { data: { code: 'unavailable' } });
+  return Object.assign(new Error('The connection could not be authenticated'), { data: { code: 'internal_error' } });
 }
 
 /** A socket that closed while its subscribe was reading must not be registered: nothing would ever drop it. */
@@ -147,6 +151,15 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   /** What this instance published since the relay last went out, with each item's encoded size. */
   private relayQueue: { relay: LiveRelay; bytes: number }[] = [];
   private relayTimer: NodeJS.Immediate | undefined;
+  /** Watches whether the adapter LISTENs; `deaf` once it was seen not to, until the catch-up after it does again has read the database. */
+  private listenTimer: NodeJS.Timeout | undefined;
+  private deaf = false;
+  private catchingUp: Promise<void> | undefined;
+  /**
+   * Artifact id → what its watchers here were last told of or subscribed at: its revision, and for a
+   * run-summary its run's last seq. The catch-up announces only what is newer. Kept while the artifact's room is.
+   */
+  private readonly announced = new Map<string, { revision: number; lastSeq: number | undefined }>();
 
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
@@ -202,6 +215,11 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     if (this.relays) {
       nsp.on('relay', (relays) => this.onRelays(relays));
       nsp.on('member.changed', (change) => this.onMemberChanged(change));
+      this.listenTimer = setInterval(() => this.watchListening(), LISTEN_CHECK_MS);
+      this.listenTimer.unref();
+      nsp.adapter.on('delete-room', (room: string) => {
+        if (room.startsWith('artifact:')) this.announced.delete(room.slice('artifact:'.length));
+      });
     }
     this.metrics.countLive(() => {
       let runs = 0;
@@ -220,6 +238,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   onModuleDestroy(): void {
     for (const stop of this.unsubscribe.splice(0)) stop();
     clearImmediate(this.relayTimer);
+    clearInterval(this.listenTimer);
     for (const subscriptions of this.shares.values()) for (const sub of subscriptions) clearTimeout(sub.timer);
   }
 
@@ -381,6 +400,71 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       this.dropShare(sub);
       socket.emit('unsubscribed', { share: sub.viewer.shareId, error });
     }
+  }
+
+  // --- Catching up after the adapter could not hear -------------------------------
+
+  /**
+   * While the adapter's LISTEN connection is down (the database away, or
+   * that connection lost), what other instances relay never reaches this one,
+   * and nothing else would tell its sockets until the next relay of the same
+   * run, artifact or link. Once it listens again, what they watch is read
+   * from the database.
+   */
+  private watchListening(): void {
+    const listening = isListening(this.nsp.adapter);
+    if (listening === false) this.deaf = true;
+    if (!listening || !this.deaf || this.catchingUp) return;
+    this.deaf = false;
+    this.catchingUp = this.catchUp()
+      .catch((error: unknown) => {
+        // Tried again at the next look.
+        this.deaf = true;
+        this.outage.failed(error, 'live catch-up');
+      })
+      .finally(() => (this.catchingUp = undefined));
+  }
+
+  /**
+   * Links that stopped serving cut their viewers first (a revoked link's
+   * viewer never hears of a revision); a run's subscribers behind its last
+   * seq get what they missed, from the database, then its status as
+   * `run.updated`; every watched artifact's current revision is announced
+   * (a viewer may so hear of a revision it already has).
+   */
+  private async catchUp(): Promise<void> {
+    const rooms = [...this.nsp.adapter.rooms.keys()];
+    const artifactIds = rooms.filter((room) => room.startsWith('artifact:')).map((room) => room.slice('artifact:'.length));
+    const shareIds = new Set([...this.shares.keys(), ...rooms.filter((room) => room.startsWith('viewer:')).map((room) => room.slice('viewer:'.length))]);
+    const [stopped, artifacts] = await Promise.all([this.sharing.stopped([...shareIds]), this.artifacts.revisionsOf(artifactIds)]);
+    const summarized = artifacts.flatMap((a) => (a.summaryOf ? [a.summaryOf] : []));
+    const runs = new Map((await this.runsService.states([...new Set([...this.runs.keys(), ...summarized])])).map((run) => [run.id, run]));
+    for (const { id, reason } of stopped) this.cutShare(id, reason);
+    for (const [runId, subscribers] of this.runs) {
+      const run = runs.get(runId);
+      if (run && [...subscribers].some((sub) => sub.last < run.lastSeq)) this.onRunUpdated({ runId, status: run.status, lastSeq: run.lastSeq });
+    }
+    for (const { id, revision, summaryOf } of artifacts) {
+      const lastSeq = summaryOf ? runs.get(summaryOf)?.lastSeq : undefined;
+      const known = this.announced.get(id);
+      if (!known || revision > known.revision || (lastSeq ?? 0) > (known.lastSeq ?? 0)) this.onArtifactRevised({ artifactId: id, revision, lastSeq });
+    }
+  }
+
+  /** Notes what an artifact's watchers here know of it (see `announced`); only while it has a room here. */
+  private noteAnnounced(artifactId: string, revision: number, lastSeq: number | undefined): void {
+    if (!this.relays || !this.nsp.adapter.rooms.has(`artifact:${artifactId}`)) return;
+    const known = this.announced.get(artifactId);
+    const seq = Math.max(known?.lastSeq ?? 0, lastSeq ?? 0);
+    this.announced.set(artifactId, { revision: Math.max(known?.revision ?? 0, revision), lastSeq: seq || undefined });
+  }
+
+  /** What a watcher subscribing to an artifact now knows of it: its revision, and a run-summary's run's last seq. */
+  private async noteSubscribed(artifact: { id: string; kind: string; runId: string | null; revision: number }): Promise<void> {
+    if (!this.relays) return;
+    // Not worth failing the subscribe over: unknown, the catch-up announces the summary once more than needed.
+    const lastSeq = artifact.kind === RUN_SUMMARY && artifact.runId ? await this.runsService.states([artifact.runId]).then(([run]) => run?.lastSeq, () => undefined) : undefined;
+    this.noteAnnounced(artifact.id, artifact.revision, lastSeq);
   }
 
   // --- Runs -------------------------------------------------------------------
@@ -657,6 +741,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     }
     const watchers = members.size;
     if (!watchers) return;
+    this.noteAnnounced(artifactId, revision, lastSeq);
     this.nsp.local.to(room).emit('artifact.revised', lastSeq === undefined ? { artifactId, revision } : { artifactId, revision, lastSeq });
     this.metrics.live.deliveries.inc({ event: 'artifact.revised' }, watchers);
   }
@@ -674,6 +759,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       socket.data.watched.add(artifactId);
       this.joinArtifact(socket, artifactId);
     }
+    await this.noteSubscribed(artifact);
     return artifactView(artifact);
   }
 
@@ -700,6 +786,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       // Registered first, then checked again: a revoke or expiry from now on reaches this socket, and one before it is seen here.
       await this.sharing.assertServing(viewer.shareId);
       artifact = await this.artifacts.ofShare(viewer.artifactId);
+      if (viewer.revision === null) await this.noteSubscribed(artifact);
     } catch (error) {
       this.dropShare(sub);
       throw error;

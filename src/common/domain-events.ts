@@ -16,6 +16,8 @@ export interface DomainEventMap {
   'artifact.revised': { orgId: string; artifactId: string; revision: number; lastSeq?: number };
   /** A member's role or teams changed (committed): what they may read is decided anew. */
   'member.changed': { orgId: string; memberId: string; role: UserActor['role']; teamIds: string[] };
+  /** Another policy bundle became active for the org (committed): every decision is made anew under it. */
+  'policy.activated': { orgId: string; version: number };
   /** A member was deactivated: every credential of theirs ended. */
   'member.deactivated': { orgId: string; memberId: string };
   /** A member logged out: the session's cookie no longer works. */

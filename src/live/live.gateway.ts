@@ -89,6 +89,8 @@ interface SocketState {
   expiry?: NodeJS.Timeout;
   /** The re-check of its subscriptions under way (one at a time, each with the principal as it is then). */
   rechecking?: Promise<void>;
+  /** How many changes of its member's role or teams, or of the org's bundle, it has heard of: a subscribe decided across one is decided again. */
+  changes: number;
 }
 
 type LiveSocket = Socket<LiveClientEvents, LiveServerEvents, LiveInstanceEvents, SocketState>;
@@ -113,6 +115,15 @@ function connectError(error: unknown): Error {
   if (error instanceof AppError) return Object.assign(new Error(error.message), { data: { code: error.code } });
   if (isDatabaseUnavailable(error)) return Object.assign(new Error('The database does not answer; connect again in a moment'), { data: { code: 'unavailable' } });
   return Object.assign(new Error('The connection could not be authenticated'), { data: { code: 'internal_error' } });
+}
+
+/**
+ * The principal as it decides now: with the org's active bundle read afresh
+ * (the actor carries the version read with its credentials, which a socket
+ * would otherwise keep for as long as it stays open), as each HTTP request does.
+ */
+function deciding(actor: Actor): Actor {
+  return { ...actor, policyVersionId: null };
 }
 
 /** A socket that closed while its subscribe was reading must not be registered: nothing would ever drop it. */
@@ -211,10 +222,15 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         this.onMemberChanged({ memberId, role, teamIds });
         if (this.relays) nsp.serverSideEmit('member.changed', { memberId, role, teamIds });
       }),
+      this.events.subscribe('policy.activated', ({ orgId }) => {
+        this.onPolicyActivated(orgId);
+        if (this.relays) nsp.serverSideEmit('policy.activated', orgId);
+      }),
     );
     if (this.relays) {
       nsp.on('relay', (relays) => this.onRelays(relays));
       nsp.on('member.changed', (change) => this.onMemberChanged(change));
+      nsp.on('policy.activated', (orgId) => this.onPolicyActivated(orgId));
       this.listenTimer = setInterval(() => this.watchListening(), LISTEN_CHECK_MS);
       this.listenTimer.unref();
       nsp.adapter.on('delete-room', (room: string) => {
@@ -250,7 +266,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     const cookieAllowed = session === undefined || isSameOrigin(socket.request.headers, socket.handshake.secure ? 'https' : 'http', this.config.publicUrl);
     const principal = await this.auth.verify({ token, session, cookieAllowed });
     if (!principal) throw new UnauthenticatedError('Connect with auth: {token} (a personal, reporter or share token) or the session cookie');
-    socket.data = { principal, runs: new Map(), artifacts: new Map(), watched: new Set(), shares: new Map() };
+    socket.data = { principal, runs: new Map(), artifacts: new Map(), watched: new Set(), shares: new Map(), changes: 0 };
     // Rooms by credential, so ending one closes its sockets.
     if (principal.type === 'user') void socket.join([`member:${principal.id}`, `${principal.via}:${principal.credentialId}`]);
     if (principal.type === 'share') void socket.join(`viewer:${principal.shareId}`);
@@ -271,11 +287,11 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
 
   @SubscribeMessage('subscribe')
   async subscribe(@ConnectedSocket() socket: LiveSocket, @MessageBody() body: unknown, @Ack() ack: ((answer: SubscribeAck) => void) | undefined): Promise<void> {
-    const principal = socket.data.principal;
+    const changes = socket.data.changes;
     const reply = (answer: SubscribeAck) => {
       if (typeof ack === 'function') ack(answer);
-      // Decided for a role or teams that changed meanwhile: decided again for the new ones.
-      if (answer.ok && socket.data.principal !== principal) this.recheckLater(socket);
+      // Decided while the member's role or teams, or the bundle, changed: decided again.
+      if (answer.ok && socket.data.changes !== changes) this.recheckLater(socket);
     };
     try {
       const parsed = SubscribeSchema.safeParse(body ?? {});
@@ -324,7 +340,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
   private actorOf(socket: LiveSocket, resource: string, id: string): Actor {
     const { principal } = socket.data;
     if (principal.type === 'share') throw new NotFoundError(resource, id);
-    return principal;
+    return deciding(principal);
   }
 
   // --- Access while connected ----------------------------------------------------
@@ -351,7 +367,18 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       const principal = socket?.data.principal;
       if (!socket || principal?.type !== 'user') continue;
       // The active policy version is read again too: the one read at the handshake may have been replaced since.
-      socket.data.principal = { ...principal, role, teamIds, policyVersionId: null };
+      socket.data.principal = { ...principal, role, teamIds };
+      socket.data.changes += 1;
+      this.recheckLater(socket);
+    }
+  }
+
+  /** Another bundle is active in the org: what its sockets here watch is decided again (each decision reads the active bundle). */
+  private onPolicyActivated(orgId: string): void {
+    for (const socket of this.nsp.sockets.values()) {
+      const principal = socket.data?.principal;
+      if (!principal || principal.type === 'share' || principal.orgId !== orgId) continue;
+      socket.data.changes += 1;
       this.recheckLater(socket);
     }
   }
@@ -371,8 +398,8 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
    */
   private async recheck(socket: LiveSocket): Promise<void> {
     const state = socket.data;
-    if (!socket.connected || state.principal.type !== 'user') return;
-    const actor = state.principal;
+    if (!socket.connected || state.principal.type === 'share') return;
+    const actor = deciding(state.principal);
     const refusal = async (check: () => Promise<unknown>): Promise<LiveError | undefined> => {
       try {
         await check();

@@ -74,6 +74,8 @@ export interface LiveInstanceEvents {
   relay: (relays: LiveRelay[]) => void;
   /** A member's role or teams changed: every instance re-checks that member's sockets. */
   'member.changed': (change: MemberChange) => void;
+  /** Another policy bundle became active in this org: every instance re-checks the org's sockets. */
+  'policy.activated': (orgId: string) => void;
 }
 
 /** What a client emits on `/live`, each with an ack. */

@@ -112,6 +112,35 @@ describe('access while a /live socket is open', () => {
     }
   });
 
+  it('re-decides what open sockets watch when another bundle becomes active, and decides their next subscribes under it', async () => {
+    const current = (await a.http(admin).get('/api/v1/policies')).body as { version: number };
+    const source = readFileSync(path.join(root, 'policies/default.yaml'), 'utf8');
+    const strict = source.replace('roles: [admin, member, auditor, viewer]\n    actions: [read]\n    subject: Run', 'roles: [admin, member, auditor]\n    actions: [read]\n    subject: Run');
+    const viewer = await createMember(a, admin, 'viewer');
+    const colleague = await createMember(a, admin, 'member');
+    const run = await createRun(a, colleague.token, skill, { a: [] });
+    const other = await createRun(a, colleague.token, skill, { a: [] });
+    // The viewer on B, the member on A; the bundle changes through A.
+    const viewerSocket = await live(b, { token: viewer.token });
+    const memberSocket = await live(a, { token: colleague.token });
+    expect((await viewerSocket.subscribe({ run: run.id })).ok).toBe(true);
+    expect((await memberSocket.subscribe({ run: run.id })).ok).toBe(true);
+    try {
+      expect((await a.http(admin).put('/api/v1/policies').set('Content-Type', 'application/yaml').send(strict)).status).toBe(200);
+      expect((await viewerSocket.waitFor((r) => r.event === 'unsubscribed', 2_000)).payload).toEqual({ run: run.id, error: { code: 'policy_denied', message: expect.any(String) } });
+      expect(await viewerSocket.subscribe({ run: other.id })).toEqual({ ok: false, error: { code: 'policy_denied', message: expect.any(String) } });
+      expect((await a.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events: [{ node: 'a', type: 'started' }] })).status).toBe(200);
+      await memberSocket.waitFor((r) => r.event === 'run.event');
+      await sleep(200);
+      expect(viewerSocket.received.filter((r) => r.event === 'run.event')).toEqual([]);
+      expect(notices(memberSocket)).toEqual([]);
+    } finally {
+      expect((await a.http(admin).post(`/api/v1/policies/versions/${current.version}/activate`)).status).toBe(200);
+    }
+    // Rolled back, the viewer may watch runs again.
+    expect((await viewerSocket.subscribe({ run: other.id })).ok).toBe(true);
+  });
+
   it('stops a team link for a member who leaves the team, or whose team is deleted', async () => {
     const team = await createTeam(a, admin);
     const doomedTeam = await createTeam(a, admin);

@@ -366,7 +366,6 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       const socket = this.nsp.sockets.get(id);
       const principal = socket?.data.principal;
       if (!socket || principal?.type !== 'user') continue;
-      // The active policy version is read again too: the one read at the handshake may have been replaced since.
       socket.data.principal = { ...principal, role, teamIds };
       socket.data.changes += 1;
       this.recheckLater(socket);
@@ -456,8 +455,8 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
    * Links that stopped serving cut their viewers first (a revoked link's
    * viewer never hears of a revision); a run's subscribers behind its last
    * seq get what they missed, from the database, then its status as
-   * `run.updated`; every watched artifact's current revision is announced
-   * (a viewer may so hear of a revision it already has).
+   * `run.updated`; an artifact whose revision (or a run-summary whose run's
+   * last seq) is newer than what its watchers here were told is announced.
    */
   private async catchUp(): Promise<void> {
     const rooms = [...this.nsp.adapter.rooms.keys()];

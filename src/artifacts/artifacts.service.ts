@@ -359,6 +359,23 @@ export class ArtifactsService {
     return { ancestors: ancestors.map(entry), descendants: descendants.map(entry) };
   }
 
+  /** The current revision of these artifacts (and a run-summary's run), for a caller already checked against policy (the live stream catching up). */
+  async revisionsOf(ids: readonly string[]): Promise<{ id: string; revision: number; summaryOf: string | null }[]> {
+    if (ids.length === 0) return [];
+    const rows: { id: string; revision: number; kind: string; run_id: string | null }[] = await this.db.query('SELECT id, revision, kind, run_id FROM artifacts WHERE id = ANY($1::uuid[])', [ids]);
+    return rows.map((r) => ({ id: r.id, revision: r.revision, summaryOf: r.kind === RUN_SUMMARY ? r.run_id : null }));
+  }
+
+  /** The run-summary artifacts of these runs (each in its run's org), for telling their viewers that a run changed. */
+  async runSummaries(runs: readonly { orgId: string; runId: string }[]): Promise<{ id: string; orgId: string; runId: string; revision: number }[]> {
+    if (runs.length === 0) return [];
+    return this.db.query(
+      `SELECT a.id, a.org_id AS "orgId", a.run_id AS "runId", a.revision FROM artifacts a
+        WHERE a.kind = $3 AND (a.org_id, a.run_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))`,
+      [runs.map((r) => r.orgId), runs.map((r) => r.runId), RUN_SUMMARY],
+    );
+  }
+
   /** A share's own artifact, whichever org asks (a link serves outside its org). */
   async ofShare(artifactId: string): Promise<Artifact> {
     return this.db.getRepository(Artifact).findOneByOrFail({ id: artifactId });

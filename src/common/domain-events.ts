@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Global, Injectable, Module } from '@nestjs/common';
+import type { UserActor } from '../identity/actor.js';
 import type { RunEventView, RunStatus } from '../runs/runs.schemas.js';
 
 /** Every domain event another part of Vitrine may react to, each naming its org. */
@@ -8,8 +9,15 @@ export interface DomainEventMap {
   'run.events': { orgId: string; runId: string; events: RunEventView[] };
   /** A run's status changed. */
   'run.updated': { orgId: string; runId: string; status: RunStatus; lastSeq: number };
-  /** An artifact has a new revision. */
-  'artifact.revised': { orgId: string; artifactId: string; revision: number };
+  /**
+   * An artifact has a new revision, or, for a `run-summary` (rendered from its run on read, so its
+   * revision stays 0), its run changed: `lastSeq` is then the run's last seq that its render now shows.
+   */
+  'artifact.revised': { orgId: string; artifactId: string; revision: number; lastSeq?: number };
+  /** A member's role or teams changed (committed): what they may read is decided anew. */
+  'member.changed': { orgId: string; memberId: string; role: UserActor['role']; teamIds: string[] };
+  /** Another policy bundle became active for the org (committed): every decision is made anew under it. */
+  'policy.activated': { orgId: string; version: number };
   /** A member was deactivated: every credential of theirs ended. */
   'member.deactivated': { orgId: string; memberId: string };
   /** A member logged out: the session's cookie no longer works. */

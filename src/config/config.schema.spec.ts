@@ -75,7 +75,16 @@ describe('configuration', () => {
     expect(loadConfig({ DATABASE_URL: url }).liveAdapter).toBe('postgres');
     expect(loadConfig({ DATABASE_URL: url, VITRINE_LIVE_ADAPTER: 'none', VITRINE_LIVE_SOCKET_BUFFER: '50' })).toEqual(expect.objectContaining({ liveAdapter: 'none', liveSocketBuffer: 50 }));
     expect(problemsOf({ VITRINE_LIVE_ADAPTER: 'postgres' })).toEqual([{ variable: 'VITRINE_LIVE_ADAPTER', message: expect.stringContaining('DATABASE_URL') }]);
-    expect(problemsOf({ VITRINE_LIVE_ADAPTER: 'redis', VITRINE_LIVE_SOCKET_BUFFER: '0' }).map((p) => p.variable)).toEqual(['VITRINE_LIVE_ADAPTER', 'VITRINE_LIVE_SOCKET_BUFFER']);
+    expect(problemsOf({ VITRINE_LIVE_ADAPTER: 'kafka', VITRINE_LIVE_SOCKET_BUFFER: '0' }).map((p) => p.variable)).toEqual(['VITRINE_LIVE_ADAPTER', 'VITRINE_LIVE_SOCKET_BUFFER']);
+  });
+
+  it('spans instances through Redis when VITRINE_REDIS_URL names one, even with a shared database', () => {
+    const redis = 'redis://cache.example:6379/0';
+    expect(loadConfig({ VITRINE_REDIS_URL: redis })).toEqual(expect.objectContaining({ liveAdapter: 'redis', redisUrl: redis }));
+    expect(loadConfig({ VITRINE_REDIS_URL: redis, DATABASE_URL: 'postgres://vitrine@db.example/vitrine' }).liveAdapter).toBe('redis');
+    expect(loadConfig({ VITRINE_REDIS_URL: redis, DATABASE_URL: 'postgres://vitrine@db.example/vitrine', VITRINE_LIVE_ADAPTER: 'postgres' }).liveAdapter).toBe('postgres');
+    expect(problemsOf({ VITRINE_LIVE_ADAPTER: 'redis' })).toEqual([{ variable: 'VITRINE_LIVE_ADAPTER', message: expect.stringContaining('VITRINE_REDIS_URL') }]);
+    expect(problemsOf({ VITRINE_REDIS_URL: 'http://cache.example' })).toEqual([{ variable: 'VITRINE_REDIS_URL', message: expect.stringContaining('redis://') }]);
   });
 
   it('names every bad variable at once', () => {

@@ -58,7 +58,8 @@ export const EnvSchema = z.object({
   VITRINE_LOGIN_ADDRESS_WINDOW_SECONDS: count(1, 86_400, 900),
   VITRINE_PASSWORD_HASH_CONCURRENCY: count(1, 64, DEFAULT_PASSWORD_HASH_CONCURRENCY),
   VITRINE_PASSWORD_HASH_QUEUE: count(0, 10_000, 32),
-  VITRINE_LIVE_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['postgres', 'none']).optional()),
+  VITRINE_LIVE_ADAPTER: z.preprocess(emptyToUndefined, z.enum(['postgres', 'redis', 'none']).optional()),
+  VITRINE_REDIS_URL: z.preprocess(emptyToUndefined, z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional()),
   VITRINE_LIVE_SOCKET_BUFFER: count(1, 1_000_000, 1_000),
 });
 
@@ -93,8 +94,9 @@ export interface AppConfig {
   loginLimits: { account: FailureLimit; address: FailureLimit };
   /** Password hashes (sign-in checks, new passwords) computed at once, and how many more may wait; past that the request is answered 503. */
   passwordHashing: { concurrency: number; queue: number };
-  /** How `/live` reaches sockets on other instances: `postgres` (LISTEN/NOTIFY on the shared database) or `none` (one instance). */
-  liveAdapter: 'postgres' | 'none';
+  /** How `/live` reaches sockets on other instances: `postgres` (LISTEN/NOTIFY on the shared database), `redis` (pub/sub on `redisUrl`) or `none` (one instance). */
+  liveAdapter: 'postgres' | 'redis' | 'none';
+  redisUrl: string | undefined;
   /** Packets a `/live` socket may have waiting for its connection before it is disconnected as too slow. */
   liveSocketBuffer: number;
 }
@@ -127,6 +129,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (e.VITRINE_LIVE_ADAPTER === 'postgres' && e.DATABASE_URL === undefined) {
     throw new ConfigError([{ variable: 'VITRINE_LIVE_ADAPTER', message: 'postgres needs DATABASE_URL: the embedded database serves one instance' }]);
   }
+  if (e.VITRINE_LIVE_ADAPTER === 'redis' && e.VITRINE_REDIS_URL === undefined) {
+    throw new ConfigError([{ variable: 'VITRINE_LIVE_ADAPTER', message: 'redis needs VITRINE_REDIS_URL' }]);
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     port: e.PORT,
@@ -148,8 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       address: { limit: e.VITRINE_LOGIN_ADDRESS_LIMIT, windowSeconds: e.VITRINE_LOGIN_ADDRESS_WINDOW_SECONDS },
     },
     passwordHashing: { concurrency: e.VITRINE_PASSWORD_HASH_CONCURRENCY, queue: e.VITRINE_PASSWORD_HASH_QUEUE },
-    // A shared database is where several instances may run; the embedded one serves one.
-    liveAdapter: e.VITRINE_LIVE_ADAPTER ?? (e.DATABASE_URL === undefined ? 'none' : 'postgres'),
+    // A Redis named is there to be used; else a shared database is where several instances may run (the embedded one serves one).
+    liveAdapter: e.VITRINE_LIVE_ADAPTER ?? (e.VITRINE_REDIS_URL !== undefined ? 'redis' : e.DATABASE_URL === undefined ? 'none' : 'postgres'),
+    redisUrl: e.VITRINE_REDIS_URL,
     liveSocketBuffer: e.VITRINE_LIVE_SOCKET_BUFFER,
   };
 }

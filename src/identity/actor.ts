@@ -15,6 +15,8 @@ export interface UserActor {
   /** How the caller authenticated. */
   via: 'token' | 'session';
   credentialId: string;
+  /** When that session or token stops working: a socket opened with it is closed then. */
+  expiresAt: Date;
   /** The org's active policy version, read together with the credentials. */
   policyVersionId: string | null;
   /** The request this actor acts in, for the audit log; set by the auth guard, absent outside a request. */

@@ -349,6 +349,7 @@ function toActor(row: ActorRow, via: UserActor['via']): UserActor {
     installationAdmin: row.installation_admin,
     via,
     credentialId: row.credential_id,
+    expiresAt: row.expires_at,
     policyVersionId: row.policy_version_id,
   };
 }

@@ -141,7 +141,7 @@ export class MembersService {
 
   async update(actor: UserActor, id: string, body: UpdateMemberBody): Promise<Member> {
     const passwordHash = body.password === undefined ? undefined : await this.passwords.hash(body.password);
-    return this.db.transaction(async (manager) => {
+    const result = await this.db.transaction(async (manager) => {
       const member = await this.lockActive(manager, actor, id);
       const decision = await this.policy.assert(actor, 'update', 'Member', memberAttributes(member));
       if (body.role !== undefined && body.role !== 'admin' && member.role === 'admin') await this.assertAnotherAdmin(manager, member);
@@ -169,8 +169,11 @@ export class MembersService {
           ...(body.teamIds ? { teamIds: { from: memberAttributes(member).teamIds, to: memberAttributes(updated).teamIds } } : {}),
         },
       });
-      return updated;
+      const [from, to] = [memberAttributes(member), memberAttributes(updated)];
+      return { updated, changed: from.role !== to.role || JSON.stringify(from.teamIds) !== JSON.stringify(to.teamIds) };
     });
+    if (result.changed) this.events.publish('member.changed', { orgId: actor.orgId, memberId: id, role: result.updated.role, teamIds: teamIdsOf(result.updated) });
+    return result.updated;
   }
 
   /** Deactivates: the member can no longer log in, and every token and session ends. */

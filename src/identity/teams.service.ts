@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
+import { DomainEvents } from '../common/domain-events.js';
 import { newId } from '../common/ids.js';
 import { orgPageById, type Page } from '../common/pagination.js';
 import { NotFoundError, ValidationFailedError } from '../common/problem.js';
@@ -34,6 +35,7 @@ export class TeamsService {
     @Inject(DataSource) private readonly db: DataSource,
     @Inject(PolicyService) private readonly policy: PolicyService,
     @Inject(AuditService) private readonly audit: AuditService,
+    @Inject(DomainEvents) private readonly events: DomainEvents,
     @Inject(PolicyResources) resources: PolicyResources,
   ) {
     resources.registerAttributes('Team', async (actor, id) => teamAttributes(await this.get(actor, id)));
@@ -79,10 +81,12 @@ export class TeamsService {
     });
   }
 
+  /** Its members leave it with it: each is decided anew (`member.changed`). */
   async remove(actor: UserActor, id: string): Promise<void> {
-    await this.db.transaction(async (manager) => {
+    const left = await this.db.transaction(async (manager) => {
       const team = await this.lock(manager, actor, id);
       const decision = await this.policy.assert(actor, 'delete', 'Team', teamAttributes(team));
+      const members = ((await manager.query('SELECT member_id FROM member_teams WHERE team_id = $1', [id])) as { member_id: string }[]).map((m) => m.member_id);
       await manager.getRepository(Team).delete({ id, orgId: actor.orgId });
       await this.audit.record(manager, {
         orgId: actor.orgId,
@@ -92,7 +96,15 @@ export class TeamsService {
         policy: decision,
         details: { name: team.name },
       });
+      if (!members.length) return [];
+      // Their teams as they are now, sorted as a member's teamIds are.
+      return (await manager.query(
+        `SELECT m.id, m.role, ARRAY(SELECT mt.team_id::text FROM member_teams mt WHERE mt.member_id = m.id ORDER BY mt.team_id::text COLLATE "C") AS "teamIds"
+           FROM members m WHERE m.id = ANY($1::uuid[]) AND m.deactivated_at IS NULL`,
+        [members],
+      )) as { id: string; role: UserActor['role']; teamIds: string[] }[];
     });
+    for (const member of left) this.events.publish('member.changed', { orgId: actor.orgId, memberId: member.id, role: member.role, teamIds: member.teamIds });
   }
 
   private async lock(manager: EntityManager, actor: UserActor, id: string): Promise<Team> {

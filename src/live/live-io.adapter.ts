@@ -1,10 +1,16 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createClient } from '@redis/client';
 import { createAdapter } from '@socket.io/postgres-adapter';
+import { createAdapter as createRedisAdapter } from '@socket.io/redis-adapter';
 import pg from 'pg';
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../config/config.schema.js';
+import { OutageWarnings } from '../database/unavailable.js';
+
+const redisClient = (url: string) => createClient({ url });
+type RedisClient = ReturnType<typeof redisClient>;
 
 /** How long closing waits for the adapter's LISTEN connection to finish opening. */
 const LISTEN_SETTLE_MS = 5_000;
@@ -16,11 +22,26 @@ interface PubSub {
 }
 
 /**
+ * Whether a namespace's adapter hears the other instances now: the Postgres
+ * adapter's connection is set once its LISTEN is done; the Redis adapter's
+ * subscriber is ready (it subscribes again as it reconnects). Undefined for
+ * the in-memory adapter.
+ */
+export function isListening(adapter: unknown): boolean | undefined {
+  const { client: pubsub, subClient } = adapter as { client?: PubSub & { channels?: unknown }; subClient?: { isReady?: unknown } };
+  if (pubsub && pubsub.channels instanceof Set) return pubsub.client !== undefined;
+  if (typeof subClient?.isReady === 'boolean') return subClient.isReady;
+  return undefined;
+}
+
+/**
  * Socket.IO on the API's own HTTP server; with `liveAdapter: postgres`, its
  * rooms and server-side messages span every instance on the database through
  * @socket.io/postgres-adapter. The adapter LISTENs and NOTIFYs on a pool of
  * its own, so a NOTIFY never runs inside a request's transaction, and the
- * LISTEN connection never takes one of the request pool's.
+ * LISTEN connection never takes one of the request pool's. With
+ * `liveAdapter: redis`, they span the instances on one Redis instead
+ * (@socket.io/redis-adapter, one connection to publish and one to subscribe).
  */
 export class LiveIoAdapter extends IoAdapter {
   private pool: pg.Pool | undefined;
@@ -29,6 +50,8 @@ export class LiveIoAdapter extends IoAdapter {
   private readonly checkedOut = new Set<pg.PoolClient>();
   private readonly ended = new Set<pg.PoolClient>();
   private readonly log = new Logger('LiveAdapter');
+  private redis: { pub: RedisClient; sub: RedisClient } | undefined;
+  private readonly redisDown = new OutageWarnings(this.log, 'the live adapter cannot reach Redis: /live reaches no other instance until it can (it reconnects by itself)');
 
   constructor(
     app: INestApplicationContext,
@@ -64,7 +87,24 @@ export class LiveIoAdapter extends IoAdapter {
       this.servers.push(server);
       server.adapter(createAdapter(this.pool, { errorHandler: (error) => this.log.error(error, 'live adapter message failed') }));
     }
+    if (this.config.liveAdapter === 'redis' && this.config.redisUrl) {
+      this.redis ??= this.connectRedis(this.config.redisUrl);
+      this.servers.push(server);
+      server.adapter(createRedisAdapter(this.redis.pub, this.redis.sub));
+    }
     return server;
+  }
+
+  /** Two connections, opened without waiting: commands queue until they are ready, and a lost one reconnects by itself. */
+  private connectRedis(url: string): { pub: RedisClient; sub: RedisClient } {
+    const pub = redisClient(url);
+    const sub = pub.duplicate();
+    for (const client of [pub, sub]) {
+      // Unheard, a connection error would crash the process.
+      client.on('error', (error: unknown) => this.redisDown.note(error));
+      client.connect().catch((error: unknown) => this.redisDown.note(error));
+    }
+    return { pub, sub };
   }
 
   /** Gives an ended connection the adapter still holds back to the pool, which drops it. */
@@ -85,5 +125,12 @@ export class LiveIoAdapter extends IoAdapter {
     for (const client of [...this.ended]) this.giveBack(client);
     this.pool = undefined;
     await pool?.end();
+    const redis = this.redis;
+    this.redis = undefined;
+    // Closed after the adapters (they unsubscribe); one that never connected is only stopped from trying.
+    for (const client of redis ? [redis.pub, redis.sub] : []) {
+      if (client.isReady) await client.close().catch(() => client.destroy());
+      else if (client.isOpen) client.destroy();
+    }
   }
 }

@@ -1,14 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import { Inject, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { Ack, ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
+import { Ack, ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type OnGatewayConnection, type OnGatewayDisconnect, type OnGatewayInit } from '@nestjs/websockets';
 import cookieParser from 'cookie-parser';
 import type { Request, Response } from 'express';
 import type { Namespace, Socket } from 'socket.io';
+import { RUN_SUMMARY } from '../artifacts/artifacts.schemas.js';
 import { artifactView, ArtifactsService } from '../artifacts/artifacts.service.js';
 import { DomainEvents, type DomainEventMap } from '../common/domain-events.js';
 import { AppError, NotFoundError, UnauthenticatedError, ValidationFailedError } from '../common/problem.js';
 import { issuesToProblems } from '../common/validation.pipe.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
+import { isDatabaseUnavailable, OutageWarnings } from '../database/unavailable.js';
 import type { Actor, Principal, ShareViewer } from '../identity/actor.js';
 import { AuthService, SESSION_COOKIE } from '../identity/auth.service.js';
 import { isSameOrigin } from '../identity/same-origin.js';
@@ -17,7 +19,20 @@ import { PolicyService } from '../policy/policy.service.js';
 import type { RunEventView } from '../runs/runs.schemas.js';
 import { RunsService, runView } from '../runs/runs.service.js';
 import { SharingService } from '../sharing/sharing.service.js';
-import { SubscribeSchema, UnsubscribeSchema, type LiveClientEvents, type LiveError, type LiveInstanceEvents, type LiveRelay, type LiveServerEvents, type RelayedRunEvents, type SubscribeAck, type UnsubscribeAck } from './live.schemas.js';
+import { isListening } from './live-io.adapter.js';
+import {
+  SubscribeSchema,
+  UnsubscribeSchema,
+  type LiveClientEvents,
+  type LiveError,
+  type LiveInstanceEvents,
+  type LiveRelay,
+  type LiveServerEvents,
+  type MemberChange,
+  type RelayedRunEvents,
+  type SubscribeAck,
+  type UnsubscribeAck,
+} from './live.schemas.js';
 
 /** Rows a replay or gap fill reads from the database at a time. */
 const REPLAY_PAGE = 1_000;
@@ -32,6 +47,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const RELAY_INLINE_BYTES = 6_000;
 /** What one relay message may hold, encoded, with room for the adapter's envelope within a NOTIFY's 8000 bytes. */
 const RELAY_MESSAGE_BYTES = 7_000;
+/** How often whether the adapter LISTENs is looked at: its connection lost, it reconnects after 1-3 s. */
+const LISTEN_CHECK_MS = 500;
 /** How long a socket cut as too slow may take to read what it was already sent before its connection is dropped. */
 const SLOW_CLOSE_GRACE_MS = 5_000;
 
@@ -67,7 +84,13 @@ interface SocketState {
   watched: Set<string>;
   shares: Map<string, ShareSubscription>;
   /** Why the server is closing it, when it is one of ours (counted by that reason, not Socket.IO's). */
-  closing?: 'too_slow';
+  closing?: 'too_slow' | 'credential_expired';
+  /** Closes it when the session or token it connected with expires. */
+  expiry?: NodeJS.Timeout;
+  /** The re-check of its subscriptions under way (one at a time, each with the principal as it is then). */
+  rechecking?: Promise<void>;
+  /** How many changes of its member's role or teams, or of the org's bundle, it has heard of: a subscribe decided across one is decided again. */
+  changes: number;
 }
 
 type LiveSocket = Socket<LiveClientEvents, LiveServerEvents, LiveInstanceEvents, SocketState>;
@@ -87,11 +110,20 @@ function sessionCookie(request: IncomingMessage): string | undefined {
   return holder.cookies?.[SESSION_COOKIE];
 }
 
-/** A Socket.IO connect error the client reads as `err.message` and `err.data.code`. */
+/** A Socket.IO connect error the client reads as `err.message` and `err.data.code` (`unavailable` while the database is away, as HTTP's 503). */
 function connectError(error: unknown): Error {
-  const failure = new Error(error instanceof AppError ? error.message : 'The connection could not be authenticated') as Error & { data: { code: string } };
-  failure.data = { code: error instanceof AppError ? error.code : 'internal_error' };
-  return failure;
+  if (error instanceof AppError) return Object.assign(new Error(error.message), { data: { code: error.code } });
+  if (isDatabaseUnavailable(error)) return Object.assign(new Error('The database does not answer; connect again in a moment'), { data: { code: 'unavailable' } });
+  return Object.assign(new Error('The connection could not be authenticated'), { data: { code: 'internal_error' } });
+}
+
+/**
+ * The principal as it decides now: with the org's active bundle read afresh
+ * (the actor carries the version read with its credentials, which a socket
+ * would otherwise keep for as long as it stays open), as each HTTP request does.
+ */
+function deciding(actor: Actor): Actor {
+  return { ...actor, policyVersionId: null };
 }
 
 /** A socket that closed while its subscribe was reading must not be registered: nothing would ever drop it. */
@@ -118,9 +150,10 @@ function assertConnected(socket: LiveSocket): void {
  * then disconnected; it resumes with `after`, and the others never wait.
  */
 @WebSocketGateway({ namespace: '/live', serveClient: false })
-export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModuleDestroy {
+export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect, OnModuleDestroy {
   @WebSocketServer() private readonly nsp!: LiveNamespace;
   private readonly logger = new Logger('Live');
+  private readonly outage = new OutageWarnings(this.logger, 'the database does not answer: /live subscriptions are refused unavailable');
   /** Run id → the sockets subscribed to it. */
   private readonly runs = new Map<string, Set<RunSubscription>>();
   /** Share id → the sockets watching it. */
@@ -129,6 +162,15 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
   /** What this instance published since the relay last went out, with each item's encoded size. */
   private relayQueue: { relay: LiveRelay; bytes: number }[] = [];
   private relayTimer: NodeJS.Immediate | undefined;
+  /** Watches whether the adapter LISTENs; `deaf` once it was seen not to, until the catch-up after it does again has read the database. */
+  private listenTimer: NodeJS.Timeout | undefined;
+  private deaf = false;
+  private catchingUp: Promise<void> | undefined;
+  /**
+   * Artifact id → what its watchers here were last told of or subscribed at: its revision, and for a
+   * run-summary its run's last seq. The catch-up announces only what is newer. Kept while the artifact's room is.
+   */
+  private readonly announced = new Map<string, { revision: number; lastSeq: number | undefined }>();
 
   constructor(
     @Inject(AuthService) private readonly auth: AuthService,
@@ -164,9 +206,9 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
         this.onRunUpdated({ runId, status, lastSeq });
         this.relay({ kind: 'run.updated', runId, status, lastSeq });
       }),
-      this.events.subscribe('artifact.revised', ({ artifactId, revision }) => {
-        this.onArtifactRevised({ artifactId, revision });
-        this.relay({ kind: 'artifact.revised', artifactId, revision });
+      this.events.subscribe('artifact.revised', ({ artifactId, revision, lastSeq }) => {
+        this.onArtifactRevised({ artifactId, revision, lastSeq });
+        this.relay({ kind: 'artifact.revised', artifactId, revision, lastSeq });
       }),
       this.events.subscribe('share.revoked', ({ shareId }) => {
         this.cutShare(shareId, 'revoked');
@@ -176,8 +218,25 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
       this.events.subscribe('member.deactivated', ({ memberId }) => nsp.in(`member:${memberId}`).disconnectSockets(true)),
       this.events.subscribe('token.revoked', ({ tokenId }) => nsp.in(`token:${tokenId}`).disconnectSockets(true)),
       this.events.subscribe('session.ended', ({ sessionId }) => nsp.in(`session:${sessionId}`).disconnectSockets(true)),
+      this.events.subscribe('member.changed', ({ memberId, role, teamIds }) => {
+        this.onMemberChanged({ memberId, role, teamIds });
+        if (this.relays) nsp.serverSideEmit('member.changed', { memberId, role, teamIds });
+      }),
+      this.events.subscribe('policy.activated', ({ orgId }) => {
+        this.onPolicyActivated(orgId);
+        if (this.relays) nsp.serverSideEmit('policy.activated', orgId);
+      }),
     );
-    if (this.relays) nsp.on('relay', (relays) => this.onRelays(relays));
+    if (this.relays) {
+      nsp.on('relay', (relays) => this.onRelays(relays));
+      nsp.on('member.changed', (change) => this.onMemberChanged(change));
+      nsp.on('policy.activated', (orgId) => this.onPolicyActivated(orgId));
+      this.listenTimer = setInterval(() => this.watchListening(), LISTEN_CHECK_MS);
+      this.listenTimer.unref();
+      nsp.adapter.on('delete-room', (room: string) => {
+        if (room.startsWith('artifact:')) this.announced.delete(room.slice('artifact:'.length));
+      });
+    }
     this.metrics.countLive(() => {
       let runs = 0;
       let artifacts = 0;
@@ -195,6 +254,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
   onModuleDestroy(): void {
     for (const stop of this.unsubscribe.splice(0)) stop();
     clearImmediate(this.relayTimer);
+    clearInterval(this.listenTimer);
     for (const subscriptions of this.shares.values()) for (const sub of subscriptions) clearTimeout(sub.timer);
   }
 
@@ -206,23 +266,33 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     const cookieAllowed = session === undefined || isSameOrigin(socket.request.headers, socket.handshake.secure ? 'https' : 'http', this.config.publicUrl);
     const principal = await this.auth.verify({ token, session, cookieAllowed });
     if (!principal) throw new UnauthenticatedError('Connect with auth: {token} (a personal, reporter or share token) or the session cookie');
-    socket.data = { principal, runs: new Map(), artifacts: new Map(), watched: new Set(), shares: new Map() };
+    socket.data = { principal, runs: new Map(), artifacts: new Map(), watched: new Set(), shares: new Map(), changes: 0 };
     // Rooms by credential, so ending one closes its sockets.
     if (principal.type === 'user') void socket.join([`member:${principal.id}`, `${principal.via}:${principal.credentialId}`]);
     if (principal.type === 'share') void socket.join(`viewer:${principal.shareId}`);
+  }
+
+  handleConnection(socket: LiveSocket): void {
+    this.armCredentialExpiry(socket);
   }
 
   handleDisconnect(socket: LiveSocket, reason?: string): void {
     const state = socket.data as SocketState | undefined;
     this.metrics.live.disconnects.inc({ reason: state?.closing ?? reason ?? 'unknown' });
     if (!state?.principal) return;
+    clearTimeout(state.expiry);
     for (const sub of state.runs.values()) this.dropRun(sub);
     for (const sub of state.shares.values()) this.dropShare(sub);
   }
 
   @SubscribeMessage('subscribe')
   async subscribe(@ConnectedSocket() socket: LiveSocket, @MessageBody() body: unknown, @Ack() ack: ((answer: SubscribeAck) => void) | undefined): Promise<void> {
-    const reply = typeof ack === 'function' ? ack : () => undefined;
+    const changes = socket.data.changes;
+    const reply = (answer: SubscribeAck) => {
+      if (typeof ack === 'function') ack(answer);
+      // Decided while the member's role or teams, or the bundle, changed: decided again.
+      if (answer.ok && socket.data.changes !== changes) this.recheckLater(socket);
+    };
     try {
       const parsed = SubscribeSchema.safeParse(body ?? {});
       if (!parsed.success) throw new ValidationFailedError(issuesToProblems(parsed.error.issues, 'body'));
@@ -254,10 +324,14 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     reply({ ok: true });
   }
 
-  /** What an ack says of a failure; a policy denial is audited as HTTP's are. */
+  /** What an ack says of a failure; a policy denial is audited as HTTP's are, and the database away is `unavailable`, as HTTP's 503. */
   private async liveError(error: unknown): Promise<LiveError> {
     await this.policy.recordDenial(error)?.catch((failure: unknown) => this.logger.error(failure, 'could not audit a live denial'));
     if (error instanceof AppError) return { code: error.code, message: error.message, ...(error.errors?.length ? { errors: error.errors } : {}) };
+    if (isDatabaseUnavailable(error)) {
+      this.outage.note(error);
+      return { code: 'unavailable', message: 'The database does not answer; subscribe again in a moment' };
+    }
     this.logger.error(error, 'live subscribe failed');
     return { code: 'internal_error', message: 'The subscription failed; try again' };
   }
@@ -266,7 +340,157 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
   private actorOf(socket: LiveSocket, resource: string, id: string): Actor {
     const { principal } = socket.data;
     if (principal.type === 'share') throw new NotFoundError(resource, id);
-    return principal;
+    return deciding(principal);
+  }
+
+  // --- Access while connected ----------------------------------------------------
+
+  /** Closes the socket when the session or token it connected with expires, not at its next request. */
+  private armCredentialExpiry(socket: LiveSocket): void {
+    const { principal } = socket.data;
+    if (principal.type !== 'user') return;
+    const wait = principal.expiresAt.getTime() - Date.now();
+    const expire = () => {
+      if (!socket.connected || socket.data.closing) return;
+      socket.data.closing = 'credential_expired';
+      socket.emit('closing', { code: 'credential_expired', message: `The ${principal.via === 'session' ? 'session' : 'token'} this socket connected with has expired; connect again with a valid one` });
+      socket.disconnect(true);
+    };
+    socket.data.expiry = setTimeout(() => (wait > MAX_TIMER_MS ? this.armCredentialExpiry(socket) : expire()), Math.max(0, Math.min(wait, MAX_TIMER_MS)));
+    socket.data.expiry.unref();
+  }
+
+  /** A member's role or teams changed: their sockets here act with the new ones, and what they watch is decided again. */
+  private onMemberChanged({ memberId, role, teamIds }: MemberChange): void {
+    for (const id of [...(this.nsp.adapter.rooms.get(`member:${memberId}`) ?? [])]) {
+      const socket = this.nsp.sockets.get(id);
+      const principal = socket?.data.principal;
+      if (!socket || principal?.type !== 'user') continue;
+      socket.data.principal = { ...principal, role, teamIds };
+      socket.data.changes += 1;
+      this.recheckLater(socket);
+    }
+  }
+
+  /** Another bundle is active in the org: what its sockets here watch is decided again (each decision reads the active bundle). */
+  private onPolicyActivated(orgId: string): void {
+    for (const socket of this.nsp.sockets.values()) {
+      const principal = socket.data?.principal;
+      if (!principal || principal.type === 'share' || principal.orgId !== orgId) continue;
+      socket.data.changes += 1;
+      this.recheckLater(socket);
+    }
+  }
+
+  private recheckLater(socket: LiveSocket): void {
+    const state = socket.data;
+    state.rechecking = (state.rechecking ?? Promise.resolve()).then(() => this.recheck(socket)).catch((error: unknown) => this.logger.error(error, 'live re-check failed'));
+  }
+
+  /**
+   * Decides `read` again on each of the socket's subscriptions for its
+   * principal as it is now. What it may no longer read is dropped and the
+   * client told by `unsubscribed` with the reason, as a refused subscribe's
+   * ack would give it; the socket stays open for the rest. A check the
+   * database cannot answer drops the subscription too (`unavailable`):
+   * access is not kept on a decision that could not be made.
+   */
+  private async recheck(socket: LiveSocket): Promise<void> {
+    const state = socket.data;
+    if (!socket.connected || state.principal.type === 'share') return;
+    const actor = deciding(state.principal);
+    const refusal = async (check: () => Promise<unknown>): Promise<LiveError | undefined> => {
+      try {
+        await check();
+        return undefined;
+      } catch (error) {
+        return this.liveError(error);
+      }
+    };
+    for (const sub of [...state.runs.values()]) {
+      const error = await refusal(() => this.runsService.load(actor, sub.runId, 'read'));
+      if (!error || state.runs.get(sub.runId) !== sub) continue;
+      this.dropRun(sub);
+      socket.emit('unsubscribed', { run: sub.runId, error });
+    }
+    for (const artifactId of [...state.watched]) {
+      const error = await refusal(() => this.artifacts.load(actor, artifactId, 'read'));
+      if (!error || !state.watched.delete(artifactId)) continue;
+      this.leaveArtifact(socket, artifactId);
+      socket.emit('unsubscribed', { artifact: artifactId, error });
+    }
+    for (const sub of [...state.shares.values()]) {
+      // A member watches a link through its token (an org or team link serves only that org's or team's members).
+      const error = sub.token === undefined ? undefined : await refusal(() => this.sharing.viewer(sub.token!, actor));
+      if (!error || state.shares.get(sub.viewer.shareId) !== sub) continue;
+      this.dropShare(sub);
+      socket.emit('unsubscribed', { share: sub.viewer.shareId, error });
+    }
+  }
+
+  // --- Catching up after the adapter could not hear -------------------------------
+
+  /**
+   * While the adapter's LISTEN connection is down (the database away, or
+   * that connection lost), what other instances relay never reaches this one,
+   * and nothing else would tell its sockets until the next relay of the same
+   * run, artifact or link. Once it listens again, what they watch is read
+   * from the database.
+   */
+  private watchListening(): void {
+    const listening = isListening(this.nsp.adapter);
+    if (listening === false) this.deaf = true;
+    if (!listening || !this.deaf || this.catchingUp) return;
+    this.deaf = false;
+    this.catchingUp = this.catchUp()
+      .catch((error: unknown) => {
+        // Tried again at the next look.
+        this.deaf = true;
+        this.outage.failed(error, 'live catch-up');
+      })
+      .finally(() => (this.catchingUp = undefined));
+  }
+
+  /**
+   * Links that stopped serving cut their viewers first (a revoked link's
+   * viewer never hears of a revision); a run's subscribers behind its last
+   * seq get what they missed, from the database, then its status as
+   * `run.updated`; an artifact whose revision (or a run-summary whose run's
+   * last seq) is newer than what its watchers here were told is announced.
+   */
+  private async catchUp(): Promise<void> {
+    const rooms = [...this.nsp.adapter.rooms.keys()];
+    const artifactIds = rooms.filter((room) => room.startsWith('artifact:')).map((room) => room.slice('artifact:'.length));
+    const shareIds = new Set([...this.shares.keys(), ...rooms.filter((room) => room.startsWith('viewer:')).map((room) => room.slice('viewer:'.length))]);
+    const [stopped, artifacts] = await Promise.all([this.sharing.stopped([...shareIds]), this.artifacts.revisionsOf(artifactIds)]);
+    const summarized = artifacts.flatMap((a) => (a.summaryOf ? [a.summaryOf] : []));
+    const runs = new Map((await this.runsService.states([...new Set([...this.runs.keys(), ...summarized])])).map((run) => [run.id, run]));
+    for (const { id, reason } of stopped) this.cutShare(id, reason);
+    for (const [runId, subscribers] of this.runs) {
+      const run = runs.get(runId);
+      if (run && [...subscribers].some((sub) => sub.last < run.lastSeq)) this.onRunUpdated({ runId, status: run.status, lastSeq: run.lastSeq });
+    }
+    for (const { id, revision, summaryOf } of artifacts) {
+      const lastSeq = summaryOf ? runs.get(summaryOf)?.lastSeq : undefined;
+      const known = this.announced.get(id);
+      if (!known || revision > known.revision || (lastSeq ?? 0) > (known.lastSeq ?? 0)) this.onArtifactRevised({ artifactId: id, revision, lastSeq });
+    }
+  }
+
+  /** Notes what an artifact's watchers here know of it (see `announced`); only while it has a room here. */
+  private noteAnnounced(artifactId: string, revision: number, lastSeq: number | undefined): void {
+    if (!this.relays || !this.nsp.adapter.rooms.has(`artifact:${artifactId}`)) return;
+    const known = this.announced.get(artifactId);
+    const seq = Math.max(known?.lastSeq ?? 0, lastSeq ?? 0);
+    this.announced.set(artifactId, { revision: Math.max(known?.revision ?? 0, revision), lastSeq: seq || undefined });
+  }
+
+  /** What a watcher subscribing to an artifact now knows of it: its revision, and a run-summary's run's last seq. */
+  private async noteSubscribed(artifact: { id: string; kind: string; runId: string | null; revision: number }): Promise<void> {
+    if (!this.relays) return;
+    // Not worth failing the subscribe over: unknown, the catch-up announces the summary once more than needed.
+    const lastSeq = artifact.kind === RUN_SUMMARY && artifact.runId ? await this.runsService.states([artifact.runId]).then(([run]) => run?.lastSeq, () => undefined) : undefined;
+    this.noteAnnounced(artifact.id, artifact.revision, lastSeq);
   }
 
   // --- Runs -------------------------------------------------------------------
@@ -532,7 +756,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
 
   // --- Artifacts and links ----------------------------------------------------
 
-  private onArtifactRevised({ artifactId, revision }: { artifactId: string; revision: number }): void {
+  private onArtifactRevised({ artifactId, revision, lastSeq }: Omit<DomainEventMap['artifact.revised'], 'orgId'>): void {
     const room = `artifact:${artifactId}`;
     const members = this.nsp.adapter.rooms.get(room);
     if (!members?.size) return;
@@ -543,7 +767,8 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
     }
     const watchers = members.size;
     if (!watchers) return;
-    this.nsp.local.to(room).emit('artifact.revised', { artifactId, revision });
+    this.noteAnnounced(artifactId, revision, lastSeq);
+    this.nsp.local.to(room).emit('artifact.revised', lastSeq === undefined ? { artifactId, revision } : { artifactId, revision, lastSeq });
     this.metrics.live.deliveries.inc({ event: 'artifact.revised' }, watchers);
   }
 
@@ -560,6 +785,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
       socket.data.watched.add(artifactId);
       this.joinArtifact(socket, artifactId);
     }
+    await this.noteSubscribed(artifact);
     return artifactView(artifact);
   }
 
@@ -586,6 +812,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayDisconnect, OnModule
       // Registered first, then checked again: a revoke or expiry from now on reaches this socket, and one before it is seen here.
       await this.sharing.assertServing(viewer.shareId);
       artifact = await this.artifacts.ofShare(viewer.artifactId);
+      if (viewer.revision === null) await this.noteSubscribed(artifact);
     } catch (error) {
       this.dropShare(sub);
       throw error;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { UserActor } from '../identity/actor.js';
 import { IdSchema } from '../identity/identity.schemas.js';
 import type { RunEventView, RunStatus } from '../runs/runs.schemas.js';
 
@@ -34,10 +35,23 @@ export type UnsubscribeAck = { ok: true } | { ok: false; error: LiveError };
 export interface LiveServerEvents {
   'run.event': (event: RunEventView & { runId: string }) => void;
   'run.updated': (update: { runId: string; status: RunStatus; lastSeq: number }) => void;
-  'artifact.revised': (revised: { artifactId: string; revision: number }) => void;
+  /** A new revision; for a `run-summary` (always revision 0, rendered from its run), its run changed, and `lastSeq` is the run's last seq its render now shows. */
+  'artifact.revised': (revised: { artifactId: string; revision: number; lastSeq?: number }) => void;
   'share.revoked': (revoked: { shareId: string; reason: 'revoked' | 'expired' }) => void;
-  /** Sent last before the server disconnects a socket of its own accord (`too_slow`: it fell too far behind; resume with `after`). */
-  closing: (reason: { code: 'too_slow'; message: string }) => void;
+  /**
+   * Sent last before the server disconnects a socket of its own accord: `too_slow`, it fell too far
+   * behind (resume with `after`); `credential_expired`, the session or token it connected with expired.
+   */
+  closing: (reason: { code: 'too_slow' | 'credential_expired'; message: string }) => void;
+  /** A subscription the server dropped, its principal no longer allowed to read it (a role or team change), with why, as a refused subscribe's ack says it; the socket stays open. */
+  unsubscribed: (notice: ({ run: string } | { artifact: string } | { share: string }) & { error: LiveError }) => void;
+}
+
+/** A member's role and teams as they changed, as one instance tells the others. */
+export interface MemberChange {
+  memberId: string;
+  role: UserActor['role'];
+  teamIds: string[];
 }
 
 /** A run's committed batch as one instance relays it to the others: its events, or only its seq range when they are too large for a NOTIFY. */
@@ -52,12 +66,16 @@ export interface RelayedRunEvents {
 export type LiveRelay =
   | ({ kind: 'run.events' } & RelayedRunEvents)
   | { kind: 'run.updated'; runId: string; status: RunStatus; lastSeq: number }
-  | { kind: 'artifact.revised'; artifactId: string; revision: number }
+  | { kind: 'artifact.revised'; artifactId: string; revision: number; lastSeq?: number }
   | { kind: 'share.revoked'; shareId: string };
 
 /** What one `/live` instance tells the others through the adapter: what it published, in order, several to a message. */
 export interface LiveInstanceEvents {
   relay: (relays: LiveRelay[]) => void;
+  /** A member's role or teams changed: every instance re-checks that member's sockets. */
+  'member.changed': (change: MemberChange) => void;
+  /** Another policy bundle became active in this org: every instance re-checks the org's sockets. */
+  'policy.activated': (orgId: string) => void;
 }
 
 /** What a client emits on `/live`, each with an ack. */

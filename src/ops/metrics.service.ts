@@ -23,7 +23,7 @@ export class MetricsService {
   /** The `/live` stream: what it holds now comes from `liveState`, read at each scrape. */
   readonly live = {
     deliveries: new Counter({ name: 'live_deliveries_total', help: 'Messages sent to /live sockets, by event', labelNames: ['event'] as const, registers: [this.registry] }),
-    disconnects: new Counter({ name: 'live_disconnects_total', help: '/live sockets disconnected, by reason (too_slow: past VITRINE_LIVE_SOCKET_BUFFER)', labelNames: ['reason'] as const, registers: [this.registry] }),
+    disconnects: new Counter({ name: 'live_disconnects_total', help: '/live sockets disconnected, by reason (too_slow: past VITRINE_LIVE_SOCKET_BUFFER; credential_expired: its session or token expired)', labelNames: ['reason'] as const, registers: [this.registry] }),
     replayed: new Counter({ name: 'live_replayed_events_total', help: 'Run events sent to /live sockets from the database: replays after a subscribe, and gap fills', labelNames: ['source'] as const, registers: [this.registry] }),
   };
   /** Sockets and subscriptions, read from `liveState` at each scrape. */

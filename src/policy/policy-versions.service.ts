@@ -103,7 +103,7 @@ export class PolicyVersionsService {
   put(actor: UserActor, loaded: LoadedBundle): Promise<ActivePolicyView> {
     return this.activation(actor, async (manager) => {
       const active = await this.loadActive(manager, actor.orgId);
-      if (active.policyVersion!.hash === loaded.hash) return { view: activeView(active), revoked: [] };
+      if (active.policyVersion!.hash === loaded.hash) return { view: activeView(active), revoked: [], switched: false };
       const next = await this.nextVersion(manager, actor.orgId);
       const version = await this.insertVersion(manager, actor.orgId, next, loaded, active.policyVersion!.version, actor.id);
       return this.switchTo(manager, actor, version, new CompiledPolicy(String(next), loaded.bundle), 'policy.update', {
@@ -126,13 +126,14 @@ export class PolicyVersionsService {
   }
 
   /** Runs an activation in one transaction under the org's policy lock; who listens hears of its revocations after commit. */
-  private async activation(actor: UserActor, work: (manager: EntityManager) => Promise<{ view: ActivePolicyView; revoked: DeniedLink[] }>): Promise<ActivePolicyView> {
+  private async activation(actor: UserActor, work: (manager: EntityManager) => Promise<{ view: ActivePolicyView; revoked: DeniedLink[]; switched: boolean }>): Promise<ActivePolicyView> {
     await this.activeVersionId(actor.orgId);
-    const { view, revoked } = await this.db.transaction(async (manager) => {
+    const { view, revoked, switched } = await this.db.transaction(async (manager) => {
       await this.lockOrg(manager, actor.orgId);
       return work(manager);
     });
     publishRevokedLinks(this.events, actor.orgId, revoked);
+    if (switched) this.events.publish('policy.activated', { orgId: actor.orgId, version: view.version });
     return view;
   }
 
@@ -148,7 +149,7 @@ export class PolicyVersionsService {
       resource: { type: 'Policy', id: String(version.version) },
       details: { version: version.version, hash: version.hash, ...details, revokedShares: revoked.length },
     });
-    return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked };
+    return { view: activeView(await this.loadActive(manager, actor.orgId)), revoked, switched: true };
   }
 
   /**

@@ -227,6 +227,13 @@ export class RunsService {
     return { items: page.map(runView), nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null };
   }
 
+  /** The status and last seq of these runs, for a caller already checked against policy (the live stream catching up after it could not hear). */
+  async states(ids: readonly string[]): Promise<{ id: string; status: RunView['status']; lastSeq: number }[]> {
+    if (ids.length === 0) return [];
+    const rows: { id: string; status: RunView['status']; last_seq: string }[] = await this.db.query('SELECT id, status, last_seq FROM runs WHERE id = ANY($1::uuid[])', [ids]);
+    return rows.map((r) => ({ id: r.id, status: r.status, lastSeq: Number(r.last_seq) }));
+  }
+
   /** Events with `after` < seq <= `through`, in seq order, at most `limit`: for a caller already checked against policy (the live stream's replay and gap fill). */
   async eventsBetween(runId: string, after: number, through: number, limit: number): Promise<RunEventView[]> {
     const rows: { seq: string; id: string; at: Date; node: string; type: string; data: Record<string, unknown> }[] = await this.db.query(

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, In, type EntityManager } from 'typeorm';
 import type { ArtifactView, RemixBody } from '../artifacts/artifacts.schemas.js';
 import { artifactAttributes, ArtifactsService, shareSubjectKey } from '../artifacts/artifacts.service.js';
 import { AuditChainService } from '../audit/audit-chain.service.js';
@@ -323,6 +323,17 @@ export class SharingService {
   async viewer(token: string, actor: Actor | undefined): Promise<ShareViewer> {
     const share = await this.byToken(token, actor);
     return { type: 'share', shareId: share.id, orgId: share.orgId, artifactId: share.artifactId, revision: share.revision, expiresAt: share.expiresAt };
+  }
+
+  /** Which of these shares no longer serve, and why (a share that is gone counts as revoked): for live viewers that may have missed the news. */
+  async stopped(ids: readonly string[]): Promise<{ id: string; reason: 'revoked' | 'expired' }[]> {
+    if (ids.length === 0) return [];
+    const shares = new Map((await this.db.getRepository(Share).findBy({ id: In([...ids]) })).map((share) => [share.id, share]));
+    return ids.flatMap((id) => {
+      const share = shares.get(id);
+      const state = share ? shareState(share) : 'revoked';
+      return state === 'valid' ? [] : [{ id, reason: state }];
+    });
   }
 
   /** 410 unless the share still serves: for a viewer registered after its token was checked, so a revoke in between is not missed. */

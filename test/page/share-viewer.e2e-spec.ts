@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Frame, Page } from 'playwright-core';
-import { adminToken, createArtifact, createMember, createShare, type TestMember } from '../helpers/factories.js';
+import { adminToken, createArtifact, createMember, createRun, createShare, createSkill, type TestMember } from '../helpers/factories.js';
 import { launchBrowser, openPage, screenshot, seriousViolations, signIn } from '../helpers/browser.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -208,6 +208,27 @@ describe('the share viewer', () => {
     expect(await page.locator('header.share-bar').textContent()).toContain('Live· revision 2');
     expect(await views(artifact.id, share.id)).toEqual({ counted: 1, events: 1 });
     expect(offOrigin).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+
+  it("follows a run-summary link as its run moves (it has no revisions: its run's changes are the notices)", async () => {
+    const skill = (await createSkill(t, admin)).name;
+    const run = await createRun(t, member.token, skill, { fetch: [], parse: ['fetch'] });
+    const created = await t.http(member.token).post('/api/v1/artifacts').send({ title: 'Nightly summary', kind: 'run-summary', runId: run.id, classification: 'public' });
+    expect(created.status).toBe(201);
+    const share = await createShare(t, member.token, created.body.id);
+    const { page, context, pageErrors } = await openPage(browser, t);
+    await page.goto(`/s/${share.token}`);
+    const row = async (key: string) => (await shownFrame(page)).locator('tr', { hasText: key }).first();
+    await (await row('parse')).filter({ hasText: 'pending' }).waitFor();
+    await page.locator('.share-viewer[data-watching]').waitFor();
+    expect(await page.locator('header.share-bar').textContent()).toContain('follows its run');
+    const report = await t.http(run.reporterToken).post(`/api/v1/runs/${run.id}/events`).send({ events: [{ node: 'fetch', type: 'started' }, { node: 'fetch', type: 'succeeded' }, { node: 'parse', type: 'started' }] });
+    expect(report.status).toBe(200);
+    await page.locator('iframe.share-frame:not(.behind)[data-revision="1"]').waitFor({ timeout: 2_000 });
+    expect(await (await row('parse')).textContent()).toContain('running');
+    expect(await (await row('fetch')).textContent()).toContain('succeeded');
     expect(pageErrors).toEqual([]);
     await context.close();
   });

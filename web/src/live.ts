@@ -6,9 +6,12 @@ import type { Run, RunEvent, RunStatus } from './api';
 interface ServerEvents {
   'run.event': (event: RunEvent & { runId: string }) => void;
   'run.updated': (update: { runId: string; status: RunStatus; lastSeq: number }) => void;
-  'artifact.revised': (revised: { artifactId: string; revision: number }) => void;
+  /** A run-summary has no revisions of its own (revision 0): `lastSeq` tells one notice of its run's change from the next. */
+  'artifact.revised': (revised: { artifactId: string; revision: number; lastSeq?: number }) => void;
   'share.revoked': (revoked: { shareId: string; reason?: 'revoked' | 'expired' }) => void;
   closing: (reason: { code: string; message: string }) => void;
+  /** A subscription the server dropped: access to it was decided again (a role, team or policy changed) and refused. */
+  unsubscribed: (notice: { run?: string; artifact?: string; share?: string; error: { code: string; message: string } }) => void;
 }
 type Ack<S> = { ok: true; snapshot: S; replayed: number } | { ok: false; error: { code: string; message: string } };
 interface ClientEvents {
@@ -52,6 +55,8 @@ export class LiveClient {
   private readonly listeners = new Set<() => void>();
   private readonly resubscribers = new Set<() => void>();
   private closed = false;
+  /** Why the server ended this connection for good (its credential expired): no reconnect then. */
+  private ended: string | undefined;
 
   constructor(auth?: { token: string }) {
     this.socket = io('/live', { auth, transports: ['websocket', 'polling'], withCredentials: true });
@@ -62,10 +67,16 @@ export class LiveClient {
     this.socket.on('disconnect', (reason) => {
       this.set('reconnecting');
       // The server closed it (too slow, or a restart that ended the session cleanly): Socket.IO does not retry that by itself.
-      if (reason !== 'io server disconnect') return;
+      if (reason !== 'io server disconnect' || this.ended) return;
       setTimeout(() => {
         if (!this.closed) this.socket.connect();
       }, 500);
+    });
+    this.socket.on('closing', ({ code }) => {
+      if (code !== 'credential_expired') return;
+      this.ended = code;
+      // The signed-in page asks who is signed in again, and shows the sign-in form.
+      window.dispatchEvent(new CustomEvent('vitrine:credential-expired'));
     });
     this.socket.on('connect_error', () => {
       if (this.state === 'live') this.set('reconnecting');
@@ -100,6 +111,9 @@ export class LiveClient {
     const onUpdated = (update: { runId: string; status: RunStatus; lastSeq: number }) => {
       if (current && update.runId === runId) watch.onUpdated?.(update);
     };
+    const onDropped = (notice: { run?: string; error: { code: string; message: string } }) => {
+      if (current && notice.run === runId) watch.onError?.(new LiveError(notice.error.code, notice.error.message));
+    };
     const subscribe = () =>
       this.socket.emit('subscribe', { run: runId, after: last }, (answer) => {
         if (!current) return;
@@ -108,6 +122,7 @@ export class LiveClient {
       });
     this.socket.on('run.event', onEvent);
     this.socket.on('run.updated', onUpdated);
+    this.socket.on('unsubscribed', onDropped);
     this.resubscribers.add(subscribe);
     if (this.socket.connected) subscribe();
     return () => {
@@ -115,6 +130,7 @@ export class LiveClient {
       this.resubscribers.delete(subscribe);
       this.socket.off('run.event', onEvent);
       this.socket.off('run.updated', onUpdated);
+      this.socket.off('unsubscribed', onDropped);
       if (this.socket.connected) this.socket.emit('unsubscribe', { run: runId }, () => undefined);
     };
   }
@@ -122,13 +138,17 @@ export class LiveClient {
   /** `subscribe {artifact}` or `{share}`: the snapshot on every (re)subscribe, then revisions and revocation. */
   watch<S>(
     target: { artifact: string } | { share: string },
-    watch: { onSnapshot?(snapshot: S): void; onRevised?(revision: number): void; onRevoked?(reason: 'revoked' | 'expired'): void; onError?(error: LiveError): void },
+    watch: { onSnapshot?(snapshot: S): void; onRevised?(revision: number, lastSeq?: number): void; onRevoked?(reason: 'revoked' | 'expired'): void; onError?(error: LiveError): void },
   ): () => void {
     let current = true;
     let artifactId = 'artifact' in target ? target.artifact : undefined;
     let shareId: string | undefined;
-    const onRevised = (revised: { artifactId: string; revision: number }) => {
-      if (current && revised.artifactId === artifactId) watch.onRevised?.(revised.revision);
+    const onRevised = (revised: { artifactId: string; revision: number; lastSeq?: number }) => {
+      if (current && revised.artifactId === artifactId) watch.onRevised?.(revised.revision, revised.lastSeq);
+    };
+    const onDropped = (notice: { artifact?: string; share?: string; error: { code: string; message: string } }) => {
+      const mine = 'artifact' in target ? notice.artifact === target.artifact : notice.share === target.share;
+      if (current && mine) watch.onError?.(new LiveError(notice.error.code, notice.error.message));
     };
     const onRevoked = (revoked: { shareId: string; reason?: 'revoked' | 'expired' }) => {
       if (current && shareId !== undefined && revoked.shareId === shareId) watch.onRevoked?.(revoked.reason ?? 'revoked');
@@ -146,6 +166,7 @@ export class LiveClient {
       });
     this.socket.on('artifact.revised', onRevised);
     this.socket.on('share.revoked', onRevoked);
+    this.socket.on('unsubscribed', onDropped);
     this.resubscribers.add(subscribe);
     if (this.socket.connected) subscribe();
     return () => {
@@ -153,6 +174,7 @@ export class LiveClient {
       this.resubscribers.delete(subscribe);
       this.socket.off('artifact.revised', onRevised);
       this.socket.off('share.revoked', onRevoked);
+      this.socket.off('unsubscribed', onDropped);
       if (this.socket.connected) this.socket.emit('unsubscribe', { ...target }, () => undefined);
     };
   }

@@ -23,6 +23,15 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     );
   }, []);
   useEffect(refresh, [refresh]);
+  // The live connection heard that the session expired: ask again, which shows the sign-in form.
+  useEffect(() => {
+    const expired = () => {
+      closeLive();
+      refresh();
+    };
+    window.addEventListener('vitrine:credential-expired', expired);
+    return () => window.removeEventListener('vitrine:credential-expired', expired);
+  }, [refresh]);
   const signIn = useCallback(async (email: string, password: string) => {
     await api('/auth/login', { method: 'POST', json: { email, password } });
     setState({ status: 'signed-in', me: await api<Me>('/me') });

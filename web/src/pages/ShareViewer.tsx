@@ -1,4 +1,4 @@
-import { useEffect, useReducer, useState } from 'react';
+import { useEffect, useReducer, useRef, useState } from 'react';
 import { ConnectionStatus } from '../components/ConnectionStatus';
 import { ErrorState, Loading } from '../components/states';
 import { LiveClient, type ShareSnapshot } from '../live';
@@ -48,7 +48,10 @@ function SharedArtifact({ meta }: { meta: ValidShareMeta }) {
   const { token, share, ticket } = meta;
   const [gone, setGone] = useState<Gone | null>(null);
   const [artifact, setArtifact] = useState({ title: meta.artifact.title, kind: meta.artifact.kind });
-  const [frames, dispatch] = useReducer(framesReducer, { shown: meta.artifact.revision, loading: null });
+  // A run-summary is rendered from its run (revision 0 always): its frames are counted by the notices of its run's changes instead.
+  const summary = meta.artifact.kind === 'run-summary';
+  const notices = useRef(0);
+  const [frames, dispatch] = useReducer(framesReducer, { shown: summary ? 0 : meta.artifact.revision, loading: null });
   const [client, setClient] = useState<LiveClient | null>(null);
   // Once the server has answered the subscription: from then on a revision or revocation reaches this page.
   const [watching, setWatching] = useState(false);
@@ -69,16 +72,20 @@ function SharedArtifact({ meta }: { meta: ValidShareMeta }) {
       if (why) end(why);
     };
     live.socket.on('connect_error', refused);
+    let subscribed = false;
     const stop = live.watch<ShareSnapshot>(
       { share: token },
       {
         onSnapshot: (snapshot) => {
           setWatching(true);
           setArtifact({ title: snapshot.artifact.title, kind: snapshot.artifact.kind });
-          // After a reconnect: a revision made meanwhile.
-          if (share.revision === null) dispatch({ type: 'revised', revision: snapshot.artifact.revision });
+          // After a reconnect: a revision made meanwhile (a summary's run may have changed meanwhile too).
+          if (summary) {
+            if (subscribed) dispatch({ type: 'revised', revision: ++notices.current });
+          } else if (share.revision === null) dispatch({ type: 'revised', revision: snapshot.artifact.revision });
+          subscribed = true;
         },
-        onRevised: (revision) => dispatch({ type: 'revised', revision }),
+        onRevised: (revision) => dispatch({ type: 'revised', revision: summary ? ++notices.current : revision }),
         onRevoked: end,
         onError: (error) => {
           const why = goneOf(error.code);
@@ -91,7 +98,7 @@ function SharedArtifact({ meta }: { meta: ValidShareMeta }) {
       live.socket.off('connect_error', refused);
       live.close();
     };
-  }, [token, share.audience, share.revision]);
+  }, [token, share.audience, share.revision, summary]);
 
   // The server cuts the link's viewers at its expiry; this says so too while the connection is down.
   useEffect(() => (expiresAt === null || gone ? undefined : callAt(expiresAt, () => setGone('expired'))), [expiresAt, gone]);
@@ -120,7 +127,7 @@ function SharedArtifact({ meta }: { meta: ValidShareMeta }) {
             <span className="share-live" title="This link follows the artifact: new revisions appear here as they are made">
               <span className="share-live-dot" aria-hidden="true" />
               Live
-              <span className="share-revision">· revision {frames.shown}</span>
+              <span className="share-revision">{summary ? '· follows its run' : `· revision ${frames.shown}`}</span>
             </span>
           ) : (
             <span className="share-pinned" title="This link shows one revision, which does not change">
@@ -139,7 +146,7 @@ function SharedArtifact({ meta }: { meta: ValidShareMeta }) {
             <iframe
               key={revision}
               className={behind ? 'share-frame behind' : 'share-frame'}
-              src={contentUrl(token, revision, ticket)}
+              src={contentUrl(token, summary ? 0 : revision, ticket)}
               title={artifact.title}
               sandbox="allow-scripts"
               data-revision={revision}

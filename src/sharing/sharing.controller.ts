@@ -69,7 +69,7 @@ export class SharingController {
   }
 }
 
-/** The problem answers of the viewer page: for a browser, the page itself with that status (it shows the state); problem+json for a client that asks for JSON. */
+/** The problem answers of the viewer page: for a browser (`Accept` naming `text/html`), the page itself with that status (it shows the state); problem+json for any other client. */
 const PageOrProblem = (status: 404 | 410, description: string) =>
   ApiResponse({ status, description, content: { 'text/html': { schema: { type: 'string' } }, [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } } });
 
@@ -90,8 +90,8 @@ export class ShareViewController {
   })
   @ApiProduces('text/html', PROBLEM_CONTENT_TYPE)
   @ApiOkResponse({ description: 'The viewer page, under the page Content-Security-Policy; never stored by caches (it carries a view ticket)' })
-  @PageOrProblem(404, '`not_found`: unknown link, or an org or team share and the caller is not signed in as a member of it')
-  @PageOrProblem(410, '`share_revoked` or `share_expired`')
+  @PageOrProblem(404, 'For a browser the page, else a problem: `not_found`: unknown link, or an org or team share and the caller is not signed in as a member of it')
+  @PageOrProblem(410, 'For a browser the page, else a problem: `share_revoked` or `share_expired`')
   async page(@Param('token') token: string, @Req() request: RequestWithActor, @Res() response: Response): Promise<void> {
     const shell = pageShell();
     if (shell === undefined) throw new ServiceUnavailableException('The page is not built: run `npm run build`.');
@@ -101,9 +101,11 @@ export class ShareViewController {
     try {
       meta = { state: 'valid', token, ...(await this.sharing.viewPage(request.actor, token, requestContext(request))), now };
     } catch (error) {
-      // A browser gets the page, which says what happened; a client asking for JSON, the problem.
+      // A browser (which names text/html in Accept) gets the page, which says what happened; any
+      // other client, curl's */* and no Accept at all included, the problem document.
       const gone = error instanceof AppError && (error.status === 404 || error.status === 410);
-      if (!gone || request.accepts(['html', PROBLEM_CONTENT_TYPE, 'json']) !== 'html') throw error;
+      const browser = /\btext\/html\b/.test(request.get('accept') ?? '') && request.accepts(['html', PROBLEM_CONTENT_TYPE, 'json']) === 'html';
+      if (!gone || !browser) throw error;
       status = error.status;
       meta = { state: error.status === 404 ? 'not_found' : error.code === 'share_expired' ? 'expired' : 'revoked', token, now };
     }

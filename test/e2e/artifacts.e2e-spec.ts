@@ -493,6 +493,9 @@ describe('rendering and share links', () => {
       expect(csp(page)).toContain("script-src 'self'");
       expect(sharePageMeta(page.text)).toEqual({ state, token, now: expect.any(String) });
       expectProblem(await t.http().get(`/s/${token}`).set('Accept', 'application/json'), status, code);
+      // curl's */* and a client sending no Accept are not browsers: they get the problem too.
+      expectProblem(await t.http().get(`/s/${token}`).set('Accept', '*/*'), status, code);
+      expectProblem(await t.http().get(`/s/${token}`).unset('Accept'), status, code);
       expectProblem(await t.http().get(contentPath(token)), status, code);
     }
     const views = await t.db.query(`SELECT 1 FROM audit_events WHERE action = 'share.view' AND resource_id = ANY($1)`, [[revoked.id, expired.id]]);

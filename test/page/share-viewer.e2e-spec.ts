@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser, Frame, Page } from 'playwright-core';
+import type { Browser, Frame, Page, Request } from 'playwright-core';
 import { adminToken, createArtifact, createMember, createRun, createShare, createSkill, type TestMember } from '../helpers/factories.js';
 import { launchBrowser, openPage, screenshot, seriousViolations, signIn } from '../helpers/browser.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -251,12 +251,17 @@ describe('the share viewer', () => {
     const share = await createShare(t, member.token, artifact.id);
     const { page, context, offOrigin, pageErrors } = await openPage(browser, t);
     const failed: string[] = [];
-    context.on('requestfailed', (request) => failed.push(`${request.url()} ${request.failure()?.errorText}`));
+    // Only what the viewer page asks for: the runs list's requests still in flight when it is left are aborted.
+    const beforeViewer = new Set<Request>();
+    let viewing = false;
+    context.on('request', (request) => (viewing ? undefined : beforeViewer.add(request)));
+    context.on('requestfailed', (request) => (beforeViewer.has(request) ? undefined : failed.push(`${request.url()} ${request.failure()?.errorText}`)));
     // Signed in, so there is a session cookie to steal and an API that would answer it.
     await page.goto('/');
     await signIn(page);
     canaryHits.length = 0;
     served.length = 0;
+    viewing = true;
     await page.goto(`/s/${share.token}`);
     const frame = await shownFrame(page);
     await frame.locator('#status').filter({ hasText: 'script ran' }).waitFor();

@@ -233,6 +233,23 @@ describe('run page', () => {
     await context.close();
   });
 
+  it('tells an auditor, who may ask the policy, why not before they try', async () => {
+    const auditor = await createMember(t, admin, 'auditor');
+    const run = await createRun(t, admin, skill, { step: [] }, { title: 'Audited' });
+    const explained = await t.http(auditor.token).post('/api/v1/policies/explain').send({ action: 'update', resource: { type: 'Run', id: run.id } });
+    expect(explained.status).toBe(200);
+    expect(explained.body.allowed).toBe(false);
+    const { page, context } = await openRun(run.id, { email: auditor.email, password: auditor.password });
+    const button = page.getByRole('button', { name: 'Cancel run' });
+    await page.locator('.cancel-button[aria-disabled="true"]').waitFor();
+    // aria-disabled, not disabled: it stays in the tab order and says why when pressed.
+    await button.focus();
+    await page.keyboard.press('Enter');
+    await expect(page.locator('.cancel-denied').textContent()).resolves.toBe(`Not cancelled: ${explained.body.reason}`);
+    await expect(page.getByRole('button', { name: 'Yes, cancel the run' }).count()).resolves.toBe(0);
+    await context.close();
+  });
+
   it('meets accessibility rules in the dark, and says when a run does not exist', async () => {
     const run = await createRun(t, admin, skill, { one: [], two: ['one'], three: ['one'] }, { title: 'After dark' });
     await post(t, run.reporterToken, run.id, [{ node: 'one', type: 'succeeded' }, { node: 'two', type: 'progress', percent: 60, message: 'halfway there' }]);

@@ -193,7 +193,15 @@ function RunView({ run }: { run: Run }) {
               Viewing seq <strong>{viewing.toLocaleString('en')}</strong> of {liveSeq.toLocaleString('en')}
               {!ready && ' — loading the events up to it…'}
             </span>
-            <button type="button" className="primary" onClick={() => params.set({ seq: null })}>
+            <button
+              type="button"
+              className="primary"
+              onClick={() => {
+                params.set({ seq: null });
+                // The banner and its button go: focus stays on the timeline rather than falling to the page.
+                document.getElementById('scrubber')?.focus();
+              }}
+            >
               Live ⟶
             </button>
           </div>

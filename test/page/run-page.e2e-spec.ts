@@ -129,8 +129,10 @@ describe('run page', () => {
 
   it('scrubs back to an earlier seq, by the URL and by keyboard, then back to Live', async () => {
     const run = await createRun(t, admin, skill, { a: [], b: ['a'] }, { title: 'Time travel' });
-    await post(t, run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 10 }]);
-    const progress = Array.from({ length: 30 }, (_, i) => ({ node: 'a', type: 'progress', percent: 11 + i }));
+    // Stamped an hour back, one minute apart: a clock that ticked on would read an hour.
+    const hourAgo = Date.now() - 3_600_000;
+    await post(t, run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 10, at: new Date(hourAgo).toISOString() }]);
+    const progress = Array.from({ length: 30 }, (_, i) => ({ node: 'a', type: 'progress', percent: 11 + i, at: new Date(hourAgo + (i + 1) * 60_000).toISOString() }));
     await post(t, run.reporterToken, run.id, progress);
     const last = await post(t, run.reporterToken, run.id, [{ node: 'a', type: 'succeeded' }, { node: 'b', type: 'started' }]);
     expect(last).toBe(33);
@@ -140,6 +142,9 @@ describe('run page', () => {
     await node(page, 'a', 'running').and(page.locator('[data-percent="10"]')).waitFor();
     await node(page, 'b', 'pending').waitFor();
     await expect(page.locator('.scrub-banner').textContent()).resolves.toMatch(/^Viewing seq 1 of 33/);
+    // Times read as at that seq (its event's stamp), not ticking on: a was started by the event itself.
+    await page.locator('.run-head .facts', { hasText: 'Elapsed0s' }).waitFor();
+    await expect(node(page, 'a').locator('.rn-duration').textContent()).resolves.toBe('0s');
     await screenshot(page, 'run-page-scrubbed');
 
     const scrubber = page.locator('[data-testid="scrubber"]');
@@ -149,6 +154,7 @@ describe('run page', () => {
     await page.keyboard.press('Shift+ArrowRight');
     await node(page, 'a').and(page.locator('[data-percent="21"]')).waitFor();
     await expect(scrubber.inputValue()).resolves.toBe('12');
+    await expect(node(page, 'a').locator('.rn-duration').textContent()).resolves.toBe('11m 00s');
     expect(new URL(page.url()).searchParams.get('seq')).toBe('12');
     await page.keyboard.press('Shift+ArrowLeft');
     await node(page, 'a').and(page.locator('[data-percent="11"]')).waitFor();

@@ -1,4 +1,4 @@
-import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { createContext, memo, useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { Controls, Handle, Position, ReactFlow, useReactFlow, type Edge, type Node, type NodeProps } from '@xyflow/react';
 import type { RunNode } from '../api';
 import { StatusBadge, StatusIcon } from '../components/StatusBadge';
@@ -57,16 +57,29 @@ type CardNode = Node<CardData, 'run'>;
 /** How a skip's or cancel's reason reads: `upstream_failed` → "upstream failed". */
 export const reasonText = (reason: string | null) => (reason ? reason.replace(/_/g, ' ') : null);
 
+/**
+ * The time the page shows the run at: undefined while live (the clock), else when the scrubbed seq's
+ * event was stamped, so durations read as they did then instead of ticking on.
+ */
+export const AsOf = createContext<number | undefined>(undefined);
+
+/** Now, or the scrubbed moment; ticking only while live and `active`. */
+function useNow(active: boolean): number {
+  const asOf = useContext(AsOf);
+  const now = useClock(active && asOf === undefined);
+  return asOf ?? now;
+}
+
 /** Live while it runs, fixed once it ended; nothing before it started. */
 export function useDuration(node: Pick<RunNode, 'status' | 'startedAt' | 'endedAt'>): string | null {
-  const now = useClock(node.status === 'running' && node.startedAt !== null);
+  const now = useNow(node.status === 'running' && node.startedAt !== null);
   if (!node.startedAt) return null;
   const end = node.endedAt ? Date.parse(node.endedAt) : now;
   return formatDuration(end - Date.parse(node.startedAt));
 }
 
 export function SilentFor({ node, staleAfterSeconds }: { node: NodeState; staleAfterSeconds: number }) {
-  const now = useClock(true);
+  const now = useNow(true);
   const text = node.lastEventAt ? `silent for ${formatDuration(now - Date.parse(node.lastEventAt))}` : `silent over ${formatDuration(staleAfterSeconds * 1000)}`;
   return (
     <span className="rn-stalled st-stalled" title="No event from this node for longer than the run allows">
@@ -85,7 +98,6 @@ const RunNodeCard = memo(function RunNodeCard({ id, data }: NodeProps<CardNode>)
   const { store, filter, selected, onOpen, staleAfterSeconds } = data;
   const node = useNode(store, id);
   const highlighted = filter !== null && matchesFilter(node, filter);
-  const duration = useDuration(node);
   const line = node.status === 'skipped' || node.status === 'cancelled' ? (reasonText(node.reason) ?? node.message) : node.status === 'failed' ? (node.error?.message ?? node.message) : node.message;
   return (
     <>
@@ -107,7 +119,7 @@ const RunNodeCard = memo(function RunNodeCard({ id, data }: NodeProps<CardNode>)
         <span className="rn-status">
           <StatusBadge status={node.status} />
           {node.percent !== null && node.status === 'running' && <span className="rn-percent">{Math.round(node.percent)}%</span>}
-          {duration && <span className="rn-duration">{duration}</span>}
+          <Duration node={node} />
         </span>
         <span className="rn-bar" aria-hidden="true">
           <span className={`rn-fill st-bg-${node.status}`} style={{ transform: `scaleX(${(node.percent ?? (node.status === 'succeeded' ? 100 : 0)) / 100})` }} />
@@ -118,6 +130,11 @@ const RunNodeCard = memo(function RunNodeCard({ id, data }: NodeProps<CardNode>)
     </>
   );
 });
+
+function Duration({ node }: { node: NodeState }) {
+  const duration = useDuration(node);
+  return duration ? <span className="rn-duration">{duration}</span> : null;
+}
 
 const nodeTypes = { run: RunNodeCard };
 // React Flow gives a node that is neither selectable nor draggable no pointer events; its card is a button.
@@ -220,7 +237,7 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
         onlyRenderVisibleElements
         fitView
         fitViewOptions={FIT_VIEW}
-        minZoom={0.05}
+        minZoom={0.01}
         maxZoom={2}
         nodesDraggable={false}
         nodesConnectable={false}

@@ -262,6 +262,11 @@ export class RunTimeline {
     return lines.slice(0, countUpTo(lines, seq));
   }
 
+  /** When the event at `seq` was stamped, if held. */
+  atOf(seq: number): string | undefined {
+    return this.events[seq]?.at;
+  }
+
   /** Events after `after` up to `to`, both seqs held. */
   private slice(after: number, to: number): RunEvent[] {
     return this.events.slice(after + 1, to + 1) as RunEvent[];

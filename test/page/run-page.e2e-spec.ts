@@ -53,6 +53,8 @@ describe('run page', () => {
     const run = await createRun(t, admin, skill, { fetch: [], build: ['fetch'], test: ['build'], lint: [] }, { title: 'Nightly build' });
     await post(t, run.reporterToken, run.id, [{ node: 'lint', type: 'succeeded', output: { warnings: 0 } }]);
     const { page, context, offOrigin, pageErrors, errors } = await openRun(run.id);
+    const workers: string[] = [];
+    page.on('worker', (worker) => workers.push(worker.url()));
     await page.getByRole('heading', { name: 'Nightly build' }).waitFor();
     await node(page, 'lint', 'succeeded').waitFor();
     await node(page, 'fetch', 'pending').waitFor();
@@ -60,6 +62,11 @@ describe('run page', () => {
     await expect(node(page, 'fetch').locator('.status-word').textContent()).resolves.toBe('pending');
     await expect(node(page, 'fetch').locator('svg').count()).resolves.toBe(1);
     await page.locator('[data-testid="run-graph"][data-layout="full"]').waitFor();
+    expect(workers).toEqual([expect.stringMatching(/\/assets\/layout\.worker-[\w-]+\.js$/)]);
+    // The refined layout is kept for the run: a reload draws it without laying it out again.
+    await page.reload();
+    await page.locator('[data-testid="run-graph"][data-layout="full"]').waitFor();
+    expect(workers).toHaveLength(1);
     await watching(page);
 
     await post(t, run.reporterToken, run.id, [{ node: 'fetch', type: 'progress', percent: 40, message: 'downloading sources' }]);

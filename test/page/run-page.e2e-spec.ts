@@ -11,7 +11,8 @@ let browser: Browser;
 let admin: string;
 let skill: string;
 beforeAll(async () => {
-  [t, browser] = await Promise.all([createTestApp(), launchBrowser()]);
+  // Stall sweeps every 200 ms, so a silent node is marked soon after its run's 5 s.
+  [t, browser] = await Promise.all([createTestApp({ VITRINE_STALL_SWEEP_INTERVAL_MS: '200' }), launchBrowser()]);
   admin = await adminToken(t);
   skill = (await createSkill(t, admin)).name;
 });
@@ -213,6 +214,22 @@ describe('run page', () => {
       await second?.close();
       await first.close().catch(() => undefined);
     }
+  });
+
+  it('marks a node silent past its run’s limit as stalled, and clears it on its next event', async () => {
+    const run = await createRun(t, admin, skill, { quiet: [] }, { title: 'Gone quiet', staleAfterSeconds: 5 });
+    await post(t, run.reporterToken, run.id, [{ node: 'quiet', type: 'progress', percent: 30, message: 'thinking' }]);
+    const { page, context } = await openRun(run.id);
+    await node(page, 'quiet', 'running').waitFor();
+    const marker = node(page, 'quiet').locator('.rn-stalled');
+    await marker.waitFor({ timeout: 30_000 });
+    await expect(marker.textContent()).resolves.toMatch(/^stalled · silent for \d+s$/);
+    await page.locator('.count-filter[data-filter="stalled"]', { hasText: '1 stalled' }).waitFor();
+    await screenshot(page, 'run-page-stalled');
+    await post(t, run.reporterToken, run.id, [{ node: 'quiet', type: 'heartbeat' }]);
+    await marker.waitFor({ state: 'detached' });
+    await expect(node(page, 'quiet').locator('.rn-message').textContent()).resolves.toBe('thinking');
+    await context.close();
   });
 
   it('cancels the run for an admin, after a confirmation', async () => {

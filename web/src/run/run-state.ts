@@ -82,6 +82,8 @@ export function applyEvents(state: RunFold, events: readonly RunEvent[]): RunFol
     switch (event.type) {
       case 'stalled':
         node.stalled = true;
+        // Loaded from a snapshot, its last event's time is unknown: it was at least the run's limit before this mark.
+        if (node.lastEventAt === null && event.staleAfterSeconds !== undefined) node.lastEventAt = new Date(Date.parse(at) - event.staleAfterSeconds * 1000).toISOString();
         break;
       case 'cancelled':
         node.status = 'cancelled';

@@ -1,0 +1,270 @@
+import { createContext, memo, useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { Controls, Handle, Position, ReactFlow, useReactFlow, type Edge, type Node, type NodeProps } from '@xyflow/react';
+import type { RunNode } from '../api';
+import { StatusBadge, StatusIcon } from '../components/StatusBadge';
+import { formatDuration } from '../lib/time';
+import { useClock } from './clock';
+import { NODE_HEIGHT, NODE_WIDTH, type Positions } from './layout';
+import type { NodeState } from './run-state';
+import '@xyflow/react/dist/style.css';
+
+/** A status filter from the header's counts: `stalled` picks running nodes that went silent. */
+export type NodeFilter = NodeState['status'] | 'stalled';
+
+export const matchesFilter = (node: NodeState, filter: NodeFilter) => (filter === 'stalled' ? node.stalled : node.status === filter);
+
+/**
+ * The node states the cards read, each card subscribed to its own key: an event batch re-renders the
+ * cards whose node changed and nothing else. Handing React Flow new node objects instead would run
+ * every node's, edge's and handle's store selectors on each batch (about 10,000 calls a frame at
+ * 2,000 nodes, which kept the page's thread busy at 500 events/s).
+ */
+class NodeStore {
+  private listeners = new Map<string, Set<() => void>>();
+  constructor(public nodes: ReadonlyMap<string, NodeState>) {}
+
+  subscribe(key: string, listener: () => void): () => void {
+    let set = this.listeners.get(key);
+    if (!set) this.listeners.set(key, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  set(nodes: ReadonlyMap<string, NodeState>): void {
+    const previous = this.nodes;
+    if (previous === nodes) return;
+    this.nodes = nodes;
+    for (const [key, listeners] of this.listeners) if (previous.get(key) !== nodes.get(key)) for (const l of listeners) l();
+  }
+}
+
+function useNode(store: NodeStore, key: string): NodeState {
+  return useSyncExternalStore(
+    useCallback((listener: () => void) => store.subscribe(key, listener), [store, key]),
+    () => store.nodes.get(key)!,
+  );
+}
+
+interface CardData extends Record<string, unknown> {
+  store: NodeStore;
+  staleAfterSeconds: number;
+  filter: NodeFilter | null;
+  selected: boolean;
+  onOpen: (key: string) => void;
+}
+type CardNode = Node<CardData, 'run'>;
+
+/** How a skip's or cancel's reason reads: `upstream_failed` → "upstream failed". */
+export const reasonText = (reason: string | null) => (reason ? reason.replace(/_/g, ' ') : null);
+
+/**
+ * The time the page shows the run at: undefined while live (the clock), else when the scrubbed seq's
+ * event was stamped, so durations read as they did then instead of ticking on.
+ */
+export const AsOf = createContext<number | undefined>(undefined);
+
+/** Now, or the scrubbed moment; ticking only while live and `active`. */
+function useNow(active: boolean): number {
+  const asOf = useContext(AsOf);
+  const now = useClock(active && asOf === undefined);
+  return asOf ?? now;
+}
+
+/** Live while it runs, fixed once it ended; nothing before it started. */
+export function useDuration(node: Pick<RunNode, 'status' | 'startedAt' | 'endedAt'>): string | null {
+  const now = useNow(node.status === 'running' && node.startedAt !== null);
+  if (!node.startedAt) return null;
+  const end = node.endedAt ? Date.parse(node.endedAt) : now;
+  return formatDuration(end - Date.parse(node.startedAt));
+}
+
+export function SilentFor({ node, staleAfterSeconds }: { node: NodeState; staleAfterSeconds: number }) {
+  const now = useNow(true);
+  const text = node.lastEventAt ? `silent for ${formatDuration(now - Date.parse(node.lastEventAt))}` : `silent over ${formatDuration(staleAfterSeconds * 1000)}`;
+  return (
+    <span className="rn-stalled st-stalled" title="No event from this node for longer than the run allows">
+      <StatusIcon status="stalled" />
+      <span>stalled · {text}</span>
+    </span>
+  );
+}
+
+/**
+ * A node's card (PAGE.md): title, key under it when they differ, status icon and word, percent and a
+ * thin bar, the last message on one line, duration (live while running), and "silent for …" when stalled.
+ * A button: Enter or a click opens its panel.
+ */
+const RunNodeCard = memo(function RunNodeCard({ id, data }: NodeProps<CardNode>) {
+  const { store, filter, selected, onOpen, staleAfterSeconds } = data;
+  const node = useNode(store, id);
+  const highlighted = filter !== null && matchesFilter(node, filter);
+  const line = node.status === 'skipped' || node.status === 'cancelled' ? (reasonText(node.reason) ?? node.message) : node.status === 'failed' ? (node.error?.message ?? node.message) : node.message;
+  return (
+    <>
+      <Handle type="target" position={Position.Left} isConnectable={false} />
+      <button
+        type="button"
+        className={`run-node rn-${node.status}${highlighted ? ' highlighted' : ''}${selected ? ' selected' : ''}${node.stalled ? ' is-stalled' : ''}`}
+        data-node-key={node.key}
+        data-status={node.status}
+        data-percent={node.percent ?? undefined}
+        aria-expanded={selected}
+        aria-controls={selected ? 'node-panel' : undefined}
+        onClick={() => onOpen(node.key)}
+      >
+        <span className="rn-title" title={node.title}>
+          {node.title}
+        </span>
+        {node.title !== node.key && <span className="rn-key">{node.key}</span>}
+        <span className="rn-status">
+          <StatusBadge status={node.status} />
+          {node.percent !== null && node.status === 'running' && <span className="rn-percent">{Math.round(node.percent)}%</span>}
+          <Duration node={node} />
+        </span>
+        <span className="rn-bar" aria-hidden="true">
+          <span className={`rn-fill st-bg-${node.status}`} style={{ transform: `scaleX(${(node.percent ?? (node.status === 'succeeded' ? 100 : 0)) / 100})` }} />
+        </span>
+        {node.stalled ? <SilentFor node={node} staleAfterSeconds={staleAfterSeconds} /> : <span className="rn-message">{line ?? '\u00a0'}</span>}
+      </button>
+      <Handle type="source" position={Position.Right} isConnectable={false} />
+    </>
+  );
+});
+
+function Duration({ node }: { node: NodeState }) {
+  const duration = useDuration(node);
+  return duration ? <span className="rn-duration">{duration}</span> : null;
+}
+
+const nodeTypes = { run: RunNodeCard };
+// React Flow gives a node that is neither selectable nor draggable no pointer events; its card is a button.
+const NODE_STYLE = { pointerEvents: 'all' } as const;
+// Constant props: a new object on each render would be written to React Flow's store, which runs
+// every node's and edge's selectors.
+const FIT_VIEW = { maxZoom: 1, padding: 0.1 };
+const PRO = { hideAttribution: true };
+
+interface Props {
+  runId: string;
+  definitions: readonly RunNode[];
+  nodes: ReadonlyMap<string, NodeState>;
+  staleAfterSeconds: number;
+  positions: Positions;
+  layout: 'fast' | 'full';
+  filter: NodeFilter | null;
+  selected: string | null;
+  onOpen: (key: string) => void;
+}
+
+interface Cached {
+  position: { x: number; y: number };
+  filter: NodeFilter | null;
+  selected: boolean;
+  node: CardNode;
+}
+
+/**
+ * The DAG, left to right. Fits the run on open (and once more when the refined layout lands, unless
+ * the person moved the view), then keeps their zoom and pan: events never move the view. React Flow's
+ * nodes change only with the layout, a filter or the selection; events reach the cards through NodeStore.
+ */
+export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positions, layout, filter, selected, onOpen }: Props) {
+  const cache = useRef(new Map<string, Cached>());
+  const open = useRef(onOpen);
+  open.current = onOpen;
+  const stableOpen = useCallback((key: string) => open.current(key), []);
+  const [drawn, setDrawn] = useState(false);
+  const onInit = useCallback(() => setDrawn(true), []);
+  const moved = useRef(false);
+  // A move with an event is the person's (wheel, drag, the zoom buttons); fitView's has none.
+  const onMoveStart = useCallback((event: MouseEvent | TouchEvent | null) => {
+    if (event) moved.current = true;
+  }, []);
+
+  const [store] = useState(() => new NodeStore(nodes));
+  // Before the browser paints: the cards whose node changed re-render in this same commit.
+  useLayoutEffect(() => store.set(nodes), [store, nodes]);
+
+  const flowNodes = useMemo(
+    () =>
+      definitions.map((definition) => {
+        const position = positions[definition.key] ?? { x: 0, y: 0 };
+        const isSelected = selected === definition.key;
+        const held = cache.current.get(definition.key);
+        if (held && held.position === position && held.filter === filter && held.selected === isSelected) return held.node;
+        const node: CardNode = {
+          id: definition.key,
+          type: 'run',
+          position,
+          width: NODE_WIDTH,
+          height: NODE_HEIGHT,
+          draggable: false,
+          selectable: false,
+          focusable: false,
+          style: NODE_STYLE,
+          data: { store, filter, selected: isSelected, onOpen: stableOpen, staleAfterSeconds },
+        };
+        cache.current.set(definition.key, { position, filter, selected: isSelected, node });
+        return node;
+      }),
+    [definitions, positions, filter, selected, stableOpen, staleAfterSeconds, store],
+  );
+
+  // Edges change only when a node fails (they are marked then), not on every event.
+  let failedKey = '';
+  for (const node of nodes.values()) if (node.status === 'failed') failedKey += `${node.key}\n`;
+  const edges = useMemo<Edge[]>(() => {
+    const failed = new Set(failedKey.split('\n'));
+    return definitions.flatMap((node) =>
+      node.dependsOn.map((dep) => ({
+        id: `${dep}->${node.key}`,
+        source: dep,
+        target: node.key,
+        focusable: false,
+        selectable: false,
+        className: failed.has(dep) ? 'from-failed' : undefined,
+      })),
+    );
+  }, [definitions, failedKey]);
+
+  return (
+    <div className="run-graph" data-testid="run-graph" data-layout={drawn ? layout : undefined} aria-label="Run graph" role="region">
+      <ReactFlow
+        id={`run-${runId}`}
+        nodes={flowNodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onlyRenderVisibleElements
+        fitView
+        fitViewOptions={FIT_VIEW}
+        minZoom={0.01}
+        maxZoom={2}
+        nodesDraggable={false}
+        nodesConnectable={false}
+        nodesFocusable={false}
+        edgesFocusable={false}
+        elementsSelectable={false}
+        colorMode="system"
+        proOptions={PRO}
+        onInit={onInit}
+        onMoveStart={onMoveStart}
+      >
+        <Refit layout={layout} moved={moved} />
+        <Controls showInteractive={false} position="bottom-right" />
+      </ReactFlow>
+    </div>
+  );
+}
+
+/** Fits the view again when the refined layout arrives, unless the person has zoomed or panned. */
+function Refit({ layout, moved }: { layout: 'fast' | 'full'; moved: { current: boolean } }) {
+  const flow = useReactFlow();
+  const first = useRef(layout);
+  useEffect(() => {
+    if (layout === first.current || moved.current) return;
+    // After React Flow has the new positions.
+    const frame = requestAnimationFrame(() => void flow.fitView(FIT_VIEW));
+    return () => cancelAnimationFrame(frame);
+  }, [layout, flow]);
+  return null;
+}

@@ -10,7 +10,7 @@
  *   not hidden:
  *   the frame that paints it;
  * - start() / stop(): over that stretch, every rAF interval, every long task
- *   (PerformanceObserver 'longtask'), every input's Event Timing entry, and
+ *   (PerformanceObserver 'longtask'), every interaction's Event Timing entries, and
  *   every change of a node box's data-status or data-percent, with the time
  *   (epoch ms, as the bench's clock reads) and the box's state then, and how
  *   many DOM mutation callbacks ran in each frame (more than one: updates
@@ -28,8 +28,8 @@ export interface ProbeReport {
   /** Intervals between consecutive animation frames (ms). */
   frames: number[];
   longTasks: { start: number; duration: number }[];
-  /** Event Timing entries for pointer and click input: from the input to the next paint after its handlers (ms, 8 ms granularity). */
-  inputs: { name: string; duration: number }[];
+  /** Event Timing entries of user interactions (pointerdown, pointerup, click, keys): from the input to the next paint after its handlers (ms, 8 ms granularity). */
+  inputs: { interaction: number; duration: number }[];
   /** [epoch ms, node key, data-status, data-percent] per box change. */
   changes: [number, string, string, string][];
   /** Frames in which at least one / more than one DOM mutation callback ran. */
@@ -69,7 +69,7 @@ export function probeScript(watch: Watch[]): string {
       if (p.recording) for (const e of list.getEntries()) longTasks.push({ start: e.startTime, duration: e.duration });
     }).observe({ type: 'longtask' });
     new PerformanceObserver((list) => {
-      if (p.recording) for (const e of list.getEntries()) if (/pointer|click|key/.test(e.name)) inputs.push({ name: e.name, duration: e.duration });
+      if (p.recording) for (const e of list.getEntries()) if (e.interactionId) inputs.push({ interaction: e.interactionId, duration: e.duration });
     }).observe({ type: 'event', durationThreshold: 16 });
   } catch (e) {
     p.observerError = String(e);

@@ -41,7 +41,7 @@ const RATE = numberArg('rate', 500);
 const SECONDS = numberArg('seconds', 10);
 const REPEAT = numberArg('repeat', 3);
 /** `--panel`: the node panel's selector; a click counts as answered once it holds the clicked node's key. */
-const PANEL = stringArg('panel') ?? '[data-testid="node-panel"]';
+const PANEL = stringArg('panel') ?? '#node-panel';
 if (NODES.some((n) => !Number.isInteger(n) || n < 2 || n > 2000)) throw new Error(`--nodes takes whole numbers from 2 to 2,000 (a run's most), separated by commas (got ${stringArg('nodes')})`);
 for (const [name, v] of [['rate', RATE], ['seconds', SECONDS], ['repeat', REPEAT]] as const) if (!(v > 0)) throw new Error(`--${name} must be above 0`);
 /** Connections the load POSTs on, one request in flight each. */
@@ -103,10 +103,12 @@ async function view(page: Page, url: string, watch: Watch[]): Promise<View> {
   await page.goto(url, { waitUntil: 'commit' });
   const marks: Record<string, number | undefined> = {};
   for (const w of watch) {
-    const mark = await page
-      .waitForFunction(`window.__probe && window.__probe.marks[${JSON.stringify(w.name)}]`, undefined, { timeout: VIEW_TIMEOUT_MS, polling: 50 })
-      .then((h) => h.jsonValue() as Promise<number>)
-      .catch(() => undefined);
+    // Polled from here: the run page's CSP (script-src 'self') refuses waitForFunction's string predicates, not CDP's own evaluation.
+    let mark: number | undefined;
+    for (const deadline = Date.now() + VIEW_TIMEOUT_MS; mark === undefined && Date.now() < deadline; ) {
+      mark = await page.evaluate<number | undefined>(`window.__probe && window.__probe.marks[${JSON.stringify(w.name)}]`);
+      if (mark === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
     marks[w.name] = mark;
     if (mark === undefined) break;
   }
@@ -122,29 +124,37 @@ async function domCounts(page: Page, box: string): Promise<{ boxes: number; inVi
   })()`);
 }
 
-/** Clicks a visible node box (one that the point at its centre hits, and whose key `panel` does not show yet); answers the ms until the panel holds its key. */
-async function timedClick(page: Page, box: string, keyAttribute: string, panel: string): Promise<number | 'unanswered' | 'no target'> {
-  const target = await page.evaluate<{ key: string; x: number; y: number } | null>(`(() => {
+/**
+ * Clicks a visible node box (one whose key `panel` does not show yet) at its
+ * centre; when no box there takes the pointer (something covers it), focuses
+ * one and presses Enter instead. Answers the ms from the input's event time
+ * until the panel holds the node's key, and how the input was given.
+ */
+async function timedClick(page: Page, box: string, keyAttribute: string, panel: string): Promise<{ ms: number | 'unanswered'; by: 'click' | 'keyboard' } | 'no target'> {
+  const target = await page.evaluate<{ key: string; x: number; y: number; hit: boolean } | null>(`(() => {
     const shown = document.querySelector(${JSON.stringify(panel)})?.textContent ?? '';
-    const candidates = [...document.querySelectorAll(${JSON.stringify(box)})].filter((b) => {
+    const visible = [...document.querySelectorAll(${JSON.stringify(box)})].filter((b) => {
       const r = b.getBoundingClientRect();
       const x = r.left + r.width / 2, y = r.top + r.height / 2;
-      if (r.width < 2 || x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
       const key = b.getAttribute(${JSON.stringify(keyAttribute)});
-      return key && !shown.includes(key) && document.elementFromPoint(x, y)?.closest(${JSON.stringify(box)}) === b;
+      return r.width >= 2 && x >= 0 && y >= 0 && x < innerWidth && y < innerHeight && key && !shown.includes(key);
     });
-    if (!candidates.length) return null;
-    const b = candidates[Math.floor(Math.random() * candidates.length)];
-    const r = b.getBoundingClientRect();
-    return { key: b.getAttribute(${JSON.stringify(keyAttribute)}), x: r.left + r.width / 2, y: r.top + r.height / 2 };
+    const centre = (b) => { const r = b.getBoundingClientRect(); return { x: r.left + r.width / 2, y: r.top + r.height / 2 }; };
+    const hit = visible.filter((b) => { const c = centre(b); return document.elementFromPoint(c.x, c.y)?.closest(${JSON.stringify(box)}) === b; });
+    const pool = hit.length ? hit : visible;
+    if (!pool.length) return null;
+    const b = pool[Math.floor(Math.random() * pool.length)];
+    if (!hit.length) b.focus();
+    return { key: b.getAttribute(${JSON.stringify(keyAttribute)}), ...centre(b), hit: hit.length > 0 };
   })()`);
   if (!target) return 'no target';
   await page.evaluate(`window.__probe.clickWait(${JSON.stringify(panel)}, ${JSON.stringify(target.key)})`);
-  await page.mouse.click(target.x, target.y);
+  if (target.hit) await page.mouse.click(target.x, target.y);
+  else await page.keyboard.press('Enter');
   let timer: NodeJS.Timeout | undefined;
   const answer = await Promise.race([page.evaluate<number>('window.__probe.clicked'), new Promise<'unanswered'>((r) => (timer = setTimeout(() => r('unanswered'), CLICK_TIMEOUT_MS)))]);
   clearTimeout(timer);
-  return answer;
+  return { ms: answer, by: target.hit ? 'click' : 'keyboard' };
 }
 
 interface Sent {
@@ -158,6 +168,8 @@ interface LoadResult {
   clicks: number[];
   unanswered: number;
   noTarget: number;
+  /** Inputs given as Enter on a focused box, as no box took the pointer. */
+  byKeyboard: number;
   heapPeak: number;
   heapAfter: number;
   sent: Sent[];
@@ -182,6 +194,7 @@ async function underLoad(page: Page, box: string, keyAttribute: string, panel: s
   const clicks: number[] = [];
   let unanswered = 0;
   let noTarget = 0;
+  let byKeyboard = 0;
   const loading = { on: true };
   await page.evaluate('window.__probe.start()');
   const cpu0 = processCpuMs(servicePid);
@@ -194,9 +207,12 @@ async function underLoad(page: Page, box: string, keyAttribute: string, panel: s
       await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
       if (!loading.on) break;
       const answer = await timedClick(page, box, keyAttribute, panel);
-      if (answer === 'unanswered') unanswered++;
-      else if (answer === 'no target') noTarget++;
-      else clicks.push(answer);
+      if (answer === 'no target') noTarget++;
+      else {
+        if (answer.by === 'keyboard') byKeyboard++;
+        if (answer.ms === 'unanswered') unanswered++;
+        else clicks.push(answer.ms);
+      }
     }
   })();
   const result = await paced(REPORTERS, RATE, SECONDS, async () => {
@@ -226,6 +242,7 @@ async function underLoad(page: Page, box: string, keyAttribute: string, panel: s
     clicks,
     unanswered,
     noTarget,
+    byKeyboard,
     heapPeak,
     heapAfter: await liveHeap(page),
     sent,
@@ -448,12 +465,15 @@ async function main() {
       const loadLine = (label: string, r: LoadResult) => {
         const frames = r.report.frames;
         const long = r.report.longTasks.map((t) => t.duration);
-        const inputs = r.report.inputs.map((e) => e.duration);
+        // As INP counts them: an interaction's longest entry.
+        const byInteraction = new Map<number, number>();
+        for (const e of r.report.inputs) byInteraction.set(e.interaction, Math.max(byInteraction.get(e.interaction) ?? 0, e.duration));
+        const inputs = [...byInteraction.values()];
         console.log(
           `   ${label}: sent ${fmt(r.sentPerSecond)} events/s${r.sentPerSecond < RATE * 0.95 ? ' (rate NOT held)' : ''}${r.errors ? `, ${r.errors} POSTs failed (first: ${r.firstError})` : ''}${r.idleTicks ? `, ${r.idleTicks} ticks found every node busy` : ''}; service cpu ${fmt(r.serviceCpu)}%, machine ${fmt(r.machine)}%\n` +
             `      frames: ${fmt(frames.length / r.report.seconds)}/s, rAF interval p50 ${ms(p(frames, 50))} p99 ${ms(p(frames, 99))} max ${ms(max(frames))}; long tasks ${long.length}, ${fmt(long.reduce((a, b) => a + b, 0))} ms in all, longest ${ms(max(long))}; ` +
             `frames with box changes ${fmt(r.report.framesWithCommits)}, with more than one DOM commit ${fmt(r.report.framesWithSeveralCommits)}\n` +
-            `      clicks: ${r.clicks.length} answered p50 ${ms(p(r.clicks, 50))} max ${ms(max(r.clicks))}${r.unanswered ? `, ${r.unanswered} unanswered in ${CLICK_TIMEOUT_MS / 1000} s` : ''}${r.noTarget ? `, ${r.noTarget} found no node to click` : ''}; input → next paint (Event Timing) p50 ${ms(p(inputs, 50))} max ${ms(max(inputs))} over ${inputs.length} entries ≥ 16 ms; ` +
+            `      clicks: ${r.clicks.length} answered p50 ${ms(p(r.clicks, 50))} max ${ms(max(r.clicks))}${r.unanswered ? `, ${r.unanswered} unanswered in ${CLICK_TIMEOUT_MS / 1000} s` : ''}${r.noTarget ? `, ${r.noTarget} found no node to click` : ''}${r.byKeyboard ? `, ${r.byKeyboard} by Enter on a focused box (no box took the pointer at its centre)` : ''}; input → next paint (Event Timing) p50 ${ms(p(inputs, 50))} max ${ms(max(inputs))} over ${inputs.length} interactions ≥ 16 ms; ` +
             `JS heap peak ${mb(r.heapPeak)}, after ${mb(r.heapAfter)}; node boxes in the DOM ${fmt(r.dom.boxes)} (${fmt(r.dom.inView)} in view), elements ${fmt(r.dom.elements)}`,
         );
       };

@@ -103,4 +103,10 @@ export interface RunEvent {
   level?: 'debug' | 'info' | 'warn' | 'error';
   output?: unknown;
   error?: { message: string; code?: string };
+  /** Vitrine's own `skipped` (`upstream_failed`, `upstream_skipped`) and `cancelled` say why. */
+  reason?: string;
+  /** The failed or skipped node an upstream skip came from. */
+  upstream?: string;
+  /** A `stalled` event: the run's silence limit. */
+  staleAfterSeconds?: number;
 }

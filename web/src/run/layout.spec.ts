@@ -1,0 +1,61 @@
+import { describe, expect, it } from '@jest/globals';
+import { fastLayout, NODE_HEIGHT, NODE_WIDTH, type LayoutNode, type Positions } from './layout';
+
+/** Edge pairs that cross between two adjacent layers. */
+function crossings(nodes: readonly LayoutNode[], positions: Positions): number {
+  const edges = nodes.flatMap((n) => n.dependsOn.map((d) => [positions[d]!, positions[n.key]!] as const));
+  let count = 0;
+  for (let i = 0; i < edges.length; i++)
+    for (let j = i + 1; j < edges.length; j++) {
+      const [a, b] = [edges[i]!, edges[j]!];
+      if (a[0].x !== b[0].x || a[1].x !== b[1].x) continue;
+      if ((a[0].y - b[0].y) * (a[1].y - b[1].y) < 0) count++;
+    }
+  return count;
+}
+
+describe('the first layout', () => {
+  it('puts each node in the layer after its longest chain of dependencies, left to right', () => {
+    const nodes = [
+      { key: 'fetch', dependsOn: [] },
+      { key: 'lint', dependsOn: [] },
+      { key: 'build', dependsOn: ['fetch'] },
+      { key: 'test', dependsOn: ['build', 'lint'] },
+      { key: 'ship', dependsOn: ['test', 'fetch'] },
+    ];
+    const at = fastLayout(nodes);
+    expect([at.fetch!.x, at.lint!.x, at.build!.x, at.test!.x, at.ship!.x].map((x) => x / at.build!.x)).toEqual([0, 0, 1, 2, 3]);
+  });
+
+  it('orders a layer after its dependencies, so crossed edges untangle', () => {
+    // Given in an order that crosses every edge: a1 feeds b1 and c1, a2 feeds b2 and c2, listed the other way round.
+    const nodes = [
+      { key: 'a1', dependsOn: [] },
+      { key: 'a2', dependsOn: [] },
+      { key: 'b2', dependsOn: ['a2'] },
+      { key: 'b1', dependsOn: ['a1'] },
+      { key: 'c2', dependsOn: ['b2'] },
+      { key: 'c1', dependsOn: ['b1'] },
+    ];
+    expect(crossings(nodes, fastLayout(nodes))).toBe(0);
+  });
+
+  it('lays out 2,000 nodes with no two boxes overlapping and every edge going right', () => {
+    const nodes: LayoutNode[] = [];
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let i = 0; i < 2000; i++) {
+      const deps = i < 20 ? [] : [...new Set([0, 1, 2].slice(0, 1 + Math.floor(rand() * 3)).map(() => `n${Math.floor(rand() * i)}`))];
+      nodes.push({ key: `n${i}`, dependsOn: deps });
+    }
+    const at = fastLayout(nodes);
+    expect(Object.keys(at)).toHaveLength(2000);
+    for (const n of nodes) for (const d of n.dependsOn) expect(at[d]!.x + NODE_WIDTH).toBeLessThan(at[n.key]!.x);
+    const byColumn = new Map<number, number[]>();
+    for (const p of Object.values(at)) byColumn.set(p.x, [...(byColumn.get(p.x) ?? []), p.y]);
+    for (const ys of byColumn.values()) {
+      ys.sort((a, b) => a - b);
+      for (let i = 1; i < ys.length; i++) expect(ys[i]! - ys[i - 1]!).toBeGreaterThanOrEqual(NODE_HEIGHT);
+    }
+  });
+});

@@ -1,0 +1,135 @@
+/** Where each node's box goes (top-left corner, in graph units). */
+export type Positions = Record<string, { x: number; y: number }>;
+
+export interface LayoutNode {
+  key: string;
+  dependsOn: readonly string[];
+}
+
+export const NODE_WIDTH = 232;
+export const NODE_HEIGHT = 104;
+const LAYER_GAP = 72;
+const ROW_GAP = 20;
+
+/**
+ * The first view, in linear time (plus a sort per layer): each node in the layer after its longest
+ * chain of dependencies, ordered within its layer by two barycentric sweeps (down, then up) so edges
+ * mostly run straight, layers centred on one another. 2,000 nodes take a few ms; ELK refines it later.
+ */
+export function fastLayout(nodes: readonly LayoutNode[]): Positions {
+  const index = new Map(nodes.map((n, i) => [n.key, i]));
+  const dependents: number[][] = nodes.map(() => []);
+  const waiting = nodes.map((n) => n.dependsOn.length);
+  nodes.forEach((n, i) => n.dependsOn.forEach((dep) => dependents[index.get(dep)!]!.push(i)));
+  // Kahn's order: a node's layer is known once every dependency's is.
+  const layer = new Array<number>(nodes.length).fill(0);
+  const queue: number[] = [];
+  waiting.forEach((count, i) => count === 0 && queue.push(i));
+  for (let head = 0; head < queue.length; head++) {
+    const i = queue[head]!;
+    for (const d of dependents[i]!) {
+      layer[d] = Math.max(layer[d]!, layer[i]! + 1);
+      if (--waiting[d]! === 0) queue.push(d);
+    }
+  }
+  const layers: number[][] = [];
+  nodes.forEach((_, i) => (layers[layer[i]!] ??= []).push(i));
+  for (let l = 0; l < layers.length; l++) layers[l] ??= [];
+  const rank = new Float64Array(nodes.length);
+  const setRanks = (members: number[]) => members.forEach((i, r) => (rank[i] = r - (members.length - 1) / 2));
+  layers.forEach(setRanks);
+  // Ranks are centred on 0 in every layer, so a barycentre compares across layers of different sizes.
+  const sweep = (order: number[], neighbours: (i: number) => readonly number[]) => {
+    const bary = new Map<number, number>();
+    for (const i of order) {
+      const around = neighbours(i);
+      bary.set(i, around.length ? around.reduce((sum, j) => sum + rank[j]!, 0) / around.length : rank[i]!);
+    }
+    order.sort((a, b) => bary.get(a)! - bary.get(b)! || rank[a]! - rank[b]!);
+    setRanks(order);
+  };
+  const deps = (i: number) => nodes[i]!.dependsOn.map((k) => index.get(k)!);
+  for (let l = 1; l < layers.length; l++) sweep(layers[l]!, deps);
+  for (let l = layers.length - 2; l >= 0; l--) sweep(layers[l]!, (i) => dependents[i]!);
+  const positions: Positions = {};
+  layers.forEach((members, l) =>
+    members.forEach((i) => {
+      positions[nodes[i]!.key] = { x: l * (NODE_WIDTH + LAYER_GAP), y: rank[i]! * (NODE_HEIGHT + ROW_GAP) };
+    }),
+  );
+  return positions;
+}
+
+/** ELK's input for the same graph: layered, left to right. */
+export function elkGraph(nodes: readonly LayoutNode[]) {
+  return {
+    id: 'run',
+    layoutOptions: {
+      'elk.algorithm': 'layered',
+      'elk.direction': 'RIGHT',
+      'elk.layered.spacing.nodeNodeBetweenLayers': String(LAYER_GAP),
+      'elk.spacing.nodeNode': String(ROW_GAP),
+      'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
+    },
+    children: nodes.map((n) => ({ id: n.key, width: NODE_WIDTH, height: NODE_HEIGHT })),
+    edges: nodes.flatMap((n) => n.dependsOn.map((dep) => ({ id: `${dep}->${n.key}`, sources: [dep], targets: [n.key] }))),
+  };
+}
+
+/** What the layout worker is asked, and answers. */
+export interface LayoutRequest {
+  runId: string;
+  nodes: LayoutNode[];
+}
+export type LayoutAnswer = { runId: string; positions: Positions } | { runId: string; error: string };
+
+const memory = new Map<string, Positions>();
+const storageKey = (runId: string) => `vitrine:layout:${runId}`;
+
+/** A run's refined layout, kept once made: a run's DAG never changes. In memory, and for the tab's session. */
+export function storedLayout(runId: string, nodes: readonly LayoutNode[]): Positions | undefined {
+  let positions = memory.get(runId);
+  if (!positions) {
+    try {
+      const text = sessionStorage.getItem(storageKey(runId));
+      if (text) positions = JSON.parse(text) as Positions;
+    } catch {
+      positions = undefined;
+    }
+  }
+  // A stored layout missing a node (an older format, a tampered entry) is not used.
+  if (!positions || nodes.some((n) => !positions[n.key])) return undefined;
+  memory.set(runId, positions);
+  return positions;
+}
+
+export function storeLayout(runId: string, positions: Positions): void {
+  memory.set(runId, positions);
+  try {
+    sessionStorage.setItem(storageKey(runId), JSON.stringify(positions));
+  } catch {
+    // Storage full or refused: memory keeps it for this page.
+  }
+}
+
+/**
+ * ELK's layout of the run, made in a Web Worker (2,000 nodes take it seconds: never on the page's
+ * thread). Resolves with the positions, or rejects; `signal` ends the worker.
+ */
+export function refineLayout(request: LayoutRequest, signal: AbortSignal): Promise<Positions> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./layout.worker.ts', import.meta.url), { type: 'module', name: 'run-layout' });
+    const end = () => worker.terminate();
+    signal.addEventListener('abort', end, { once: true });
+    worker.onmessage = (message: MessageEvent<LayoutAnswer>) => {
+      end();
+      if ('positions' in message.data) resolve(message.data.positions);
+      else reject(new Error(message.data.error));
+    };
+    worker.onerror = (event) => {
+      end();
+      reject(new Error(event.message || 'the layout worker failed'));
+    };
+    worker.postMessage(request);
+  });
+}

@@ -1,0 +1,287 @@
+import type { NodeStatus, Run, RunEvent, RunNode, RunStatus } from '../api';
+
+/** A node as the page shows it: the server's node plus when it was last heard from (for "silent for 2 m"). */
+export interface NodeState extends RunNode {
+  /** When its last event was stamped; null when unknown (a snapshot does not say). */
+  lastEventAt: string | null;
+}
+
+/** A run's state after the events up to `seq`. Immutable: a change makes new objects for what changed only. */
+export interface RunFold {
+  seq: number;
+  status: RunStatus;
+  /** When the run ended, as far as its events say (the last node's end). */
+  endedAt: string | null;
+  nodes: ReadonlyMap<string, NodeState>;
+}
+
+const TERMINAL_NODE = new Set<NodeStatus>(['succeeded', 'failed', 'skipped', 'cancelled']);
+export const TERMINAL_RUN = new Set<RunStatus>(['succeeded', 'failed', 'cancelled']);
+
+export const isTerminalNode = (status: NodeStatus) => TERMINAL_NODE.has(status);
+
+function pendingNode(node: RunNode): NodeState {
+  return { key: node.key, title: node.title, skill: node.skill, dependsOn: node.dependsOn, status: 'pending', reason: null, percent: null, message: null, stalled: false, startedAt: null, endedAt: null, lastEventAt: null };
+}
+
+/** The run as it was created: every node pending, seq 0. */
+export function initialFold(nodes: readonly RunNode[]): RunFold {
+  return { seq: 0, status: 'pending', endedAt: null, nodes: new Map(nodes.map((n) => [n.key, pendingNode(n)])) };
+}
+
+/** The run as the server answered it (`GET /runs/{id}` or a live snapshot), at its `lastSeq`. */
+export function foldFromRun(run: Run): RunFold {
+  return { seq: run.lastSeq, status: run.status, endedAt: run.endedAt, nodes: new Map(run.nodes.map((n) => [n.key, { ...n, lastEventAt: null }])) };
+}
+
+/** The server's rule (src/runs/run-state.ts derive): pending while nothing started, failed/succeeded once every node ended, else running; a cancel is final. */
+function deriveStatus(previous: RunStatus, nodes: ReadonlyMap<string, NodeState>): RunStatus {
+  if (previous === 'cancelled') return previous;
+  let allPending = true;
+  let allEnded = true;
+  let anyFailed = false;
+  for (const node of nodes.values()) {
+    if (node.status !== 'pending') allPending = false;
+    if (!TERMINAL_NODE.has(node.status)) allEnded = false;
+    if (node.status === 'failed') anyFailed = true;
+  }
+  if (allPending) return 'pending';
+  if (allEnded) return anyFailed ? 'failed' : 'succeeded';
+  return 'running';
+}
+
+/**
+ * Folds events (in seq order) into the state, as the server's ingest changed its rows: any event of a
+ * reporter clears `stalled`, and the first sign of work on a pending node starts it. What Vitrine
+ * decides itself (downstream `skipped` with its reason, `cancelled`, `stalled`) is stored as events
+ * of its own, so they are folded like any other. Events at or below the state's seq are ignored.
+ */
+export function applyEvents(state: RunFold, events: readonly RunEvent[]): RunFold {
+  let nodes: Map<string, NodeState> | undefined;
+  // Nodes copied in this call: later events on them change the copy in place.
+  const fresh = new Set<string>();
+  let seq = state.seq;
+  let status = state.status;
+  let lastChangeAt: string | null = null;
+  let statusesChanged = false;
+  let cancelled = false;
+  for (const event of events) {
+    if (event.seq <= seq) continue;
+    seq = event.seq;
+    const held = (nodes ?? state.nodes).get(event.node);
+    if (!held) continue;
+    nodes ??= new Map(state.nodes);
+    let node = held;
+    if (!fresh.has(event.node)) {
+      node = { ...held };
+      fresh.add(event.node);
+      nodes.set(event.node, node);
+    }
+    const previous = node.status;
+    const at = event.at;
+    switch (event.type) {
+      case 'stalled':
+        node.stalled = true;
+        break;
+      case 'cancelled':
+        node.status = 'cancelled';
+        node.reason = event.reason !== undefined ? event.reason : 'cancelled';
+        node.stalled = false;
+        node.endedAt = at;
+        cancelled = true;
+        break;
+      case 'skipped':
+        node.status = 'skipped';
+        // Vitrine's own (upstream) skip says why in `reason`; a reporter's says it in `message`.
+        node.reason = event.reason !== undefined ? event.reason : (event.message ?? 'skipped');
+        node.endedAt = at;
+        node.stalled = false;
+        node.lastEventAt = at;
+        break;
+      default:
+        node.stalled = false;
+        node.lastEventAt = at;
+        if (previous === 'pending') {
+          node.status = 'running';
+          node.startedAt = at;
+        }
+        switch (event.type) {
+          case 'started':
+            if (event.message !== undefined) node.message = event.message;
+            break;
+          case 'progress':
+            if (event.percent !== undefined) node.percent = event.percent;
+            if (event.message !== undefined) node.message = event.message;
+            break;
+          case 'succeeded':
+            node.status = 'succeeded';
+            node.percent = 100;
+            node.endedAt = at;
+            node.output = event.output ?? null;
+            if (event.message !== undefined) node.message = event.message;
+            break;
+          case 'failed':
+            node.status = 'failed';
+            node.endedAt = at;
+            node.error = event.error;
+            break;
+        }
+    }
+    if (node.status !== previous) {
+      statusesChanged = true;
+      lastChangeAt = at;
+    }
+  }
+  if (!nodes) return seq === state.seq ? state : { ...state, seq };
+  if (cancelled) status = 'cancelled';
+  else if (statusesChanged) status = deriveStatus(status, nodes);
+  // The run ended with the node status change that ended it; a run that had ended keeps its end.
+  const endedAt = TERMINAL_RUN.has(state.status) ? state.endedAt : TERMINAL_RUN.has(status) ? lastChangeAt : null;
+  return { seq, status, endedAt, nodes };
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** One line of a node's log tail: its `log` events, and what happened to it (started, failed, …) in between. */
+export interface LogLine {
+  seq: number;
+  at: string;
+  level: LogLevel;
+  /** `log`, or the event type that made the line. */
+  kind: string;
+  message: string;
+}
+
+/** The log line an event makes, or null (heartbeats, progress without a message). */
+export function logLineOf(event: RunEvent): LogLine | null {
+  const line = (level: LogLevel, message: string): LogLine => ({ seq: event.seq, at: event.at, level, kind: event.type, message });
+  switch (event.type) {
+    case 'log':
+      return line(event.level ?? 'info', event.message ?? '');
+    case 'started':
+      return line('info', event.message ? `started: ${event.message}` : 'started');
+    case 'progress':
+      if (event.message === undefined) return null;
+      return line('info', event.percent !== undefined ? `${event.percent}% ${event.message}` : event.message);
+    case 'succeeded':
+      return line('info', event.message ? `succeeded: ${event.message}` : 'succeeded');
+    case 'failed':
+      return line('error', `failed: ${event.error?.message ?? 'no message'}${event.error?.code ? ` (${event.error.code})` : ''}`);
+    case 'skipped':
+      return line('warn', `skipped: ${event.reason !== undefined ? event.reason.replace('_', ' ') : (event.message ?? 'no reason given')}`);
+    case 'cancelled':
+      return line('warn', 'cancelled');
+    case 'stalled':
+      return line('warn', `stalled: silent for ${event.staleAfterSeconds !== undefined ? `${event.staleAfterSeconds}s` : 'too long'}`);
+    default:
+      return null;
+  }
+}
+
+/** How many of `lines` (in seq order) have a seq at or below `seq`. */
+export function countUpTo(lines: readonly { seq: number }[], seq: number): number {
+  let lo = 0;
+  let hi = lines.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (lines[mid]!.seq <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A state kept every CHECKPOINT_EVERY events, so a state at any seq is at most that many events away. */
+export const CHECKPOINT_EVERY = 256;
+
+/**
+ * A run's history from seq 1: the events as they arrive (history pages and live ones, in any order,
+ * each seq once), folded forward as far as they are contiguous. It keeps a checkpoint every
+ * CHECKPOINT_EVERY events and each node's log lines, so the state and logs at any seq it holds cost
+ * at most CHECKPOINT_EVERY event applications and a binary search.
+ */
+export class RunTimeline {
+  private readonly events: (RunEvent | undefined)[] = [];
+  private readonly checkpoints: RunFold[];
+  private readonly logs = new Map<string, LogLine[]>();
+  private head: RunFold;
+  /** Moves whenever `contiguous` does: for React to know that what the timeline answers changed. */
+  version = 0;
+
+  constructor(nodes: readonly RunNode[]) {
+    this.head = initialFold(nodes);
+    this.checkpoints = [this.head];
+  }
+
+  /** Every seq from 1 to this one is held. */
+  get contiguous(): number {
+    return this.head.seq;
+  }
+
+  has(seq: number): boolean {
+    return this.events[seq] !== undefined;
+  }
+
+  add(events: readonly RunEvent[]): void {
+    for (const event of events) if (event.seq > this.head.seq && !this.events[event.seq]) this.events[event.seq] = event;
+    const from = this.head.seq;
+    let to = from;
+    while (this.events[to + 1]) to++;
+    if (to === from) return;
+    for (let seq = from + 1; seq <= to; seq++) {
+      const event = this.events[seq]!;
+      const line = logLineOf(event);
+      if (!line) continue;
+      let lines = this.logs.get(event.node);
+      if (!lines) this.logs.set(event.node, (lines = []));
+      lines.push(line);
+    }
+    // Folded in slices that end on checkpoint seqs, so each checkpoint is the state exactly there.
+    let at = from;
+    while (at < to) {
+      const end = Math.min(to, (Math.floor(at / CHECKPOINT_EVERY) + 1) * CHECKPOINT_EVERY);
+      this.head = applyEvents(this.head, this.slice(at, end));
+      if (end % CHECKPOINT_EVERY === 0) this.checkpoints[end / CHECKPOINT_EVERY] = this.head;
+      at = end;
+    }
+    this.version++;
+  }
+
+  /** The state after events 1..seq (clamped to what is held). */
+  stateAt(seq: number): RunFold {
+    const target = Math.max(0, Math.min(seq, this.head.seq));
+    if (target === this.head.seq) return this.head;
+    const checkpoint = this.checkpoints[Math.floor(target / CHECKPOINT_EVERY)]!;
+    return applyEvents(checkpoint, this.slice(checkpoint.seq, target));
+  }
+
+  /** A node's log lines up to `seq` (all it holds by default); a slice of the one array, lines never copied one by one. */
+  logsOf(node: string, seq = Number.POSITIVE_INFINITY): readonly LogLine[] {
+    const lines = this.logs.get(node) ?? [];
+    if (seq >= this.head.seq) return lines;
+    return lines.slice(0, countUpTo(lines, seq));
+  }
+
+  /** Events after `after` up to `to`, both seqs held. */
+  private slice(after: number, to: number): RunEvent[] {
+    return this.events.slice(after + 1, to + 1) as RunEvent[];
+  }
+}
+
+export type StatusCounts = Record<NodeStatus, number> & { stalled: number };
+
+export function countStatuses(nodes: ReadonlyMap<string, NodeState>): StatusCounts {
+  const counts: StatusCounts = { pending: 0, running: 0, succeeded: 0, failed: 0, skipped: 0, cancelled: 0, stalled: 0 };
+  for (const node of nodes.values()) {
+    counts[node.status]++;
+    if (node.stalled) counts.stalled++;
+  }
+  return counts;
+}
+
+/** When the run started: its first node's start, if any did. */
+export function startedAt(nodes: ReadonlyMap<string, NodeState>): string | null {
+  let first: string | null = null;
+  for (const node of nodes.values()) if (node.startedAt && (!first || node.startedAt < first)) first = node.startedAt;
+  return first;
+}

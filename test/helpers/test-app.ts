@@ -37,8 +37,9 @@ export interface TestApp {
  * cloned from the migrated template, with org `default` and its admin.
  * Given a DATABASE_URL (another test app's `config.databaseUrl`), it is a
  * second instance on that database instead, and leaves it in place on close.
+ * `port` listens there instead of on a free port: a restart a page sees as the same service.
  */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, options: { port?: number } = {}): Promise<TestApp> {
   const database = env.DATABASE_URL ? undefined : await createTestDatabase();
   const config = loadConfig({
     DATABASE_URL: database?.url,
@@ -51,7 +52,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   });
   const app = await createApp(config);
   configureApp(app);
-  await app.listen(0, '127.0.0.1');
+  // A port given: the instance a browser already knows (a restart on the same address).
+  await app.listen(options.port ?? 0, '127.0.0.1');
   const server = app.getHttpServer() as Server;
   const agent = request(server);
   const secondConnections = watchSecondConnections(app.get(DataSource));

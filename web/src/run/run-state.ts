@@ -255,7 +255,7 @@ export class RunTimeline {
     return applyEvents(checkpoint, this.slice(checkpoint.seq, target));
   }
 
-  /** A node's log lines up to `seq` (all it holds by default); a slice of the one array, lines never copied one by one. */
+  /** A node's log lines up to `seq` (all it holds by default). At the head it is the array the timeline appends to, not a copy. */
   logsOf(node: string, seq = Number.POSITIVE_INFINITY): readonly LogLine[] {
     const lines = this.logs.get(node) ?? [];
     if (seq >= this.head.seq) return lines;

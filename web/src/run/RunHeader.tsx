@@ -1,9 +1,9 @@
-import { useEffect, useState } from 'react';
+import { useContext, useEffect, useState } from 'react';
 import { api, ProblemError, type Me, type Run } from '../api';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatAbsolute, formatDuration } from '../lib/time';
 import { useClock } from './clock';
-import type { NodeFilter } from './RunGraph';
+import { AsOf, type NodeFilter } from './RunGraph';
 import { countStatuses, startedAt as firstStart, TERMINAL_RUN, type RunFold } from './run-state';
 
 const FILTERS: NodeFilter[] = ['running', 'stalled', 'failed', 'pending', 'succeeded', 'skipped', 'cancelled'];
@@ -22,7 +22,9 @@ interface Props {
 export function RunHeader({ run, state, live, me, filter, onFilter }: Props) {
   const started = firstStart(state.nodes);
   const ended = TERMINAL_RUN.has(state.status) ? state.endedAt : null;
-  const now = useClock(started !== null && ended === null && state.status === 'running');
+  const asOf = useContext(AsOf);
+  const clock = useClock(asOf === undefined && started !== null && ended === null && state.status === 'running');
+  const now = asOf ?? clock;
   const counts = countStatuses(state.nodes);
   return (
     <header className="run-head">

@@ -8,7 +8,7 @@ import { live as liveClient } from '../live';
 import { useSession } from '../session';
 import { fastLayout, refineLayout, storedLayout, storeLayout, type Positions } from './layout';
 import { NodePanel } from './NodePanel';
-import { RunGraph, type NodeFilter } from './RunGraph';
+import { AsOf, RunGraph, type NodeFilter } from './RunGraph';
 import { RunHeader } from './RunHeader';
 import { applyEvents, foldFromRun, RunTimeline, type RunFold } from './run-state';
 import '../components/controls.css';
@@ -149,6 +149,10 @@ function RunView({ run }: { run: Run }) {
   const lastShown = useRef<RunFold>(live);
   const shown = viewing === undefined ? live : (scrubbed ?? lastShown.current);
   lastShown.current = shown;
+  const asOfText = viewing !== undefined && ready ? timeline.atOf(viewing) : undefined;
+  const asOf = asOfText ? Date.parse(asOfText) : undefined;
+  const lastAsOf = useRef<number | undefined>(undefined);
+  if (asOf !== undefined) lastAsOf.current = asOf;
 
   const [layout, setLayout] = useState<{ positions: Positions; kind: 'fast' | 'full' }>(() => {
     const stored = storedLayout(run.id, run.nodes);
@@ -185,47 +189,57 @@ function RunView({ run }: { run: Run }) {
         <span aria-current="page">{run.title}</span>
       </AppHeader>
       <ConnectionStatus client={client} />
-      <main id="main" className="run-page" data-watching={watching ? 'true' : undefined}>
-        <RunHeader run={run} state={shown} live={live} me={me} filter={filter} onFilter={setFilter} />
-        {viewing !== undefined && (
-          <div className="scrub-banner" role="status">
-            <span>
-              Viewing seq <strong>{viewing.toLocaleString('en')}</strong> of {liveSeq.toLocaleString('en')}
-              {!ready && ' — loading the events up to it…'}
-            </span>
-            <button type="button" className="primary" onClick={() => params.set({ seq: null })}>
-              Live ⟶
-            </button>
-          </div>
-        )}
-        {historyError && <ErrorState error={historyError} />}
-        <div className={`run-body${selectedNode ? ' with-panel' : ''}`}>
-          <div className="run-main">
-            <RunGraph
-              runId={run.id}
-              definitions={run.nodes}
-              nodes={shown.nodes}
-              staleAfterSeconds={run.staleAfterSeconds}
-              positions={layout.positions}
-              layout={layout.kind}
-              filter={filter}
-              selected={selected}
-              onOpen={open}
-            />
-            <Scrubber liveSeq={liveSeq} viewing={viewing} onView={(seq) => params.set({ seq: seq >= liveSeq ? null : seq })} />
-          </div>
-          {selectedNode && (
-            <NodePanel
-              node={selectedNode}
-              staleAfterSeconds={run.staleAfterSeconds}
-              lines={lines}
-              seq={viewSeq}
-              linkTo={`/runs/${run.id}?seq=${viewSeq}&node=${encodeURIComponent(selectedNode.key)}`}
-              onClose={() => params.set({ node: null })}
-            />
+      <AsOf.Provider value={viewing !== undefined ? (asOf ?? lastAsOf.current) : undefined}>
+        <main id="main" className="run-page" data-watching={watching ? 'true' : undefined}>
+          <RunHeader run={run} state={shown} live={live} me={me} filter={filter} onFilter={setFilter} />
+          {viewing !== undefined && (
+            <div className="scrub-banner" role="status">
+              <span>
+                Viewing seq <strong>{viewing.toLocaleString('en')}</strong> of {liveSeq.toLocaleString('en')}
+                {!ready && ' — loading the events up to it…'}
+              </span>
+              <button
+                type="button"
+                className="primary"
+                onClick={() => {
+                  params.set({ seq: null });
+                  // The banner and its button go: focus stays on the timeline rather than falling to the page.
+                  document.getElementById('scrubber')?.focus();
+                }}
+              >
+                Live ⟶
+              </button>
+            </div>
           )}
-        </div>
-      </main>
+          {historyError && <ErrorState error={historyError} />}
+          <div className={`run-body${selectedNode ? ' with-panel' : ''}`}>
+            <div className="run-main">
+              <RunGraph
+                runId={run.id}
+                definitions={run.nodes}
+                nodes={shown.nodes}
+                staleAfterSeconds={run.staleAfterSeconds}
+                positions={layout.positions}
+                layout={layout.kind}
+                filter={filter}
+                selected={selected}
+                onOpen={open}
+              />
+              <Scrubber liveSeq={liveSeq} viewing={viewing} onView={(seq) => params.set({ seq: seq >= liveSeq ? null : seq })} />
+            </div>
+            {selectedNode && (
+              <NodePanel
+                node={selectedNode}
+                staleAfterSeconds={run.staleAfterSeconds}
+                lines={lines}
+                seq={viewSeq}
+                linkTo={`/runs/${run.id}?seq=${viewSeq}&node=${encodeURIComponent(selectedNode.key)}`}
+                onClose={() => params.set({ node: null })}
+              />
+            )}
+          </div>
+        </main>
+      </AsOf.Provider>
     </>
   );
 }

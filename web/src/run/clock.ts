@@ -7,8 +7,9 @@ let now = Date.now();
 
 function subscribe(listener: () => void): () => void {
   listeners.add(listener);
+  // A newcomer reads the time now, not the last tick (up to a second old): React re-reads it after subscribing.
+  now = Date.now();
   if (!timer) {
-    now = Date.now();
     timer = setInterval(() => {
       now = Date.now();
       for (const l of listeners) l();

@@ -144,6 +144,11 @@ describe('folding events into node states', () => {
     server.stall(['a']);
     let fold = applyEvents(initialFold(defs), server.events);
     expect(fold.nodes.get('a')!.stalled).toBe(true);
+    expect(fold.nodes.get('a')!.lastEventAt).toBe(server.events[0]!.at);
+    // From a snapshot (no earlier event known), silence is counted from the run's limit before the mark.
+    const stalled = server.events.at(-1)!;
+    const fromSnapshot = applyEvents({ ...initialFold(defs), seq: stalled.seq - 1 }, [stalled]);
+    expect(Date.parse(stalled.at) - Date.parse(fromSnapshot.nodes.get('a')!.lastEventAt!)).toBe(60_000);
     expect(countStatuses(fold.nodes)).toMatchObject({ running: 1, succeeded: 1, pending: 1, stalled: 1 });
     server.report([{ node: 'a', type: 'heartbeat' }]);
     fold = applyEvents(fold, server.events);

@@ -82,6 +82,8 @@ export function applyEvents(state: RunFold, events: readonly RunEvent[]): RunFol
     switch (event.type) {
       case 'stalled':
         node.stalled = true;
+        // Loaded from a snapshot, its last event's time is unknown: it was at least the run's limit before this mark.
+        if (node.lastEventAt === null && event.staleAfterSeconds !== undefined) node.lastEventAt = new Date(Date.parse(at) - event.staleAfterSeconds * 1000).toISOString();
         break;
       case 'cancelled':
         node.status = 'cancelled';
@@ -260,6 +262,11 @@ export class RunTimeline {
     const lines = this.logs.get(node) ?? [];
     if (seq >= this.head.seq) return lines;
     return lines.slice(0, countUpTo(lines, seq));
+  }
+
+  /** When the event at `seq` was stamped, if held. */
+  atOf(seq: number): string | undefined {
+    return this.events[seq]?.at;
   }
 
   /** Events after `after` up to `to`, both seqs held. */

@@ -29,9 +29,9 @@
  * (run one cell, e.g. --viewers 1000 --rates 100, to see where that cell's
  * time goes).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newId } from '../src/common/ids.js';
@@ -40,6 +40,7 @@ import { Client } from './http-load.js';
 import type { ViewerCommand, ViewerReply } from './live-viewer.js';
 import { BUCKET_MS } from './live-viewer.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, benchRuns } from './service.js';
+import { processCpuMs, processRssMb, startServiceProcess } from './service-process.js';
 import { printProfile, type Profile } from './cpu-profile.js';
 
 const SECONDS = numberArg('seconds', 10);
@@ -56,8 +57,6 @@ for (const [name, values] of [['viewers', VIEWERS], ['rates', RATES]] as const) 
 /** After the load stops, how long the viewers may take to receive what was sent before a cell gives up on the rest. */
 const DRAIN_MS = 30_000;
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const TICKS_PER_SECOND = 100;
 /** `--cpu-prof`: profile the service's process (node --cpu-prof) and print where its time went. */
 const CPU_PROF = process.argv.includes('--cpu-prof');
 
@@ -75,44 +74,6 @@ class Child {
       this.process.send(command);
     });
   }
-}
-
-/** The service's or the baseline's process: its CPU (ms) so far, and its resident memory (MB) now, from /proc. */
-function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000;
-}
-function processRssMb(pid: number): number {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kb) / 1024;
-}
-
-/** The built service in a process of its own, on the bench database, ready. */
-async function startServiceProcess(databaseUrl: string): Promise<{ child: ChildProcess; url: string; port: number; dataDir: string }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'vitrine-live-bench-'));
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('VITRINE_') || ['DATABASE_URL', 'PORT', 'HOST', 'NODE_OPTIONS'].includes(key)) delete env[key];
-  const profiling = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dataDir, 'profile')}`] : [];
-  const child = spawn(process.execPath, [...profiling, path.join(root, 'dist/src/main.js')], {
-    cwd: root,
-    env: { ...env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', VITRINE_DATA_DIR: dataDir, VITRINE_ADMIN_EMAIL: ADMIN_EMAIL, VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD, VITRINE_LIVE_ADAPTER: process.env.VITRINE_LIVE_ADAPTER ?? 'none' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // Kept short: the service's warnings go here for the whole run.
-  let output = '';
-  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const url = /Vitrine is running at (http:\/\/\S+)/.exec(output)?.[1];
-    if (url && (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200) return { child, url, port: Number(new URL(url).port), dataDir };
-    if (child.exitCode !== null) throw new Error(`the service exited early:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`the service was not ready within 60 s:\n${output}`);
 }
 
 interface Side {
@@ -257,7 +218,7 @@ async function main() {
     const [{ server_version: version }] = await bench.dataSource.query('SHOW server_version');
     console.log(`PostgreSQL ${version} (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'}), one database for both sides`);
 
-    const service = await startServiceProcess(bench.url);
+    const service = await startServiceProcess(bench.url, (dir) => (CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, 'profile')}`] : []));
     children.push(service.child);
     dataDir = service.dataDir;
     const raw = fork(path.join(here, 'live-raw.js'), [bench.url], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -68,6 +68,24 @@ describe('benchmarks, run briefly', () => {
     expect(stdout).not.toMatch(/ERR×|failed, first:|not received/);
   }, 120_000);
 
+  it('bench:page times the run page\'s first view, and its frames, clicks and lag under load, beside the static, React Flow and stream baselines', async () => {
+    const { code, stdout, stderr } = await runBench('page.js', ['--nodes', '200', '--rate', '50', '--seconds', '1', '--repeat', '1']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^PostgreSQL \d+/m);
+    expect(stdout).toMatch(/^Chromium \d+/m);
+    // The run page drew its graph and then the worker's layout, once each.
+    expect(stdout).toMatch(/first view, cold: run graph painted p50 [\d.]+ ms max [\d.]+ ms \(1 of 1\); full layout p50 [\d.]+ ms max [\d.]+ ms \(1 of 1\)/);
+    expect(stdout).toMatch(/baseline first view: static 200 divs p50 [\d.]+ ms max [\d.]+ ms; bare React Flow p50 [\d.]+ ms/);
+    expect(stdout).toMatch(/^ {3}run page: sent [\d,]+ events\/s/m);
+    expect(stdout).toMatch(/^ {3}idle page \(static divs, not subscribed\): sent [\d,]+ events\/s/m);
+    expect(stdout).toMatch(/^ {3}bare React Flow \(not subscribed\): sent [\d,]+ events\/s/m);
+    expect(stdout).toMatch(/frames: \d+\/s, rAF interval p50 [\d.]+ ms p99 [\d.]+ ms max [\d.]+ ms; long tasks \d+/);
+    expect(stdout).toMatch(/POST → box shows it: p50 [\d.]+ ms p99 [\d.]+ ms max [\d.]+ ms over \d+ events.*; POST → run\.event at a socket\.io-client: p50 [\d.]+ ms/);
+    expect(stdout).toMatch(/^\| first view, cold, p50 +\| [\d.]+ ms +\| [\d.]+ ms \(static divs\) +\| [\d.]+× +\|$/m);
+    expect(stdout).toMatch(/200 nodes at 50 events\/s, responsive: every click opens the panel within 200 ms: \d+ answered.* → (MET|NOT MET)/);
+    expect(stdout).not.toMatch(/POSTs failed|page errors|showed no/);
+  }, 120_000);
+
   it('bench:lists pages a viewer through artifacts half of which it may not see, every page full', async () => {
     const { code, stdout, stderr } = await runBench('lists.js', ['--rows', '300', '--limit', '20', '--repeat', '5']);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });

@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   const banner = [
     '',
     `  Vitrine is running at ${url}`,
+    `  The page:             ${url}/ (sign in there to watch runs)`,
     `  API docs:             ${url}/docs`,
     `  Database:             ${embedded ? `embedded PostgreSQL on port ${embedded.port}, data in ${config.dataDir}` : 'DATABASE_URL'}`,
     ...(embedded?.relocated ? [`                        ${embedded.relocated}`] : []),

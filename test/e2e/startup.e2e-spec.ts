@@ -55,6 +55,11 @@ describe('npm start on the embedded PostgreSQL', () => {
     });
     expect(res.status).toBe(201);
     token = ((await res.json()) as { token: string }).token;
+    // The page a newcomer is sent to is served by the same start.
+    expect(banner).toContain(`The page:             ${first.url}/ `);
+    const page = await fetch(`${first.url}/`);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, expect.stringMatching(/^text\/html/)]);
+    expect(await page.text()).toMatch(/<script type="module"[^>]* src="\/assets\/[^"]+\.js"/);
 
     expect(await stop(first)).toBe(0);
     expect(await postgresOn(dataDir)).toEqual([]);

@@ -232,6 +232,20 @@ describe('run page', () => {
     await context.close();
   });
 
+  it('leaves out a card’s small print while the run is fitted too small to read, and shows it zoomed in', async () => {
+    const nodes = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`n${i}`, []]));
+    const run = await createRun(t, admin, skill, nodes, { title: 'Wide' });
+    await post(t, run.reporterToken, run.id, [{ node: 'n0', type: 'progress', percent: 5, message: 'tiny' }]);
+    const { page, context } = await openRun(run.id);
+    await node(page, 'n0', 'running').and(page.locator('[data-percent="5"]')).waitFor();
+    await expect(node(page, 'n0').locator('.status-word').textContent()).resolves.toBe('running');
+    await expect(page.locator('.run-node .rn-message').count()).resolves.toBe(0);
+    const zoomIn = page.getByRole('button', { name: 'Zoom In' });
+    for (let i = 0; i < 6; i++) await zoomIn.click();
+    await page.locator('.run-node .rn-message').first().waitFor();
+    await context.close();
+  });
+
   it('cancels the run for an admin, after a confirmation', async () => {
     const run = await createRun(t, admin, skill, { first: [], second: ['first'] }, { title: 'To cancel' });
     await post(t, run.reporterToken, run.id, [{ node: 'first', type: 'started' }]);

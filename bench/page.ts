@@ -152,12 +152,17 @@ async function timedClick(page: Page, box: string, keyAttribute: string, panel: 
       return r.width >= 2 && x >= 0 && y >= 0 && x < innerWidth && y < innerHeight && key && !shown.includes(key);
     });
     const centre = (b) => { const r = b.getBoundingClientRect(); return { x: r.left + r.width / 2, y: r.top + r.height / 2 }; };
-    const hit = visible.filter((b) => { const c = centre(b); return document.elementFromPoint(c.x, c.y)?.closest(${JSON.stringify(box)}) === b; });
-    const pool = hit.length ? hit : visible;
-    if (!pool.length) return null;
-    const b = pool[Math.floor(Math.random() * pool.length)];
-    if (!hit.length) b.focus();
-    return { key: b.getAttribute(${JSON.stringify(keyAttribute)}), ...centre(b), hit: hit.length > 0 };
+    if (!visible.length) return null;
+    // Random boxes until one takes the pointer at its centre; hit-testing every box in view
+    // (2,000 at a fitted big run) blocked the page under test for seconds, which the bench then measured.
+    for (let tries = 0; tries < 20; tries++) {
+      const b = visible[Math.floor(Math.random() * visible.length)];
+      const c = centre(b);
+      if (document.elementFromPoint(c.x, c.y)?.closest(${JSON.stringify(box)}) === b) return { key: b.getAttribute(${JSON.stringify(keyAttribute)}), ...c, hit: true };
+    }
+    const b = visible[Math.floor(Math.random() * visible.length)];
+    b.focus();
+    return { key: b.getAttribute(${JSON.stringify(keyAttribute)}), ...centre(b), hit: false };
   })()`);
   if (!target) return 'no target';
   await page.evaluate(`window.__probe.clickWait(${JSON.stringify(panel)}, ${JSON.stringify(target.key)})`);

@@ -1,10 +1,10 @@
 import { createContext, memo, useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
-import { Controls, Handle, Position, ReactFlow, useReactFlow, type Edge, type Node, type NodeProps } from '@xyflow/react';
+import { Controls, Handle, MiniMap, Position, ReactFlow, useReactFlow, useStoreApi, type Edge, type Node, type NodeHandle, type NodeProps } from '@xyflow/react';
 import type { RunNode } from '../api';
 import { StatusBadge, StatusIcon } from '../components/StatusBadge';
 import { formatDuration } from '../lib/time';
 import { useClock } from './clock';
-import { NODE_HEIGHT, NODE_WIDTH, type Positions } from './layout';
+import { NODE_HEIGHT, NODE_WIDTH, openingView, type OpeningView, type Positions } from './layout';
 import type { NodeState } from './run-state';
 import '@xyflow/react/dist/style.css';
 
@@ -139,9 +139,15 @@ function Duration({ node }: { node: NodeState }) {
 const nodeTypes = { run: RunNodeCard };
 // React Flow gives a node that is neither selectable nor draggable no pointer events; its card is a button.
 const NODE_STYLE = { pointerEvents: 'all' } as const;
+// Size and handles known up front (the card's CSS fixes them): React Flow would otherwise draw every
+// node once, culled or not, to measure it, which was most of a 2,000-node run's first view.
+const MEASURED = { width: NODE_WIDTH, height: NODE_HEIGHT };
+const HANDLES: NodeHandle[] = [
+  { type: 'target', position: Position.Left, x: 0, y: NODE_HEIGHT / 2, width: 1, height: 1 },
+  { type: 'source', position: Position.Right, x: NODE_WIDTH - 1, y: NODE_HEIGHT / 2, width: 1, height: 1 },
+];
 // Constant props: a new object on each render would be written to React Flow's store, which runs
 // every node's and edge's selectors.
-const FIT_VIEW = { maxZoom: 1, padding: 0.1 };
 const PRO = { hideAttribution: true };
 
 interface Props {
@@ -168,15 +174,35 @@ interface Cached {
  * the person moved the view), then keeps their zoom and pan: events never move the view. React Flow's
  * nodes change only with the layout, a filter or the selection; events reach the cards through NodeStore.
  */
-export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positions, layout, filter, selected, onOpen }: Props) {
+export function RunGraph(props: Props) {
+  const box = useRef<HTMLDivElement>(null);
+  const [size, setSize] = useState<{ width: number; height: number }>();
+  // The view's size before React Flow mounts, so it opens where it should instead of moving after its first frame.
+  useLayoutEffect(() => setSize({ width: box.current!.clientWidth, height: box.current!.clientHeight }), []);
+  const [drawn, setDrawn] = useState(false);
+  const onInit = useCallback(() => setDrawn(true), []);
+  return (
+    <div ref={box} className="run-graph" data-testid="run-graph" data-layout={drawn ? props.layout : undefined} aria-label="Run graph" role="region">
+      {size && <Graph {...props} size={size} onInit={onInit} />}
+    </div>
+  );
+}
+
+const activeKeys = (nodes: ReadonlyMap<string, NodeState>) => {
+  const keys: string[] = [];
+  for (const node of nodes.values()) if (node.status === 'running' || node.status === 'failed') keys.push(node.key);
+  return keys;
+};
+
+function Graph({ runId, definitions, nodes, staleAfterSeconds, positions, layout, filter, selected, onOpen, size, onInit }: Props & { size: { width: number; height: number }; onInit: () => void }) {
   const cache = useRef(new Map<string, Cached>());
   const open = useRef(onOpen);
   open.current = onOpen;
   const stableOpen = useCallback((key: string) => open.current(key), []);
-  const [drawn, setDrawn] = useState(false);
-  const onInit = useCallback(() => setDrawn(true), []);
   const moved = useRef(false);
-  // A move with an event is the person's (wheel, drag, the zoom buttons); fitView's has none.
+  // Computed once: afterwards the view is the person's.
+  const [opening] = useState(() => openingView(positions, size.width, size.height, activeKeys(nodes)));
+  // A move with an event is the person's (wheel, drag, the zoom buttons); setViewport's has none.
   const onMoveStart = useCallback((event: MouseEvent | TouchEvent | null) => {
     if (event) moved.current = true;
   }, []);
@@ -198,6 +224,8 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
           position,
           width: NODE_WIDTH,
           height: NODE_HEIGHT,
+          measured: MEASURED,
+          handles: HANDLES,
           draggable: false,
           selectable: false,
           focusable: false,
@@ -228,43 +256,42 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
   }, [definitions, failedKey]);
 
   return (
-    <div className="run-graph" data-testid="run-graph" data-layout={drawn ? layout : undefined} aria-label="Run graph" role="region">
-      <ReactFlow
-        id={`run-${runId}`}
-        nodes={flowNodes}
-        edges={edges}
-        nodeTypes={nodeTypes}
-        onlyRenderVisibleElements
-        fitView
-        fitViewOptions={FIT_VIEW}
-        minZoom={0.01}
-        maxZoom={2}
-        nodesDraggable={false}
-        nodesConnectable={false}
-        nodesFocusable={false}
-        edgesFocusable={false}
-        elementsSelectable={false}
-        colorMode="system"
-        proOptions={PRO}
-        onInit={onInit}
-        onMoveStart={onMoveStart}
-      >
-        <Refit layout={layout} moved={moved} />
-        <Controls showInteractive={false} position="bottom-right" />
-      </ReactFlow>
-    </div>
+    <ReactFlow
+      id={`run-${runId}`}
+      nodes={flowNodes}
+      edges={edges}
+      nodeTypes={nodeTypes}
+      onlyRenderVisibleElements
+      defaultViewport={opening}
+      minZoom={0.01}
+      maxZoom={2}
+      nodesDraggable={false}
+      nodesConnectable={false}
+      nodesFocusable={false}
+      edgesFocusable={false}
+      elementsSelectable={false}
+      colorMode="system"
+      proOptions={PRO}
+      onInit={onInit}
+      onMoveStart={onMoveStart}
+    >
+      <Refit layout={layout} positions={positions} moved={moved} nodes={store} />
+      <Controls showInteractive={false} position="bottom-right" />
+      {!opening.fitted && <MiniMap position="top-right" pannable zoomable ariaLabel="Overview of the whole run" />}
+    </ReactFlow>
   );
 }
 
-/** Fits the view again when the refined layout arrives, unless the person has zoomed or panned. */
-function Refit({ layout, moved }: { layout: 'fast' | 'full'; moved: { current: boolean } }) {
+/** Opens the view again as on open when the refined layout arrives (nodes move), unless the person has zoomed or panned. */
+function Refit({ layout, positions, moved, nodes }: { layout: 'fast' | 'full'; positions: Positions; moved: { current: boolean }; nodes: NodeStore }) {
   const flow = useReactFlow();
+  const store = useStoreApi();
   const first = useRef(layout);
   useEffect(() => {
     if (layout === first.current || moved.current) return;
-    // After React Flow has the new positions.
-    const frame = requestAnimationFrame(() => void flow.fitView(FIT_VIEW));
-    return () => cancelAnimationFrame(frame);
-  }, [layout, flow]);
+    const { width, height } = store.getState();
+    const view: OpeningView = openingView(positions, width, height, activeKeys(nodes.nodes));
+    void flow.setViewport({ x: view.x, y: view.y, zoom: view.zoom });
+  }, [layout, positions, flow, store, nodes]);
   return null;
 }

@@ -1,5 +1,5 @@
 import { createContext, memo, useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
-import { Controls, Handle, MiniMap, Position, ReactFlow, useReactFlow, useStoreApi, type Edge, type Node, type NodeHandle, type NodeProps } from '@xyflow/react';
+import { Controls, Handle, MiniMap, Position, ReactFlow, useReactFlow, useStore, useStoreApi, type Edge, type Node, type NodeHandle, type NodeProps, type ReactFlowState } from '@xyflow/react';
 import type { RunNode } from '../api';
 import { StatusBadge, StatusIcon } from '../components/StatusBadge';
 import { formatDuration } from '../lib/time';
@@ -94,9 +94,14 @@ export function SilentFor({ node, staleAfterSeconds }: { node: NodeState; staleA
  * thin bar, the last message on one line, duration (live while running), and "silent for …" when stalled.
  * A button: Enter or a click opens its panel.
  */
+/** Below this zoom a card's small print is a few pixels high: it is left out, which halves the page's elements for a big run fitted whole. */
+const FAR_ZOOM = 0.45;
+const isFar = (s: ReactFlowState) => s.transform[2] < FAR_ZOOM;
+
 const RunNodeCard = memo(function RunNodeCard({ id, data }: NodeProps<CardNode>) {
   const { store, filter, selected, onOpen, staleAfterSeconds } = data;
   const node = useNode(store, id);
+  const far = useStore(isFar);
   const highlighted = filter !== null && matchesFilter(node, filter);
   const line = node.status === 'skipped' || node.status === 'cancelled' ? (reasonText(node.reason) ?? node.message) : node.status === 'failed' ? (node.error?.message ?? node.message) : node.message;
   return (
@@ -115,21 +120,35 @@ const RunNodeCard = memo(function RunNodeCard({ id, data }: NodeProps<CardNode>)
         <span className="rn-title" title={node.title}>
           {node.title}
         </span>
-        {node.title !== node.key && <span className="rn-key">{node.key}</span>}
-        <span className="rn-status">
-          <StatusBadge status={node.status} />
-          {node.percent !== null && node.status === 'running' && <span className="rn-percent">{Math.round(node.percent)}%</span>}
-          <Duration node={node} />
-        </span>
-        <span className="rn-bar" aria-hidden="true">
-          <span className={`rn-fill st-bg-${node.status}`} style={{ transform: `scaleX(${(node.percent ?? (node.status === 'succeeded' ? 100 : 0)) / 100})` }} />
-        </span>
-        {node.stalled ? <SilentFor node={node} staleAfterSeconds={staleAfterSeconds} /> : <span className="rn-message">{line ?? '\u00a0'}</span>}
+        {far ? (
+          <span className="rn-status">
+            <StatusBadge status={node.status} />
+          </span>
+        ) : (
+          <CardDetail node={node} line={line} staleAfterSeconds={staleAfterSeconds} />
+        )}
       </button>
       <Handle type="source" position={Position.Right} isConnectable={false} />
     </>
   );
 });
+
+function CardDetail({ node, line, staleAfterSeconds }: { node: NodeState; line: string | null | undefined; staleAfterSeconds: number }) {
+  return (
+    <>
+      {node.title !== node.key && <span className="rn-key">{node.key}</span>}
+      <span className="rn-status">
+        <StatusBadge status={node.status} />
+        {node.percent !== null && node.status === 'running' && <span className="rn-percent">{Math.round(node.percent)}%</span>}
+        <Duration node={node} />
+      </span>
+      <span className="rn-bar" aria-hidden="true">
+        <span className={`rn-fill st-bg-${node.status}`} style={{ transform: `scaleX(${(node.percent ?? (node.status === 'succeeded' ? 100 : 0)) / 100})` }} />
+      </span>
+      {node.stalled ? <SilentFor node={node} staleAfterSeconds={staleAfterSeconds} /> : <span className="rn-message">{line ?? '\u00a0'}</span>}
+    </>
+  );
+}
 
 function Duration({ node }: { node: NodeState }) {
   const duration = useDuration(node);
@@ -250,6 +269,8 @@ function Graph({ runId, definitions, nodes, staleAfterSeconds, positions, layout
         target: node.key,
         focusable: false,
         selectable: false,
+        // No second, wide, invisible path per edge for pointer hits: edges take no clicks here.
+        interactionWidth: 0,
         className: failed.has(dep) ? 'from-failed' : undefined,
       })),
     );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { fastLayout, MIN_FIT_ZOOM, NODE_HEIGHT, NODE_WIDTH, OPEN_ZOOM, openingView, type LayoutNode, type Positions } from './layout';
+import ELK from 'elkjs/lib/elk.bundled.js';
+import { elkGraph, fastLayout, MIN_FIT_ZOOM, NODE_HEIGHT, NODE_WIDTH, OPEN_ZOOM, openingView, type LayoutNode, type Positions } from './layout';
 
 /** Edge pairs that cross between two adjacent layers. */
 function crossings(nodes: readonly LayoutNode[], positions: Positions): number {
@@ -109,5 +110,21 @@ describe('the opening view', () => {
     const box = onScreen(at.l0r0!, view);
     expect(view.zoom).toBe(OPEN_ZOOM);
     expect([box.left >= 0 && box.right <= 1200, box.top >= 0 && box.bottom <= 430]).toEqual([true, true]);
+  });
+});
+
+describe('the refined layout', () => {
+  it('stays about as compact as the first one on a dense run, so the whole run fits a screen', async () => {
+    // 8 layers of 40, each node fed by 1-3 of the layer before: many crossing edges between layers.
+    let seed = 11;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const nodes: LayoutNode[] = [];
+    for (let l = 0; l < 8; l++)
+      for (let i = 0; i < 40; i++) nodes.push({ key: `n${l}-${i}`, dependsOn: l === 0 ? [] : [...new Set([0, 1, 2].slice(0, 1 + Math.floor(rand() * 3)).map(() => `n${l - 1}-${Math.floor(rand() * 40)}`))] });
+    const laid = await new ELK().layout(elkGraph(nodes));
+    const first = Object.values(fastLayout(nodes));
+    const span = (values: number[]) => Math.max(...values) - Math.min(...values);
+    expect(laid.height!).toBeLessThan(1.5 * (span(first.map((p) => p.y)) + NODE_HEIGHT));
+    expect(laid.width!).toBeLessThan(2.5 * (span(first.map((p) => p.x)) + NODE_WIDTH));
   });
 });

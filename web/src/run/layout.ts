@@ -1,3 +1,5 @@
+import type { ElkNode } from 'elkjs/lib/elk-api';
+
 /** Where each node's box goes (top-left corner, in graph units). */
 export type Positions = Record<string, { x: number; y: number }>;
 
@@ -60,8 +62,13 @@ export function fastLayout(nodes: readonly LayoutNode[]): Positions {
   return positions;
 }
 
-/** ELK's input for the same graph: layered, left to right. */
-export function elkGraph(nodes: readonly LayoutNode[]) {
+/**
+ * ELK's input for the same graph: layered, left to right, for its crossing minimisation. Edges are
+ * drawn by React Flow, so ELK is not asked to route them or keep room for them, and nodes are placed
+ * simply: orthogonal routing with Brandes-Köpf placement made a 2,000-node run 41,000 × 134,000 px
+ * (a sliver at any zoom) in 17-22 s; this makes it 10,000 × 12,400 px in 6 s.
+ */
+export function elkGraph(nodes: readonly LayoutNode[]): ElkNode {
   return {
     id: 'run',
     layoutOptions: {
@@ -69,7 +76,12 @@ export function elkGraph(nodes: readonly LayoutNode[]) {
       'elk.direction': 'RIGHT',
       'elk.layered.spacing.nodeNodeBetweenLayers': String(LAYER_GAP),
       'elk.spacing.nodeNode': String(ROW_GAP),
-      'elk.layered.nodePlacement.strategy': 'BRANDES_KOEPF',
+      'elk.edgeRouting': 'POLYLINE',
+      'elk.layered.nodePlacement.strategy': 'SIMPLE',
+      'elk.layered.spacing.edgeEdgeBetweenLayers': '0',
+      'elk.layered.spacing.edgeNodeBetweenLayers': '0',
+      'elk.spacing.edgeEdge': '0',
+      'elk.spacing.edgeNode': '0',
     },
     children: nodes.map((n) => ({ id: n.key, width: NODE_WIDTH, height: NODE_HEIGHT })),
     edges: nodes.flatMap((n) => n.dependsOn.map((dep) => ({ id: `${dep}->${n.key}`, sources: [dep], targets: [n.key] }))),

@@ -121,7 +121,7 @@ const RunNodeCard = memo(function RunNodeCard({ id, data }: NodeProps<CardNode>)
           {node.title}
         </span>
         {far ? (
-          <span className="rn-status">
+          <span className="rn-status rn-far">
             <StatusBadge status={node.status} />
           </span>
         ) : (

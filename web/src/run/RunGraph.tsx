@@ -290,30 +290,35 @@ function Graph({ runId, definitions, nodes, staleAfterSeconds, positions, layout
     );
   }, [definitions, failedKey, withEdges]);
 
-  return (
-    <ReactFlow
-      id={`run-${runId}`}
-      nodes={flowNodes}
-      edges={edges}
-      nodeTypes={nodeTypes}
-      onlyRenderVisibleElements
-      defaultViewport={opening}
-      minZoom={0.01}
-      maxZoom={2}
-      nodesDraggable={false}
-      nodesConnectable={false}
-      nodesFocusable={false}
-      edgesFocusable={false}
-      elementsSelectable={false}
-      colorMode="system"
-      proOptions={PRO}
-      onInit={onInit}
-      onMoveStart={onMoveStart}
-    >
-      <Refit layout={layout} positions={positions} moved={moved} nodes={store} />
-      <Controls showInteractive={false} position="bottom-right" />
-      {!opening.fitted && <MiniMap position="top-right" pannable zoomable ariaLabel="Overview of the whole run" />}
-    </ReactFlow>
+  // Rendered again only when what it is given changes: an event batch re-renders this component
+  // (for the store above) but not React Flow.
+  return useMemo(
+    () => (
+      <ReactFlow
+        id={`run-${runId}`}
+        nodes={flowNodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onlyRenderVisibleElements
+        defaultViewport={opening}
+        minZoom={0.01}
+        maxZoom={2}
+        nodesDraggable={false}
+        nodesConnectable={false}
+        nodesFocusable={false}
+        edgesFocusable={false}
+        elementsSelectable={false}
+        colorMode="system"
+        proOptions={PRO}
+        onInit={onInit}
+        onMoveStart={onMoveStart}
+      >
+        <Refit layout={layout} positions={positions} moved={moved} nodes={store} />
+        <Controls showInteractive={false} position="bottom-right" />
+        {!opening.fitted && <MiniMap position="top-right" pannable zoomable ariaLabel="Overview of the whole run" />}
+      </ReactFlow>
+    ),
+    [runId, flowNodes, edges, opening, onInit, onMoveStart, layout, positions, store],
   );
 }
 

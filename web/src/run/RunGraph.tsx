@@ -109,7 +109,7 @@ const RunNodeCard = memo(function RunNodeCard({ id, data }: NodeProps<CardNode>)
       <Handle type="target" position={Position.Left} isConnectable={false} />
       <button
         type="button"
-        className={`run-node rn-${node.status}${highlighted ? ' highlighted' : ''}${selected ? ' selected' : ''}${node.stalled ? ' is-stalled' : ''}`}
+        className={`run-node rn-${node.status}${highlighted ? ' highlighted' : ''}${selected ? ' selected' : ''}${node.stalled ? ' is-stalled' : ''}${far ? ' far' : ''}`}
         data-node-key={node.key}
         data-status={node.status}
         data-percent={node.percent ?? undefined}

@@ -121,7 +121,7 @@ const RunNodeCard = memo(function RunNodeCard({ id, data }: NodeProps<CardNode>)
           {node.title}
         </span>
         {far ? (
-          <span className="rn-status rn-far">
+          <span className="rn-status">
             <StatusBadge status={node.status} />
           </span>
         ) : (

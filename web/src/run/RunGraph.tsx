@@ -190,8 +190,9 @@ interface Cached {
 }
 
 /**
- * The DAG, left to right. Fits the run on open (and once more when the refined layout lands, unless
- * the person moved the view), then keeps their zoom and pan: events never move the view. React Flow's
+ * The DAG, left to right. Opens fitted, or for a run too big to read fitted at a readable zoom on
+ * where it is active with a MiniMap (openingView; again when the refined layout lands, unless the
+ * person moved the view), then keeps their zoom and pan: events never move the view. React Flow's
  * nodes change only with the layout, a filter or the selection; events reach the cards through NodeStore.
  */
 export function RunGraph(props: Props) {

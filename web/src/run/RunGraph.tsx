@@ -4,7 +4,7 @@ import type { RunNode } from '../api';
 import { StatusBadge, StatusIcon } from '../components/StatusBadge';
 import { formatDuration } from '../lib/time';
 import { useClock } from './clock';
-import { NODE_HEIGHT, NODE_WIDTH, openingView, type OpeningView, type Positions } from './layout';
+import { linkedKeys, NODE_HEIGHT, NODE_WIDTH, openingView, type OpeningView, type Positions } from './layout';
 import type { NodeState } from './run-state';
 import '@xyflow/react/dist/style.css';
 
@@ -222,7 +222,8 @@ function Graph({ runId, definitions, nodes, staleAfterSeconds, positions, layout
   const stableOpen = useCallback((key: string) => open.current(key), []);
   const moved = useRef(false);
   // Computed once: afterwards the view is the person's.
-  const [opening] = useState(() => openingView(positions, size.width, size.height, activeKeys(nodes)));
+  const linked = useMemo(() => linkedKeys(definitions), [definitions]);
+  const [opening] = useState(() => openingView(positions, size.width, size.height, activeKeys(nodes), linked));
   // A move with an event is the person's (wheel, drag, the zoom buttons); setViewport's has none.
   const onMoveStart = useCallback((event: MouseEvent | TouchEvent | null) => {
     if (event) moved.current = true;
@@ -314,25 +315,25 @@ function Graph({ runId, definitions, nodes, staleAfterSeconds, positions, layout
         onInit={onInit}
         onMoveStart={onMoveStart}
       >
-        <Refit layout={layout} positions={positions} moved={moved} nodes={store} />
+        <Refit layout={layout} positions={positions} moved={moved} nodes={store} linked={linked} />
         <Controls showInteractive={false} position="bottom-right" />
         {!opening.fitted && <MiniMap position="top-right" pannable zoomable ariaLabel="Overview of the whole run" />}
       </ReactFlow>
     ),
-    [runId, flowNodes, edges, opening, onInit, onMoveStart, layout, positions, store],
+    [runId, flowNodes, edges, opening, onInit, onMoveStart, layout, positions, store, linked],
   );
 }
 
 /** Opens the view again as on open when the refined layout arrives (nodes move), unless the person has zoomed or panned. */
-function Refit({ layout, positions, moved, nodes }: { layout: 'fast' | 'full'; positions: Positions; moved: { current: boolean }; nodes: NodeStore }) {
+function Refit({ layout, positions, moved, nodes, linked }: { layout: 'fast' | 'full'; positions: Positions; moved: { current: boolean }; nodes: NodeStore; linked: readonly string[] }) {
   const flow = useReactFlow();
   const store = useStoreApi();
   const first = useRef(layout);
   useEffect(() => {
     if (layout === first.current || moved.current) return;
     const { width, height } = store.getState();
-    const view: OpeningView = openingView(positions, width, height, activeKeys(nodes.nodes));
+    const view: OpeningView = openingView(positions, width, height, activeKeys(nodes.nodes), linked);
     void flow.setViewport({ x: view.x, y: view.y, zoom: view.zoom });
-  }, [layout, positions, flow, store, nodes]);
+  }, [layout, positions, flow, store, nodes, linked]);
   return null;
 }

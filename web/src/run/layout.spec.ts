@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import ELK from 'elkjs/lib/elk.bundled.js';
-import { elkGraph, fastLayout, MIN_FIT_ZOOM, NODE_HEIGHT, NODE_WIDTH, OPEN_ZOOM, openingView, type LayoutNode, type Positions } from './layout';
+import { elkGraph, fastLayout, linkedKeys, MIN_FIT_ZOOM, NODE_HEIGHT, NODE_WIDTH, OPEN_ZOOM, openingView, type LayoutNode, type Positions } from './layout';
 
 /** Edge pairs that cross between two adjacent layers. */
 function crossings(nodes: readonly LayoutNode[], positions: Positions): number {
@@ -102,6 +102,16 @@ describe('the opening view', () => {
     expect(box.top).toBeGreaterThanOrEqual(0);
     expect(box.right).toBeLessThanOrEqual(1200);
     expect(box.bottom).toBeLessThanOrEqual(430);
+  });
+
+  it('with nothing running, opens on the first node with an edge rather than on an unconnected one', () => {
+    const nodes = [{ key: 'alone', dependsOn: [] }, { key: 'a', dependsOn: [] }, { key: 'b', dependsOn: ['a'] }];
+    expect(linkedKeys(nodes).sort()).toEqual(['a', 'b']);
+    // As ELK packs them: the unconnected node in a row above the graph, at the far left.
+    const at: Positions = { alone: { x: 0, y: 0 }, a: { x: 400, y: 5000 }, b: { x: 800, y: 5000 } };
+    const view = openingView(at, 1200, 430, [], linkedKeys(nodes));
+    const box = onScreen(at.a!, view);
+    expect([box.left >= 0 && box.right <= 1200, box.top >= 0 && box.bottom <= 430]).toEqual([true, true]);
   });
 
   it('opens on the top of the first layer when nothing runs', () => {

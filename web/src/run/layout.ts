@@ -146,6 +146,13 @@ export function refineLayout(request: LayoutRequest, signal: AbortSignal): Promi
   });
 }
 
+/** The keys of nodes with an edge in or out. */
+export function linkedKeys(nodes: readonly LayoutNode[]): string[] {
+  const linked = new Set<string>();
+  for (const n of nodes) if (n.dependsOn.length) [n.key, ...n.dependsOn].forEach((key) => linked.add(key));
+  return [...linked];
+}
+
 /** Where the graph opens: React Flow's viewport (translate in px, then zoom). `fitted` when it shows the whole run. */
 export interface OpeningView {
   x: number;
@@ -163,9 +170,10 @@ const MARGIN = 24;
 /**
  * The whole run when it fits a `width`×`height` view at a readable zoom (at most 1), centred. Otherwise
  * OPEN_ZOOM on where the run is active: its first `active` node in layer order (leftmost, then
- * topmost) at the top left, or, with none active, the first layer's top.
+ * topmost) at the top left, or, with none active, the first node of `linked` (those with an edge:
+ * ELK packs unconnected nodes in a row above the graph), or of all.
  */
-export function openingView(positions: Positions, width: number, height: number, active: Iterable<string> = []): OpeningView {
+export function openingView(positions: Positions, width: number, height: number, active: Iterable<string> = [], linked: Iterable<string> = []): OpeningView {
   let x1 = Infinity;
   let y1 = Infinity;
   let x2 = -Infinity;
@@ -189,6 +197,6 @@ export function openingView(positions: Positions, width: number, height: number,
     }
     return best;
   };
-  const anchor = first(active) ?? first(Object.keys(positions))!;
+  const anchor = first(active) ?? first(linked) ?? first(Object.keys(positions))!;
   return { x: MARGIN - anchor.x * OPEN_ZOOM, y: MARGIN - anchor.y * OPEN_ZOOM, zoom: OPEN_ZOOM, fitted: false };
 }

@@ -243,6 +243,8 @@ describe('run page', () => {
     await page.locator('.react-flow__minimap').waitFor();
     // Only what is in view is drawn.
     expect(await page.locator('.run-node').count()).toBeLessThan(60);
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'run-page-big');
     await page.getByRole('button', { name: 'Fit View' }).click();
     await page.locator('.run-node .rn-message').first().waitFor({ state: 'detached' });
     await expect(node(page, 'n0').locator('.status-word').textContent()).resolves.toBe('running');

@@ -202,9 +202,23 @@ export function RunGraph(props: Props) {
   useLayoutEffect(() => setSize({ width: box.current!.clientWidth, height: box.current!.clientHeight }), []);
   const [drawn, setDrawn] = useState(false);
   const onInit = useCallback(() => setDrawn(true), []);
+  const moved = useRef(false);
+  // The map and the zoom buttons move the view with no event React Flow hands on: the person's move all the same.
+  const onControl = useCallback((event: { target: EventTarget }) => {
+    if (event.target instanceof Element && event.target.closest('.react-flow__minimap, .react-flow__controls')) moved.current = true;
+  }, []);
   return (
-    <div ref={box} className="run-graph" data-testid="run-graph" data-layout={drawn ? props.layout : undefined} aria-label="Run graph" role="region">
-      {size && <Graph {...props} size={size} onInit={onInit} />}
+    <div
+      ref={box}
+      className="run-graph"
+      data-testid="run-graph"
+      data-layout={drawn ? props.layout : undefined}
+      aria-label="Run graph"
+      role="region"
+      onPointerDownCapture={onControl}
+      onClickCapture={onControl}
+    >
+      {size && <Graph {...props} size={size} onInit={onInit} moved={moved} />}
     </div>
   );
 }
@@ -215,12 +229,11 @@ const activeKeys = (nodes: ReadonlyMap<string, NodeState>) => {
   return keys;
 };
 
-function Graph({ runId, definitions, nodes, staleAfterSeconds, positions, layout, filter, selected, onOpen, size, onInit }: Props & { size: { width: number; height: number }; onInit: () => void }) {
+function Graph({ runId, definitions, nodes, staleAfterSeconds, positions, layout, filter, selected, onOpen, size, onInit, moved }: Props & { size: { width: number; height: number }; onInit: () => void; moved: { current: boolean } }) {
   const cache = useRef(new Map<string, Cached>());
   const open = useRef(onOpen);
   open.current = onOpen;
   const stableOpen = useCallback((key: string) => open.current(key), []);
-  const moved = useRef(false);
   // Computed once: afterwards the view is the person's.
   const linked = useMemo(() => linkedKeys(definitions), [definitions]);
   const [opening] = useState(() => openingView(positions, size.width, size.height, activeKeys(nodes), linked));
@@ -317,10 +330,10 @@ function Graph({ runId, definitions, nodes, staleAfterSeconds, positions, layout
       >
         <Refit layout={layout} positions={positions} moved={moved} nodes={store} linked={linked} />
         <Controls showInteractive={false} position="bottom-right" />
-        {!opening.fitted && <MiniMap position="top-right" pannable zoomable ariaLabel="Overview of the whole run" />}
+        {!opening.fitted && <MiniMap position="top-right" pannable zoomable maskStrokeWidth={2} ariaLabel="Overview of the whole run" />}
       </ReactFlow>
     ),
-    [runId, flowNodes, edges, opening, onInit, onMoveStart, layout, positions, store, linked],
+    [runId, flowNodes, edges, opening, onInit, onMoveStart, layout, positions, moved, store, linked],
   );
 }
 

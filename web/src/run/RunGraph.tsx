@@ -237,7 +237,7 @@ function Graph({ runId, definitions, nodes, staleAfterSeconds, positions, layout
   // Computed once: afterwards the view is the person's.
   const linked = useMemo(() => linkedKeys(definitions), [definitions]);
   const [opening] = useState(() => openingView(positions, size.width, size.height, activeKeys(nodes), linked));
-  // A move with an event is the person's (wheel, drag, the zoom buttons); setViewport's has none.
+  // A move with an event is the person's (wheel, drag on the pane); setViewport's has none.
   const onMoveStart = useCallback((event: MouseEvent | TouchEvent | null) => {
     if (event) moved.current = true;
   }, []);

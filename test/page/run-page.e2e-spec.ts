@@ -232,14 +232,22 @@ describe('run page', () => {
     await context.close();
   });
 
-  it('leaves out a card’s small print while the run is fitted too small to read, and shows it zoomed in', async () => {
+  it('opens a run too big to read whole at a readable zoom on its running node, with a map; fitted, a card keeps only its title and status', async () => {
     const nodes = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`n${i}`, []]));
     const run = await createRun(t, admin, skill, nodes, { title: 'Wide' });
     await post(t, run.reporterToken, run.id, [{ node: 'n0', type: 'progress', percent: 5, message: 'tiny' }]);
     const { page, context } = await openRun(run.id);
+    await page.locator('[data-testid="run-graph"][data-layout="full"]').waitFor();
     await node(page, 'n0', 'running').and(page.locator('[data-percent="5"]')).waitFor();
+    await expect(node(page, 'n0').locator('.rn-message').textContent()).resolves.toBe('tiny');
+    await page.locator('.react-flow__minimap').waitFor();
+    // Only what is in view is drawn.
+    expect(await page.locator('.run-node').count()).toBeLessThan(60);
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'run-page-big');
+    await page.getByRole('button', { name: 'Fit View' }).click();
+    await page.locator('.run-node .rn-message').first().waitFor({ state: 'detached' });
     await expect(node(page, 'n0').locator('.status-word').textContent()).resolves.toBe('running');
-    await expect(page.locator('.run-node .rn-message').count()).resolves.toBe(0);
     const zoomIn = page.getByRole('button', { name: 'Zoom In' });
     for (let i = 0; i < 6; i++) await zoomIn.click();
     await page.locator('.run-node .rn-message').first().waitFor();

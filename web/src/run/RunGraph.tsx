@@ -1,10 +1,10 @@
 import { createContext, memo, useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
-import { Controls, Handle, Position, ReactFlow, useReactFlow, useStore, type Edge, type Node, type NodeProps, type ReactFlowState } from '@xyflow/react';
+import { Controls, Handle, MiniMap, Position, ReactFlow, useReactFlow, useStore, useStoreApi, type Edge, type Node, type NodeHandle, type NodeProps, type ReactFlowState } from '@xyflow/react';
 import type { RunNode } from '../api';
 import { StatusBadge, StatusIcon } from '../components/StatusBadge';
 import { formatDuration } from '../lib/time';
 import { useClock } from './clock';
-import { NODE_HEIGHT, NODE_WIDTH, type Positions } from './layout';
+import { linkedKeys, NODE_HEIGHT, NODE_WIDTH, openingView, type OpeningView, type Positions } from './layout';
 import type { NodeState } from './run-state';
 import '@xyflow/react/dist/style.css';
 
@@ -158,10 +158,17 @@ function Duration({ node }: { node: NodeState }) {
 const nodeTypes = { run: RunNodeCard };
 // React Flow gives a node that is neither selectable nor draggable no pointer events; its card is a button.
 const NODE_STYLE = { pointerEvents: 'all' } as const;
+// Size and handles known up front (the card's CSS fixes them): React Flow would otherwise draw every
+// node once, culled or not, to measure it, which was most of a 2,000-node run's first view.
+const MEASURED = { width: NODE_WIDTH, height: NODE_HEIGHT };
+const HANDLES: NodeHandle[] = [
+  { type: 'target', position: Position.Left, x: 0, y: NODE_HEIGHT / 2, width: 1, height: 1 },
+  { type: 'source', position: Position.Right, x: NODE_WIDTH - 1, y: NODE_HEIGHT / 2, width: 1, height: 1 },
+];
 // Constant props: a new object on each render would be written to React Flow's store, which runs
 // every node's and edge's selectors.
-const FIT_VIEW = { maxZoom: 1, padding: 0.1 };
 const PRO = { hideAttribution: true };
+const NO_EDGES: Edge[] = [];
 
 interface Props {
   runId: string;
@@ -183,19 +190,54 @@ interface Cached {
 }
 
 /**
- * The DAG, left to right. Fits the run on open (and once more when the refined layout lands, unless
- * the person moved the view), then keeps their zoom and pan: events never move the view. React Flow's
+ * The DAG, left to right. Opens fitted, or for a run too big to read fitted at a readable zoom on
+ * where it is active with a MiniMap (openingView; again when the refined layout lands, unless the
+ * person moved the view), then keeps their zoom and pan: events never move the view. React Flow's
  * nodes change only with the layout, a filter or the selection; events reach the cards through NodeStore.
  */
-export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positions, layout, filter, selected, onOpen }: Props) {
+export function RunGraph(props: Props) {
+  const box = useRef<HTMLDivElement>(null);
+  const [size, setSize] = useState<{ width: number; height: number }>();
+  // The view's size before React Flow mounts, so it opens where it should instead of moving after its first frame.
+  useLayoutEffect(() => setSize({ width: box.current!.clientWidth, height: box.current!.clientHeight }), []);
+  const [drawn, setDrawn] = useState(false);
+  const onInit = useCallback(() => setDrawn(true), []);
+  const moved = useRef(false);
+  // The map and the zoom buttons move the view with no event React Flow hands on: the person's move all the same.
+  const onControl = useCallback((event: { target: EventTarget }) => {
+    if (event.target instanceof Element && event.target.closest('.react-flow__minimap, .react-flow__controls')) moved.current = true;
+  }, []);
+  return (
+    <div
+      ref={box}
+      className="run-graph"
+      data-testid="run-graph"
+      data-layout={drawn ? props.layout : undefined}
+      aria-label="Run graph"
+      role="region"
+      onPointerDownCapture={onControl}
+      onClickCapture={onControl}
+    >
+      {size && <Graph {...props} size={size} onInit={onInit} moved={moved} />}
+    </div>
+  );
+}
+
+const activeKeys = (nodes: ReadonlyMap<string, NodeState>) => {
+  const keys: string[] = [];
+  for (const node of nodes.values()) if (node.status === 'running' || node.status === 'failed') keys.push(node.key);
+  return keys;
+};
+
+function Graph({ runId, definitions, nodes, staleAfterSeconds, positions, layout, filter, selected, onOpen, size, onInit, moved }: Props & { size: { width: number; height: number }; onInit: () => void; moved: { current: boolean } }) {
   const cache = useRef(new Map<string, Cached>());
   const open = useRef(onOpen);
   open.current = onOpen;
   const stableOpen = useCallback((key: string) => open.current(key), []);
-  const [drawn, setDrawn] = useState(false);
-  const onInit = useCallback(() => setDrawn(true), []);
-  const moved = useRef(false);
-  // A move with an event is the person's (wheel, drag, the zoom buttons); fitView's has none.
+  // Computed once: afterwards the view is the person's.
+  const linked = useMemo(() => linkedKeys(definitions), [definitions]);
+  const [opening] = useState(() => openingView(positions, size.width, size.height, activeKeys(nodes), linked));
+  // A move with an event is the person's (wheel, drag on the pane); setViewport's has none.
   const onMoveStart = useCallback((event: MouseEvent | TouchEvent | null) => {
     if (event) moved.current = true;
   }, []);
@@ -217,6 +259,8 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
           position,
           width: NODE_WIDTH,
           height: NODE_HEIGHT,
+          measured: MEASURED,
+          handles: HANDLES,
           draggable: false,
           selectable: false,
           focusable: false,
@@ -229,10 +273,23 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
     [definitions, positions, filter, selected, stableOpen, staleAfterSeconds, store],
   );
 
+  // The boxes are painted first; the edges (about 4,000 at 2,000 nodes, which React Flow indexes
+  // before it draws anything) follow once that frame is on screen.
+  const [withEdges, setWithEdges] = useState(false);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const frame = requestAnimationFrame(() => (timer = setTimeout(() => setWithEdges(true))));
+    return () => {
+      cancelAnimationFrame(frame);
+      clearTimeout(timer);
+    };
+  }, []);
+
   // Edges change only when a node fails (they are marked then), not on every event.
   let failedKey = '';
   for (const node of nodes.values()) if (node.status === 'failed') failedKey += `${node.key}\n`;
   const edges = useMemo<Edge[]>(() => {
+    if (!withEdges) return NO_EDGES;
     const failed = new Set(failedKey.split('\n'));
     return definitions.flatMap((node) =>
       node.dependsOn.map((dep) => ({
@@ -246,18 +303,19 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
         className: failed.has(dep) ? 'from-failed' : undefined,
       })),
     );
-  }, [definitions, failedKey]);
+  }, [definitions, failedKey, withEdges]);
 
-  return (
-    <div className="run-graph" data-testid="run-graph" data-layout={drawn ? layout : undefined} aria-label="Run graph" role="region">
+  // Rendered again only when what it is given changes: an event batch re-renders this component
+  // (for the store above) but not React Flow.
+  return useMemo(
+    () => (
       <ReactFlow
         id={`run-${runId}`}
         nodes={flowNodes}
         edges={edges}
         nodeTypes={nodeTypes}
         onlyRenderVisibleElements
-        fitView
-        fitViewOptions={FIT_VIEW}
+        defaultViewport={opening}
         minZoom={0.01}
         maxZoom={2}
         nodesDraggable={false}
@@ -270,22 +328,25 @@ export function RunGraph({ runId, definitions, nodes, staleAfterSeconds, positio
         onInit={onInit}
         onMoveStart={onMoveStart}
       >
-        <Refit layout={layout} moved={moved} />
+        <Refit layout={layout} positions={positions} moved={moved} nodes={store} linked={linked} />
         <Controls showInteractive={false} position="bottom-right" />
+        {!opening.fitted && <MiniMap position="top-right" pannable zoomable maskStrokeWidth={2} ariaLabel="Overview of the whole run" />}
       </ReactFlow>
-    </div>
+    ),
+    [runId, flowNodes, edges, opening, onInit, onMoveStart, layout, positions, moved, store, linked],
   );
 }
 
-/** Fits the view again when the refined layout arrives, unless the person has zoomed or panned. */
-function Refit({ layout, moved }: { layout: 'fast' | 'full'; moved: { current: boolean } }) {
+/** Opens the view again as on open when the refined layout arrives (nodes move), unless the person has zoomed or panned. */
+function Refit({ layout, positions, moved, nodes, linked }: { layout: 'fast' | 'full'; positions: Positions; moved: { current: boolean }; nodes: NodeStore; linked: readonly string[] }) {
   const flow = useReactFlow();
+  const store = useStoreApi();
   const first = useRef(layout);
   useEffect(() => {
     if (layout === first.current || moved.current) return;
-    // After React Flow has the new positions.
-    const frame = requestAnimationFrame(() => void flow.fitView(FIT_VIEW));
-    return () => cancelAnimationFrame(frame);
-  }, [layout, flow]);
+    const { width, height } = store.getState();
+    const view: OpeningView = openingView(positions, width, height, activeKeys(nodes.nodes), linked);
+    void flow.setViewport({ x: view.x, y: view.y, zoom: view.zoom });
+  }, [layout, positions, flow, store, nodes, linked]);
   return null;
 }

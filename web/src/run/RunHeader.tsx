@@ -1,4 +1,4 @@
-import { useContext, useEffect, useState } from 'react';
+import { useContext, useEffect, useMemo, useState } from 'react';
 import { api, ProblemError, type Me, type Run } from '../api';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatAbsolute, formatDuration } from '../lib/time';
@@ -26,6 +26,22 @@ export function RunHeader({ run, state, live, me, filter, onFilter }: Props) {
   const clock = useClock(asOf === undefined && started !== null && ended === null && state.status === 'running');
   const now = asOf ?? clock;
   const counts = countStatuses(state.nodes);
+  // The parts that change only now and then are made again only then, not on every event batch
+  // (countsKey stands for the counts, a new object each render).
+  const countsKey = FILTERS.map((f) => counts[f]).join();
+  const countButtons = useMemo(
+    () =>
+      FILTERS.filter((f) => counts[f] > 0).map((f) => (
+        <button key={f} type="button" className="count-filter" aria-pressed={filter === f} onClick={() => onFilter(filter === f ? null : f)} data-filter={f}>
+          <StatusBadge status={f}>
+            <span className="count">{counts[f].toLocaleString('en')}</span> {f}
+          </StatusBadge>
+        </button>
+      )),
+    [countsKey, filter, onFilter],
+  );
+  const startedText = useMemo(() => started && formatAbsolute(started), [started]);
+  const endedText = useMemo(() => ended && formatAbsolute(ended), [ended]);
   return (
     <header className="run-head">
       <div className="run-title-line">
@@ -38,13 +54,13 @@ export function RunHeader({ run, state, live, me, filter, onFilter }: Props) {
       <dl className="facts">
         <div>
           <dt>Started</dt>
-          <dd>{started ? <time dateTime={started}>{formatAbsolute(started)}</time> : 'not yet'}</dd>
+          <dd>{started ? <time dateTime={started}>{startedText}</time> : 'not yet'}</dd>
         </div>
         {ended && (
           <div>
             <dt>Ended</dt>
             <dd>
-              <time dateTime={ended}>{formatAbsolute(ended)}</time>
+              <time dateTime={ended}>{endedText}</time>
             </dd>
           </div>
         )}
@@ -58,13 +74,7 @@ export function RunHeader({ run, state, live, me, filter, onFilter }: Props) {
         </div>
       </dl>
       <div className="counts" role="group" aria-label="Highlight nodes by status">
-        {FILTERS.filter((f) => counts[f] > 0).map((f) => (
-          <button key={f} type="button" className="count-filter" aria-pressed={filter === f} onClick={() => onFilter(filter === f ? null : f)} data-filter={f}>
-            <StatusBadge status={f}>
-              <span className="count">{counts[f].toLocaleString('en')}</span> {f}
-            </StatusBadge>
-          </button>
-        ))}
+        {countButtons}
         {filter && (
           <button type="button" className="link-button clear-filter" onClick={() => onFilter(null)}>
             Clear highlight

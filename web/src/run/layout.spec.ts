@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import ELK from 'elkjs/lib/elk.bundled.js';
-import { elkGraph, fastLayout, NODE_HEIGHT, NODE_WIDTH, type LayoutNode, type Positions } from './layout';
+import { elkGraph, fastLayout, linkedKeys, MIN_FIT_ZOOM, NODE_HEIGHT, NODE_WIDTH, OPEN_ZOOM, openingView, type LayoutNode, type Positions } from './layout';
 
 /** Edge pairs that cross between two adjacent layers. */
 function crossings(nodes: readonly LayoutNode[], positions: Positions): number {
@@ -58,6 +58,68 @@ describe('the first layout', () => {
       ys.sort((a, b) => a - b);
       for (let i = 1; i < ys.length; i++) expect(ys[i]! - ys[i - 1]!).toBeGreaterThanOrEqual(NODE_HEIGHT);
     }
+  });
+});
+
+describe('the opening view', () => {
+  /** A layered graph: `layers` columns of `rows` nodes, each depending on the node beside it in the layer before. */
+  const grid = (layers: number, rows: number) => {
+    const nodes: LayoutNode[] = [];
+    for (let l = 0; l < layers; l++) for (let r = 0; r < rows; r++) nodes.push({ key: `l${l}r${r}`, dependsOn: l ? [`l${l - 1}r${r}`] : [] });
+    return fastLayout(nodes);
+  };
+  /** Where a node's box lands in a view, in px. */
+  const onScreen = (at: { x: number; y: number }, view: { x: number; y: number; zoom: number }) => ({
+    left: at.x * view.zoom + view.x,
+    top: at.y * view.zoom + view.y,
+    right: (at.x + NODE_WIDTH) * view.zoom + view.x,
+    bottom: (at.y + NODE_HEIGHT) * view.zoom + view.y,
+  });
+
+  it('fits a small run whole, centred, at most at 100%', () => {
+    const at = grid(3, 2);
+    const view = openingView(at, 1200, 500);
+    expect(view.fitted).toBe(true);
+    expect(view.zoom).toBeLessThanOrEqual(1);
+    for (const p of Object.values(at)) {
+      const box = onScreen(p, view);
+      expect(box.left).toBeGreaterThanOrEqual(0);
+      expect(box.top).toBeGreaterThanOrEqual(0);
+      expect(box.right).toBeLessThanOrEqual(1200);
+      expect(box.bottom).toBeLessThanOrEqual(500);
+    }
+  });
+
+  it('opens a run too big to read whole at a readable zoom on its first running or failed node', () => {
+    const at = grid(20, 100);
+    const view = openingView(at, 1200, 430, ['l7r60', 'l5r90', 'l5r40', 'l9r0']);
+    expect(view.fitted).toBe(false);
+    expect(view.zoom).toBe(OPEN_ZOOM);
+    expect(view.zoom).toBeGreaterThanOrEqual(MIN_FIT_ZOOM);
+    // Layer 5 comes first; within it the top one.
+    const box = onScreen(at.l5r40!, view);
+    expect(box.left).toBeGreaterThanOrEqual(0);
+    expect(box.top).toBeGreaterThanOrEqual(0);
+    expect(box.right).toBeLessThanOrEqual(1200);
+    expect(box.bottom).toBeLessThanOrEqual(430);
+  });
+
+  it('with nothing running, opens on the first node with an edge rather than on an unconnected one', () => {
+    const nodes = [{ key: 'alone', dependsOn: [] }, { key: 'a', dependsOn: [] }, { key: 'b', dependsOn: ['a'] }];
+    expect(linkedKeys(nodes).sort()).toEqual(['a', 'b']);
+    // As ELK packs them: the unconnected node in a row above the graph, at the far left.
+    const at: Positions = { alone: { x: 0, y: 0 }, a: { x: 400, y: 5000 }, b: { x: 800, y: 5000 } };
+    const view = openingView(at, 1200, 430, [], linkedKeys(nodes));
+    const box = onScreen(at.a!, view);
+    expect([box.left >= 0 && box.right <= 1200, box.top >= 0 && box.bottom <= 430]).toEqual([true, true]);
+  });
+
+  it('opens on the top of the first layer when nothing runs', () => {
+    const at = grid(20, 100);
+    const view = openingView(at, 1200, 430);
+    const box = onScreen(at.l0r0!, view);
+    expect(view.zoom).toBe(OPEN_ZOOM);
+    expect([box.left >= 0 && box.right <= 1200, box.top >= 0 && box.bottom <= 430]).toEqual([true, true]);
   });
 });
 

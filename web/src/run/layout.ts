@@ -145,3 +145,58 @@ export function refineLayout(request: LayoutRequest, signal: AbortSignal): Promi
     worker.postMessage(request);
   });
 }
+
+/** The keys of nodes with an edge in or out. */
+export function linkedKeys(nodes: readonly LayoutNode[]): string[] {
+  const linked = new Set<string>();
+  for (const n of nodes) if (n.dependsOn.length) [n.key, ...n.dependsOn].forEach((key) => linked.add(key));
+  return [...linked];
+}
+
+/** Where the graph opens: React Flow's viewport (translate in px, then zoom). `fitted` when it shows the whole run. */
+export interface OpeningView {
+  x: number;
+  y: number;
+  zoom: number;
+  fitted: boolean;
+}
+
+/** Below this zoom a card's text is under 7 px: the run is not fitted but opened at OPEN_ZOOM instead. */
+export const MIN_FIT_ZOOM = 0.5;
+export const OPEN_ZOOM = 0.75;
+const FIT_PADDING = 0.1;
+const MARGIN = 24;
+
+/**
+ * The whole run when it fits a `width`×`height` view at a readable zoom (at most 1), centred. Otherwise
+ * OPEN_ZOOM on where the run is active: its first `active` node in layer order (leftmost, then
+ * topmost) at the top left, or, with none active, the first node of `linked` (those with an edge:
+ * ELK packs unconnected nodes in a row above the graph), or of all.
+ */
+export function openingView(positions: Positions, width: number, height: number, active: Iterable<string> = [], linked: Iterable<string> = []): OpeningView {
+  let x1 = Infinity;
+  let y1 = Infinity;
+  let x2 = -Infinity;
+  let y2 = -Infinity;
+  for (const key in positions) {
+    const { x, y } = positions[key]!;
+    x1 = Math.min(x1, x);
+    y1 = Math.min(y1, y);
+    x2 = Math.max(x2, x + NODE_WIDTH);
+    y2 = Math.max(y2, y + NODE_HEIGHT);
+  }
+  if (x1 === Infinity || width <= 0 || height <= 0) return { x: 0, y: 0, zoom: 1, fitted: true };
+  // As React Flow's fitView counts its padding.
+  const fit = Math.min(1, width / ((x2 - x1) * (1 + FIT_PADDING)), height / ((y2 - y1) * (1 + FIT_PADDING)));
+  if (fit >= MIN_FIT_ZOOM) return { x: width / 2 - ((x1 + x2) / 2) * fit, y: height / 2 - ((y1 + y2) / 2) * fit, zoom: fit, fitted: true };
+  const first = (keys: Iterable<string>) => {
+    let best: { x: number; y: number } | undefined;
+    for (const key of keys) {
+      const at = positions[key];
+      if (at && (!best || at.x < best.x || (at.x === best.x && at.y < best.y))) best = at;
+    }
+    return best;
+  };
+  const anchor = first(active) ?? first(linked) ?? first(Object.keys(positions))!;
+  return { x: MARGIN - anchor.x * OPEN_ZOOM, y: MARGIN - anchor.y * OPEN_ZOOM, zoom: OPEN_ZOOM, fitted: false };
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { RunEvent, RunNode, RunStatus } from '../api';
-import { applyEvents, CHECKPOINT_EVERY, countStatuses, initialFold, logLineOf, RunTimeline, type RunFold } from './run-state';
+import { applyEvents, CHECKPOINT_EVERY, countStatuses, initialFold, logLineOf, NodeMap, RunTimeline, type RunFold } from './run-state';
 
 /** What this test uses of the server's ingest state machine (src/runs/run-state.ts). */
 interface ServerNode {
@@ -203,6 +203,30 @@ describe('folding events into node states', () => {
     }
     // The random runs went through every kind of event and ending the fold must follow.
     expect(['cancelled cancelled', 'failed', 'log', 'run cancelled', 'run failed', 'run running', 'run succeeded', 'skipped', 'skipped upstream_failed', 'skipped upstream_skipped', 'stalled', 'started', 'succeeded'].filter((kind) => !seen.has(kind))).toEqual([]);
+  });
+
+  it('keeps every node of a big run after many batches, each map as it was made (NodeMap against a Map)', () => {
+    const defs = Array.from({ length: 300 }, (_, i) => def(`n${i}`));
+    let seed = 5;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    let fold = initialFold(defs);
+    const reference = new Map(fold.nodes);
+    const kept: [RunFold, Map<string, unknown>][] = [];
+    let seq = 0;
+    for (let batch = 0; batch < 40; batch++) {
+      const events: RunEvent[] = Array.from({ length: 1 + Math.floor(rand() * 12) }, () => ({ seq: ++seq, id: `e${seq}`, at: '2026-03-01T10:00:00.000Z', node: `n${Math.floor(rand() * 300)}`, type: 'progress' as const, percent: seq % 100 }));
+      fold = applyEvents(fold, events);
+      for (const e of events) reference.set(e.node, fold.nodes.get(e.node)!);
+      kept.push([fold, new Map(reference)]);
+    }
+    for (const [held, expected] of kept) {
+      expect(held.nodes.size).toBe(300);
+      expect(new Map(held.nodes)).toEqual(expected);
+      for (const [key, node] of expected) expect(held.nodes.get(key)).toBe(node);
+    }
+    expect([...fold.nodes.keys()]).toEqual(defs.map((d) => d.key));
+    expect(fold.nodes.get('nope')).toBeUndefined();
+    expect(NodeMap.of([]).size).toBe(0);
   });
 
   it('makes new objects only for the nodes an event changed', () => {

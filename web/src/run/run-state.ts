@@ -6,13 +6,94 @@ export interface NodeState extends RunNode {
   lastEventAt: string | null;
 }
 
+/** Nodes a bucket of a NodeMap holds, about. */
+const BUCKET = 32;
+
+/**
+ * A fold's nodes: a read-only map that shares all but the changed nodes' buckets with the map it was
+ * made from, so a batch of events costs the nodes it changed, not a copy of every node (a 2,000-node
+ * Map copied on each animation frame was 0.3 ms of it). Iterates bucket by bucket, the same order in
+ * every map made from one another.
+ */
+export class NodeMap implements ReadonlyMap<string, NodeState> {
+  private constructor(
+    /** Which bucket holds each key: one for the run, shared by every map made from the first. */
+    private readonly index: ReadonlyMap<string, number>,
+    private readonly buckets: readonly ReadonlyMap<string, NodeState>[],
+  ) {}
+
+  static of(nodes: Iterable<NodeState>): NodeMap {
+    const index = new Map<string, number>();
+    const buckets: Map<string, NodeState>[] = [];
+    for (const node of nodes) {
+      const b = Math.floor(index.size / BUCKET);
+      index.set(node.key, b);
+      (buckets[b] ??= new Map()).set(node.key, node);
+    }
+    return new NodeMap(index, buckets);
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  get(key: string): NodeState | undefined {
+    const b = this.index.get(key);
+    return b === undefined ? undefined : this.buckets[b]!.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.index.has(key);
+  }
+
+  /** A map with `changed` (nodes this map has) in place of its own: only their buckets are copied. */
+  with(changed: Iterable<NodeState>): NodeMap {
+    const buckets = [...this.buckets];
+    const copied = new Set<number>();
+    for (const node of changed) {
+      const b = this.index.get(node.key);
+      if (b === undefined) continue;
+      if (!copied.has(b)) {
+        buckets[b] = new Map(buckets[b]);
+        copied.add(b);
+      }
+      (buckets[b] as Map<string, NodeState>).set(node.key, node);
+    }
+    return new NodeMap(this.index, buckets);
+  }
+
+  *entries(): MapIterator<[string, NodeState]> {
+    for (const bucket of this.buckets) yield* bucket.entries();
+  }
+
+  *keys(): MapIterator<string> {
+    for (const bucket of this.buckets) yield* bucket.keys();
+  }
+
+  *values(): MapIterator<NodeState> {
+    for (const bucket of this.buckets) yield* bucket.values();
+  }
+
+  [Symbol.iterator](): MapIterator<[string, NodeState]> {
+    return this.entries();
+  }
+
+  forEach(callback: (value: NodeState, key: string, map: ReadonlyMap<string, NodeState>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this.entries()) callback.call(thisArg, value, key, this);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'NodeMap';
+  }
+}
+
 /** A run's state after the events up to `seq`. Immutable: a change makes new objects for what changed only. */
 export interface RunFold {
   seq: number;
   status: RunStatus;
   /** When the run ended, as far as its events say (the last node's end). */
   endedAt: string | null;
-  nodes: ReadonlyMap<string, NodeState>;
+  nodes: NodeMap;
 }
 
 const TERMINAL_NODE = new Set<NodeStatus>(['succeeded', 'failed', 'skipped', 'cancelled']);
@@ -26,12 +107,12 @@ function pendingNode(node: RunNode): NodeState {
 
 /** The run as it was created: every node pending, seq 0. */
 export function initialFold(nodes: readonly RunNode[]): RunFold {
-  return { seq: 0, status: 'pending', endedAt: null, nodes: new Map(nodes.map((n) => [n.key, pendingNode(n)])) };
+  return { seq: 0, status: 'pending', endedAt: null, nodes: NodeMap.of(nodes.map(pendingNode)) };
 }
 
 /** The run as the server answered it (`GET /runs/{id}` or a live snapshot), at its `lastSeq`. */
 export function foldFromRun(run: Run): RunFold {
-  return { seq: run.lastSeq, status: run.status, endedAt: run.endedAt, nodes: new Map(run.nodes.map((n) => [n.key, { ...n, lastEventAt: null }])) };
+  return { seq: run.lastSeq, status: run.status, endedAt: run.endedAt, nodes: NodeMap.of(run.nodes.map((n) => ({ ...n, lastEventAt: null }))) };
 }
 
 /** The server's rule (src/runs/run-state.ts derive): pending while nothing started, failed/succeeded once every node ended, else running; a cancel is final. */
@@ -57,9 +138,8 @@ function deriveStatus(previous: RunStatus, nodes: ReadonlyMap<string, NodeState>
  * of its own, so they are folded like any other. Events at or below the state's seq are ignored.
  */
 export function applyEvents(state: RunFold, events: readonly RunEvent[]): RunFold {
-  let nodes: Map<string, NodeState> | undefined;
-  // Nodes copied in this call: later events on them change the copy in place.
-  const fresh = new Set<string>();
+  // Nodes copied in this call, by key: later events on them change the copy in place.
+  const fresh = new Map<string, NodeState>();
   let seq = state.seq;
   let status = state.status;
   let lastChangeAt: string | null = null;
@@ -68,14 +148,12 @@ export function applyEvents(state: RunFold, events: readonly RunEvent[]): RunFol
   for (const event of events) {
     if (event.seq <= seq) continue;
     seq = event.seq;
-    const held = (nodes ?? state.nodes).get(event.node);
-    if (!held) continue;
-    nodes ??= new Map(state.nodes);
-    let node = held;
-    if (!fresh.has(event.node)) {
+    let node = fresh.get(event.node);
+    if (!node) {
+      const held = state.nodes.get(event.node);
+      if (!held) continue;
       node = { ...held };
-      fresh.add(event.node);
-      nodes.set(event.node, node);
+      fresh.set(event.node, node);
     }
     const previous = node.status;
     const at = event.at;
@@ -134,7 +212,8 @@ export function applyEvents(state: RunFold, events: readonly RunEvent[]): RunFol
       lastChangeAt = at;
     }
   }
-  if (!nodes) return seq === state.seq ? state : { ...state, seq };
+  if (!fresh.size) return seq === state.seq ? state : { ...state, seq };
+  const nodes = state.nodes.with(fresh.values());
   if (cancelled) status = 'cancelled';
   else if (statusesChanged) status = deriveStatus(status, nodes);
   // The run ended with the node status change that ended it; a run that had ended keeps its end.

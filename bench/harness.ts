@@ -171,6 +171,18 @@ export function numberArg(name: string, fallback: number): number {
 }
 
 /** A whole number with thousands separators, as the tables print figures. */
+/** mulberry32: a small seeded generator, so a bench builds the same data on every run. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export type Counted = Awaited<ReturnType<typeof load>> & {

@@ -4,6 +4,7 @@
  */
 import { newId } from '../src/common/ids.js';
 import type { IncomingEvent } from '../src/runs/runs.schemas.js';
+import { mulberry32 } from './harness.js';
 
 export interface BenchNode {
   key: string;
@@ -19,17 +20,6 @@ export interface BenchGraph {
   layers: number;
 }
 
-/** mulberry32: a small seeded generator, so every run of the bench builds the same graph. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `count` nodes in about √count / 2.2 layers of uneven width (at least 5).
@@ -38,7 +28,7 @@ function random(seed: number): () => number {
  * widely; one in eight also depends on a node 2–5 layers back (a long edge).
  */
 export function benchGraph(count: number, seed = 31): BenchGraph {
-  const rand = random(seed + count);
+  const rand = mulberry32(seed + count);
   const layers = Math.max(5, Math.round(Math.sqrt(count) / 2.2));
   // Uneven widths (0.5–1.5 of the mean), scaled to add up to `count`.
   const weights = Array.from({ length: layers }, () => 0.5 + rand());
@@ -96,7 +86,7 @@ export class RunDriver {
   private readonly children = new Map<string, string[]>();
   private ready: string[] = [];
   private running: string[] = [];
-  private readonly rand = random(7);
+  private readonly rand = mulberry32(7);
   /** Ticks that found no node free to take an event (every candidate had one in flight). */
   idleTicks = 0;
 

@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { loadBundle, type Conditions, type PolicyRule } from '../src/policy/bundle.js';
 import { CompiledPolicy, type PolicyActor } from '../src/policy/policy-engine.js';
 import type { Action, PolicyRole, Subject } from '../src/policy/policy.types.js';
-import { numberArg } from './harness.js';
+import { mulberry32, numberArg } from './harness.js';
 import { linkRecheckBench } from './link-recheck.js';
 
 type Cedar = typeof import('@cedar-policy/cedar-wasm/nodejs');
@@ -127,20 +127,9 @@ interface Request {
   attributes: Record<string, unknown>;
 }
 
-/** mulberry32: the same requests on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeRequests(count: number): Request[] {
-  const rnd = prng(20_240_611);
+  const rnd = mulberry32(20_240_611);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)]!;
   const chance = (p: number) => rnd() < p;
   const weighted = <T>(pairs: [T, number][]): T => {

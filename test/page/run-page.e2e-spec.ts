@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
@@ -299,6 +301,35 @@ describe('run page', () => {
     await page.keyboard.press('Enter');
     await expect(page.locator('.cancel-denied').textContent()).resolves.toBe(`Not cancelled: ${explained.body.reason}`);
     await expect(page.getByRole('button', { name: 'Yes, cancel the run' }).count()).resolves.toBe(0);
+    await context.close();
+  });
+
+  it('says live updates stopped when a policy change takes the run from the viewer, and follows again once it is back', async () => {
+    const current = (await t.http(admin).get('/api/v1/policies')).body as { version: number };
+    const source = readFileSync(path.join(import.meta.dirname, '../../policies/default.yaml'), 'utf8');
+    const strict = source.replace('roles: [admin, member, auditor, viewer]\n    actions: [read]\n    subject: Run', 'roles: [admin, member, auditor]\n    actions: [read]\n    subject: Run');
+    expect(strict).not.toBe(source);
+    const viewer = await createMember(t, admin, 'viewer');
+    const run = await createRun(t, admin, skill, { step: [] }, { title: 'Watched by a viewer' });
+    const { page, context } = await openRun(run.id, { email: viewer.email, password: viewer.password });
+    await watching(page);
+    try {
+      expect((await t.http(admin).put('/api/v1/policies').set('Content-Type', 'application/yaml').send(strict)).status).toBe(200);
+      const alert = page.getByRole('alert').filter({ hasText: 'Live updates stopped' });
+      await alert.waitFor({ timeout: 2_000 });
+      await expect(alert.textContent()).resolves.toContain('code: policy_denied');
+      await post(t, run.reporterToken, run.id, [{ node: 'step', type: 'started' }]);
+      await page.waitForTimeout(300);
+      await node(page, 'step', 'pending').waitFor();
+    } finally {
+      expect((await t.http(admin).post(`/api/v1/policies/versions/${current.version}/activate`)).status).toBe(200);
+    }
+    // Allowed again: a reload follows the run.
+    await page.reload();
+    await node(page, 'step', 'running').waitFor();
+    await watching(page);
+    await post(t, run.reporterToken, run.id, [{ node: 'step', type: 'succeeded' }]);
+    await node(page, 'step', 'succeeded').waitFor({ timeout: 2_000 });
     await context.close();
   });
 

@@ -14,13 +14,14 @@ export function Empty({ children }: { children: React.ReactNode }) {
 }
 
 /** An error shows the problem's `detail` (API.md, Conventions), and its code for a bug report. */
-export function ErrorState({ error, retry }: { error: ProblemError | Error; retry?: () => void }) {
+export function ErrorState({ error, retry, title }: { error: ProblemError | (Error & { code?: string }); retry?: () => void; title?: string }) {
   const problem = 'problem' in error ? error.problem : undefined;
+  const code = problem?.code ?? ('code' in error ? error.code : undefined);
   return (
     <div className="state error" role="alert">
-      <strong>{problem?.title ?? 'Something went wrong'}</strong>
+      <strong>{title ?? problem?.title ?? 'Something went wrong'}</strong>
       <p>{problem?.detail ?? error.message}</p>
-      {problem?.code && <p className="muted">code: {problem.code}{problem.requestId ? ` · request ${problem.requestId}` : ''}</p>}
+      {code && <p className="muted">code: {code}{problem?.requestId ? ` · request ${problem.requestId}` : ''}</p>}
       {retry && (
         <button type="button" onClick={retry}>
           Try again

@@ -4,7 +4,7 @@ import { api, ProblemError, type Page, type Run, type RunEvent } from '../api';
 import { AppHeader } from '../components/AppHeader';
 import { ConnectionStatus } from '../components/ConnectionStatus';
 import { ErrorState, Loading } from '../components/states';
-import { live as liveClient } from '../live';
+import { live as liveClient, type LiveError } from '../live';
 import { useSession } from '../session';
 import { fastLayout, refineLayout, storedLayout, storeLayout, type Positions } from './layout';
 import { NodePanel } from './NodePanel';
@@ -109,6 +109,8 @@ function RunView({ run }: { run: Run }) {
   const [timelineVersion, setTimelineVersion] = useState(0);
   const timelineChanged = useCallback(() => setTimelineVersion(timeline.version), [timeline]);
   const [watching, setWatching] = useState(false);
+  // The server refused or dropped the subscription (access changed): the page says its state is no longer live.
+  const [liveError, setLiveError] = useState<LiveError>();
 
   // Live: every event once, in order, across reconnects (watchRun resubscribes after the last seq);
   // applied in one batch per animation frame, so 500 events/s cost one render a frame.
@@ -125,7 +127,14 @@ function RunView({ run }: { run: Run }) {
       if (timeline.version !== before) setTimelineVersion(timeline.version);
     };
     const stop = client.watchRun(run.id, run.lastSeq, {
-      onSnapshot: () => setWatching(true),
+      onSnapshot: () => {
+        setWatching(true);
+        setLiveError(undefined);
+      },
+      onError: (failure) => {
+        setWatching(false);
+        setLiveError(failure);
+      },
       onEvent: (event) => {
         queue.push(event);
         frame ||= requestAnimationFrame(flush);
@@ -211,6 +220,7 @@ function RunView({ run }: { run: Run }) {
               </button>
             </div>
           )}
+          {liveError && <ErrorState error={liveError} title="Live updates stopped: what is shown may be out of date" />}
           {historyError && <ErrorState error={historyError} />}
           <div className={`run-body${selectedNode ? ' with-panel' : ''}`}>
             <div className="run-main">

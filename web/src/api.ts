@@ -58,6 +58,9 @@ export interface Page<T> {
 
 export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type NodeStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+/** Statuses nothing changes any more (API.md, Runs). */
+export const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set<RunStatus>(['succeeded', 'failed', 'cancelled']);
+export const TERMINAL_NODE: ReadonlySet<NodeStatus> = new Set<NodeStatus>(['succeeded', 'failed', 'skipped', 'cancelled']);
 
 export interface RunNode {
   key: string;

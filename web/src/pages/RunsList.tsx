@@ -1,13 +1,13 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
-import { api, type Page, type ProblemError, type Run, type RunStatus } from '../api';
+import { api, TERMINAL_RUN, type Page, type ProblemError, type Run, type RunStatus } from '../api';
 import { AppHeader } from '../components/AppHeader';
 import { ConnectionStatus } from '../components/ConnectionStatus';
 import { StatusBadge, StatusIcon } from '../components/StatusBadge';
 import { Empty, ErrorState, Loading } from '../components/states';
 import { fetchAll, type Team } from '../lib/resources';
 import { formatAbsolute, formatDuration, formatRelative } from '../lib/time';
-import { useNow } from '../lib/use-now';
+import { useClock, useNow } from '../lib/use-now';
 import { live } from '../live';
 import {
   applyUpdates,
@@ -21,7 +21,6 @@ import {
   rowOf,
   runsPath,
   searchFromFilters,
-  TERMINAL_RUN,
   type RowUpdate,
   type RunFilters,
   type RunRow,
@@ -89,7 +88,7 @@ export function RunsList() {
   useNewRuns(load.status === 'ready', filters, rows, setRows);
 
   const running = rows.some((row) => !TERMINAL_RUN.has(row.status));
-  const now = useNow(running);
+  const now = useClock(running);
   // Relative times ("5 min. ago") on every row move on more slowly.
   const later = useNow(true, 15_000);
   const attention = rows.filter((row) => attentionOf(row) !== null);

@@ -1,10 +1,8 @@
-import type { NodeStatus, Run, RunEvent, RunStatus } from '../api';
+import { TERMINAL_NODE, TERMINAL_RUN, type NodeStatus, type Run, type RunEvent, type RunStatus } from '../api';
 
 /** The runs list's pure state: filters as they live in the URL, and rows kept current from `/live`. */
 
 export const RUN_STATUSES: readonly RunStatus[] = ['pending', 'running', 'succeeded', 'failed', 'cancelled'];
-export const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set<RunStatus>(['succeeded', 'failed', 'cancelled']);
-const TERMINAL_NODE: ReadonlySet<NodeStatus> = new Set<NodeStatus>(['succeeded', 'failed', 'skipped', 'cancelled']);
 
 export interface RunFilters {
   status?: RunStatus;

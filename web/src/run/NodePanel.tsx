@@ -1,10 +1,11 @@
 import { useEffect, useId, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { Link } from 'wouter';
+import { Fact, Moment } from '../components/Fact';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatAbsolute } from '../lib/time';
-import { reasonText, SilentFor, useDuration } from './RunGraph';
-import { LOG_LEVELS, type LogLevel, type LogLine, type NodeState } from './run-state';
+import { SilentFor, useDuration } from './RunGraph';
+import { LOG_LEVELS, reasonText, type LogLevel, type LogLine, type NodeState } from './run-state';
 
 const LINE_HEIGHT = 22;
 const timeOfDay = new Intl.DateTimeFormat('en', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
@@ -42,38 +43,19 @@ export function NodePanel({ node, staleAfterSeconds, lines, seq, linkTo, onClose
         {node.stalled && <SilentFor node={node} staleAfterSeconds={staleAfterSeconds} />}
       </div>
       <dl className="np-facts">
-        <div>
-          <dt>Skill</dt>
-          <dd>{node.skill}</dd>
-        </div>
+        <Fact term="Skill">{node.skill}</Fact>
         {node.startedAt && (
-          <div>
-            <dt>Started</dt>
-            <dd>
-              <time dateTime={node.startedAt}>{formatAbsolute(node.startedAt)}</time>
-            </dd>
-          </div>
+          <Fact term="Started">
+            <Moment at={node.startedAt} text={formatAbsolute(node.startedAt)} />
+          </Fact>
         )}
         {node.endedAt && (
-          <div>
-            <dt>Ended</dt>
-            <dd>
-              <time dateTime={node.endedAt}>{formatAbsolute(node.endedAt)}</time>
-            </dd>
-          </div>
+          <Fact term="Ended">
+            <Moment at={node.endedAt} text={formatAbsolute(node.endedAt)} />
+          </Fact>
         )}
-        {node.reason && (
-          <div>
-            <dt>Reason</dt>
-            <dd>{reasonText(node.reason)}</dd>
-          </div>
-        )}
-        {node.dependsOn.length > 0 && (
-          <div>
-            <dt>Depends on</dt>
-            <dd>{node.dependsOn.join(', ')}</dd>
-          </div>
-        )}
+        {node.reason && <Fact term="Reason">{reasonText(node.reason)}</Fact>}
+        {node.dependsOn.length > 0 && <Fact term="Depends on">{node.dependsOn.join(', ')}</Fact>}
       </dl>
       {node.message && <p className="np-message">{node.message}</p>}
       {node.error && (

@@ -3,9 +3,9 @@ import { Controls, Handle, MiniMap, Position, ReactFlow, useReactFlow, useStore,
 import type { RunNode } from '../api';
 import { StatusBadge, StatusIcon } from '../components/StatusBadge';
 import { formatDuration } from '../lib/time';
-import { useClock } from './clock';
+import { useClock } from '../lib/use-now';
 import { linkedKeys, NODE_HEIGHT, NODE_WIDTH, openingView, type OpeningView, type Positions } from './layout';
-import type { NodeState } from './run-state';
+import { reasonText, type NodeState } from './run-state';
 import '@xyflow/react/dist/style.css';
 
 /** A status filter from the header's counts: `stalled` picks running nodes that went silent. */
@@ -53,9 +53,6 @@ interface CardData extends Record<string, unknown> {
   onOpen: (key: string) => void;
 }
 type CardNode = Node<CardData, 'run'>;
-
-/** How a skip's or cancel's reason reads: `upstream_failed` → "upstream failed". */
-export const reasonText = (reason: string | null) => (reason ? reason.replace(/_/g, ' ') : null);
 
 /**
  * The time the page shows the run at: undefined while live (the clock), else when the scrubbed seq's

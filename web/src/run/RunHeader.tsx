@@ -1,10 +1,11 @@
 import { useContext, useEffect, useMemo, useState } from 'react';
-import { api, ProblemError, type Me, type Run } from '../api';
+import { api, ProblemError, TERMINAL_RUN, type Me, type Run } from '../api';
+import { Fact, Moment } from '../components/Fact';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatAbsolute, formatDuration } from '../lib/time';
-import { useClock } from './clock';
+import { useClock } from '../lib/use-now';
 import { AsOf, type NodeFilter } from './RunGraph';
-import { countStatuses, startedAt as firstStart, TERMINAL_RUN, type RunFold } from './run-state';
+import { countStatuses, startedAt as firstStart, type RunFold } from './run-state';
 
 const FILTERS: NodeFilter[] = ['running', 'stalled', 'failed', 'pending', 'succeeded', 'skipped', 'cancelled'];
 
@@ -52,26 +53,16 @@ export function RunHeader({ run, state, live, me, filter, onFilter }: Props) {
         {!TERMINAL_RUN.has(live.status) && <CancelRun runId={run.id} me={me} />}
       </div>
       <dl className="facts">
-        <div>
-          <dt>Started</dt>
-          <dd>{started ? <time dateTime={started}>{startedText}</time> : 'not yet'}</dd>
-        </div>
-        {ended && (
-          <div>
-            <dt>Ended</dt>
-            <dd>
-              <time dateTime={ended}>{endedText}</time>
-            </dd>
-          </div>
+        <Fact term="Started">{started && startedText ? <Moment at={started} text={startedText} /> : 'not yet'}</Fact>
+        {ended && endedText && (
+          <Fact term="Ended">
+            <Moment at={ended} text={endedText} />
+          </Fact>
         )}
-        <div>
-          <dt>Elapsed</dt>
-          <dd className="tabular">{started ? formatDuration((ended ? Date.parse(ended) : now) - Date.parse(started)) : '—'}</dd>
-        </div>
-        <div>
-          <dt>Nodes</dt>
-          <dd>{state.nodes.size.toLocaleString('en')}</dd>
-        </div>
+        <Fact term="Elapsed" className="tabular">
+          {started ? formatDuration((ended ? Date.parse(ended) : now) - Date.parse(started)) : '—'}
+        </Fact>
+        <Fact term="Nodes">{state.nodes.size.toLocaleString('en')}</Fact>
       </dl>
       <div className="counts" role="group" aria-label="Highlight nodes by status">
         {countButtons}

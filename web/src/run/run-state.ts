@@ -1,4 +1,4 @@
-import type { NodeStatus, Run, RunEvent, RunNode, RunStatus } from '../api';
+import { TERMINAL_NODE, TERMINAL_RUN, type NodeStatus, type Run, type RunEvent, type RunNode, type RunStatus } from '../api';
 
 /** A node as the page shows it: the server's node plus when it was last heard from (for "silent for 2 m"). */
 export interface NodeState extends RunNode {
@@ -96,10 +96,8 @@ export interface RunFold {
   nodes: NodeMap;
 }
 
-const TERMINAL_NODE = new Set<NodeStatus>(['succeeded', 'failed', 'skipped', 'cancelled']);
-export const TERMINAL_RUN = new Set<RunStatus>(['succeeded', 'failed', 'cancelled']);
-
-export const isTerminalNode = (status: NodeStatus) => TERMINAL_NODE.has(status);
+/** How a skip's or cancel's reason reads: `upstream_failed` → "upstream failed". */
+export const reasonText = (reason: string | null) => (reason ? reason.replace(/_/g, ' ') : null);
 
 function pendingNode(node: RunNode): NodeState {
   return { key: node.key, title: node.title, skill: node.skill, dependsOn: node.dependsOn, status: 'pending', reason: null, percent: null, message: null, stalled: false, startedAt: null, endedAt: null, lastEventAt: null };
@@ -250,7 +248,7 @@ export function logLineOf(event: RunEvent): LogLine | null {
     case 'failed':
       return line('error', `failed: ${event.error?.message ?? 'no message'}${event.error?.code ? ` (${event.error.code})` : ''}`);
     case 'skipped':
-      return line('warn', `skipped: ${event.reason !== undefined ? event.reason.replace('_', ' ') : (event.message ?? 'no reason given')}`);
+      return line('warn', `skipped: ${event.reason !== undefined ? reasonText(event.reason) : (event.message ?? 'no reason given')}`);
     case 'cancelled':
       return line('warn', 'cancelled');
     case 'stalled':
@@ -261,7 +259,7 @@ export function logLineOf(event: RunEvent): LogLine | null {
 }
 
 /** How many of `lines` (in seq order) have a seq at or below `seq`. */
-export function countUpTo(lines: readonly { seq: number }[], seq: number): number {
+function countUpTo(lines: readonly { seq: number }[], seq: number): number {
   let lo = 0;
   let hi = lines.length;
   while (lo < hi) {
@@ -297,10 +295,6 @@ export class RunTimeline {
   /** Every seq from 1 to this one is held. */
   get contiguous(): number {
     return this.head.seq;
-  }
-
-  has(seq: number): boolean {
-    return this.events[seq] !== undefined;
   }
 
   add(events: readonly RunEvent[]): void {

@@ -24,6 +24,8 @@ export interface Watched {
   offOrigin: string[];
   /** Uncaught errors in the page. */
   pageErrors: string[];
+  /** Content-Security-Policy violations, which the console reports (they are no page errors). */
+  cspViolations: string[];
 }
 
 /** A fresh context (its own cookies) and page on the app, recording every request that leaves the app's origin. */
@@ -38,9 +40,13 @@ export async function openPage(browser: Browser, t: TestApp): Promise<Watched> {
     if (new URL(url).origin !== origin) offOrigin.push(url);
   };
   context.on('request', check);
+  const cspViolations: string[] = [];
+  context.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) cspViolations.push(message.text());
+  });
   const page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  return { context, page, offOrigin, pageErrors };
+  return { context, page, offOrigin, pageErrors, cspViolations };
 }
 
 /** Signs in through the form (API.md hooks: an email and a password input, Enter submits). */

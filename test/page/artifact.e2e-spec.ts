@@ -16,21 +16,11 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** Content-Security-Policy violations, which the console reports (they are no page errors). */
-function cspViolations(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) errors.push(message.text());
-  });
-  return errors;
-}
-
 async function signedIn(path: string, email?: string, password?: string): Promise<Watched & { csp: string[] }> {
   const watched = await openPage(browser, t);
-  const csp = cspViolations(watched.page);
   await watched.page.goto(path);
   await signIn(watched.page, email, password);
-  return { ...watched, csp };
+  return { ...watched, csp: watched.cspViolations };
 }
 
 const html = (text: string) => ({ format: 'html', body: `<!doctype html><title>t</title><h1 id="marker">${text}</h1>` });

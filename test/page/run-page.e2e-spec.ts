@@ -29,22 +29,12 @@ async function post(app: TestApp, reporterToken: string, runId: string, events: 
   return res.body.lastSeq as number;
 }
 
-/** Content-Security-Policy violations, which the console reports (they are no page errors). */
-function consoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) errors.push(message.text());
-  });
-  return errors;
-}
-
 async function openRun(runId: string, options: { app?: TestApp; dark?: boolean; email?: string; password?: string; query?: string } = {}): Promise<Watched & { errors: string[] }> {
   const watched = await openPage(browser, options.app ?? t);
   if (options.dark) await watched.page.emulateMedia({ colorScheme: 'dark' });
-  const errors = consoleErrors(watched.page);
   await watched.page.goto(`/runs/${runId}${options.query ?? ''}`);
   await signIn(watched.page, options.email, options.password);
-  return { ...watched, errors };
+  return { ...watched, errors: watched.cspViolations };
 }
 
 const node = (page: Page, key: string, status?: string) => page.locator(status ? `[data-node-key="${key}"][data-status="${status}"]` : `[data-node-key="${key}"]`);

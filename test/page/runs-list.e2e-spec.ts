@@ -19,15 +19,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** Content-Security-Policy violations, which the console reports (they are no page errors). */
-function consoleErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text())) errors.push(message.text());
-  });
-  return errors;
-}
-
 async function post(reporterToken: string, runId: string, events: Record<string, unknown>[]): Promise<void> {
   const res = await t.http(reporterToken).post(`/api/v1/runs/${runId}/events`).send({ events });
   expect(res.status).toBe(200);
@@ -41,10 +32,9 @@ const connected = (page: Page) => page.locator('[data-connection="live"]').waitF
 async function signedIn(path: string, dark = false): Promise<Watched & { errors: string[] }> {
   const watched = await openPage(browser, t);
   if (dark) await watched.page.emulateMedia({ colorScheme: 'dark' });
-  const errors = consoleErrors(watched.page);
   await watched.page.goto(path);
   await signIn(watched.page);
-  return { ...watched, errors };
+  return { ...watched, errors: watched.cspViolations };
 }
 
 describe('runs list', () => {

@@ -24,16 +24,21 @@ export function processRssMb(pid: number): number {
 /**
  * The built service in a process of its own (dist/src/main.js, as a user runs
  * it), on the bench database, with the bench's admin, ready. `nodeArgs` go to
- * node before the script (e.g. --cpu-prof); `dataDir` is the service's
- * VITRINE_DATA_DIR, a fresh temporary directory the caller removes.
+ * node before the script (e.g. --cpu-prof); `settings` are more VITRINE_*
+ * variables; `dataDir` is the service's VITRINE_DATA_DIR, a fresh temporary
+ * directory the caller removes.
  */
-export async function startServiceProcess(databaseUrl: string, nodeArgs: (dataDir: string) => string[] = () => []): Promise<{ child: ChildProcess; url: string; port: number; dataDir: string }> {
+export async function startServiceProcess(
+  databaseUrl: string,
+  nodeArgs: (dataDir: string) => string[] = () => [],
+  settings: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string; port: number; dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vitrine-bench-service-'));
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('VITRINE_') || ['DATABASE_URL', 'PORT', 'HOST', 'NODE_OPTIONS'].includes(key)) delete env[key];
   const child = spawn(process.execPath, [...nodeArgs(dataDir), path.join(root, 'dist/src/main.js')], {
     cwd: root,
-    env: { ...env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', VITRINE_DATA_DIR: dataDir, VITRINE_ADMIN_EMAIL: ADMIN_EMAIL, VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD, VITRINE_LIVE_ADAPTER: process.env.VITRINE_LIVE_ADAPTER ?? 'none' },
+    env: { ...env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', VITRINE_DATA_DIR: dataDir, VITRINE_ADMIN_EMAIL: ADMIN_EMAIL, VITRINE_ADMIN_PASSWORD: ADMIN_PASSWORD, VITRINE_LIVE_ADAPTER: process.env.VITRINE_LIVE_ADAPTER ?? 'none', ...settings },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Kept short: the service's warnings go here for the whole run.

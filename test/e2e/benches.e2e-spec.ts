@@ -93,4 +93,20 @@ describe('benchmarks, run briefly', () => {
     expect(stdout).toMatch(/^first page: p50 [\d.]+ ms, p95 [\d.]+ ms over 5 requests; 20 items$/m);
     expect(stdout).toMatch(/^whole list: 8 pages \(0 short with a next cursor\), 150 items, \d+ ms$/m);
   }, 120_000);
+
+  it('bench:signin times a bystander while wrong passwords arrive, on the service as shipped, with the limits lifted and unbounded, beside wrong tokens', async () => {
+    const { code, stdout, stderr } = await runBench('sign-in.js', ['--guesses', '20', '--concurrency', '5', '--rounds', '1', '--rate', '20', '--seconds', '0.5']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(/^PostgreSQL \d+/m);
+    const bystander = 'bystander GET /me p50 +[\\d.]+ p99 +[\\d.]+ max +[\\d.]+ ms \\(\\d+ requests\\)';
+    expect(stdout).toMatch(new RegExp(`^ {3}idle: the bystander alone +\\| ${bystander}$`, 'm'));
+    const row = (load: string, label: string, answers: string) => new RegExp(`^ {3}${load} +${label} +${answers} +\\S.* \\| ${bystander}: p50 [\\d.]+×, p99 [\\d.]+× the baseline's$`, 'm');
+    const [burst, steady] = ['1×20, 5 at once', '20/s for 0.5 s'];
+    expect(stdout).toMatch(row(burst, 'baseline: GET /me with a wrong token', '401×20'));
+    // Ten failures per account by default: the rest are refused before any hashing.
+    expect(stdout).toMatch(row(burst, 'as shipped', '401×10 429×10'));
+    expect(stdout).toMatch(row(steady, 'as shipped', '401×10'));
+    expect(stdout).toMatch(row(burst, 'limits lifted, hashing unbounded \\(as before\\)', '401×20'));
+    expect(stdout.match(/^ {3}(1×20|20\/s)/gm)).toHaveLength(9);
+  }, 120_000);
 });

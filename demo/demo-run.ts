@@ -174,6 +174,8 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
     const mine = nodeState(node.key);
     // Stopped half-way, an agent just stops: what it still has queued would be refused once the run is cancelled.
     reporter.started(node.key);
+    // The server's run turns running with its first started node; the page says so from the next revision on.
+    state.runStatus = 'running';
     Object.assign(mine, { status: 'running', percent: 0, message: null });
     say(`${clock()} ${node.key}: started`);
     let at = 0;

@@ -178,6 +178,8 @@ describe('npm run demo', () => {
       expect(demo.output()).toContain(`the walkthrough has ${artifact.revision} revisions`);
       const revision = async (n: number) => (await api<{ body: string }>(url, token, 'GET', `/api/v1/artifacts/${artifact.id}/revisions/${n}`)).body.body;
       expect(await revision(1)).toContain('Run <strong>pending</strong>');
+      // Written when the first node ended, while the others ran.
+      expect(await revision(2)).toContain('Run <strong>running</strong>');
       const last = await revision(artifact.revision);
       expect(last).toContain('Run <strong>failed</strong>');
       expect(last).toContain(`✗ failed`);

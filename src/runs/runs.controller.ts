@@ -15,10 +15,12 @@ import {
   IngestSchema,
   ReplayQuerySchema,
   RunEventSchema,
+  RunDetailSchema,
   RunListQuerySchema,
   RunSchema,
   type CreateRunBody,
   type IngestBody,
+  type RunDetailView,
   type RunListQuery,
 } from './runs.schemas.js';
 import { RunsService, runView } from './runs.service.js';
@@ -53,10 +55,11 @@ export class RunsController {
   @Get(':id')
   @Authorize('read', 'Run')
   @ApiOperation({ summary: 'A run with its nodes' })
-  @ApiOkResponse({ standardSchema: RunSchema })
+  @ApiOkResponse({ standardSchema: RunDetailSchema })
   @ApiProblems(400, 401, 403, 404)
-  async get(@CurrentActor() actor: Actor, @Param('id', { schema: IdSchema }) id: string) {
-    return runView(await this.runs.load(actor, id, 'read'));
+  async get(@CurrentActor() actor: Actor, @Param('id', { schema: IdSchema }) id: string): Promise<RunDetailView> {
+    const run = await this.runs.load(actor, id, 'read');
+    return { ...runView(run), can: { cancel: await this.runs.allows(actor, run, 'update') } };
   }
 
   @Post(':id/cancel')

@@ -80,6 +80,15 @@ export const RunSchema = z
   .meta({ id: 'Run' });
 export type RunView = z.infer<typeof RunSchema>;
 
+const AllowedSchema = z.object({ allowed: z.boolean(), reason: z.string().describe("The deciding rule's reason, as `POST /policies/explain` gives it") });
+
+export const RunDetailSchema = RunSchema.extend({
+  can: z
+    .object({ cancel: AllowedSchema.describe('`POST /runs/{id}/cancel` (action `update`); a finished run is not cancelled whatever this says') })
+    .describe('What the active policy lets the caller do to this run, decided as the action itself would be; asking audits nothing'),
+}).meta({ id: 'RunDetail' });
+export type RunDetailView = z.infer<typeof RunDetailSchema>;
+
 export const CreatedRunSchema = RunSchema.extend({
   reporterToken: z.string().describe('`vtr_run_…`: reports to this run only; shown once; expires an hour after the run ends'),
 }).meta({ id: 'CreatedRun' });

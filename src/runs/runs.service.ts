@@ -167,6 +167,12 @@ export class RunsService {
     return run;
   }
 
+  /** Whether policy lets the caller take `action` on the run, decided as that action's route would; nothing is audited, as nothing was attempted. */
+  async allows(actor: Actor, run: Run, action: Action): Promise<{ allowed: boolean; reason: string }> {
+    const { allowed, reason } = await this.policy.decide(actor, action, 'Run', runAttributes(run));
+    return { allowed, reason };
+  }
+
   /** The run with its nodes, for a caller already checked against policy. */
   async find(actor: Pick<Actor, 'orgId'>, id: string): Promise<Run> {
     const run = await this.db.getRepository(Run).findOne({ where: { id, orgId: actor.orgId }, relations: { nodes: true } });

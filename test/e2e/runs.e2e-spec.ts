@@ -462,6 +462,28 @@ describe('cancel', () => {
     expectProblem(await post(run.reporterToken, run.id, [{ node: 'a', type: 'progress', percent: 1 }]), 409, 'run_terminal');
     expectProblem(await t.http(member.token).post(`/api/v1/runs/${run.id}/cancel`), 409, 'run_terminal');
   });
+  it('is offered by GET /runs/{id} as the cancel itself would decide it, and asking audits nothing', async () => {
+    const run = await createRun(t, admin, skill, { a: [] });
+    const other = await createMember(t, admin, 'member');
+    const orgId = (await t.http(admin).get('/api/v1/me')).body.orgId as string;
+    const before = (await auditRows(t, orgId)).length;
+    const mine = await t.http(member.token).get(`/api/v1/runs/${(await createRun(t, member.token, skill, { a: [] })).id}`);
+    expect(mine.body.can).toEqual({ cancel: { allowed: true, reason: expect.any(String) } });
+    expect((await t.http(admin).get(`/api/v1/runs/${run.id}`)).body.can.cancel.allowed).toBe(true);
+    const offered = await t.http(other.token).get(`/api/v1/runs/${run.id}`);
+    expect(offered.status).toBe(200);
+    expect(offered.body.can.cancel.allowed).toBe(false);
+    const auditedBetween = (await auditRows(t, orgId)).slice(before).filter((r) => r.action !== 'run.create');
+    expect(auditedBetween).toEqual([]);
+    // The reason is the denial's, word for word.
+    const refused = await t.http(other.token).post(`/api/v1/runs/${run.id}/cancel`);
+    expectProblem(refused, 403, 'policy_denied');
+    expect(offered.body.can.cancel.reason).toBe(refused.body.detail);
+    // Lists do not carry it.
+    const listed = await t.http(admin).get('/api/v1/runs?limit=1');
+    expect(listed.body.items[0]).not.toHaveProperty('can');
+  });
+
   it('orders a cancel among concurrent reports: every answered event comes before it, every later one is refused', async () => {
     const run = await createRun(t, member.token, skill, { a: [], b: [], c: [] });
     await post(run.reporterToken, run.id, ['a', 'b', 'c'].map((node) => ({ node, type: 'started' })));

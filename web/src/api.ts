@@ -91,6 +91,14 @@ export interface Run {
   endedAt: string | null;
   lastSeq: number;
   nodes: RunNode[];
+  /** What the policy lets the caller do to the run: only `GET /runs/{id}` says. */
+  can?: { cancel: Allowed };
+}
+
+/** A policy decision as the API offers it before the action is tried. */
+export interface Allowed {
+  allowed: boolean;
+  reason: string;
 }
 
 /** A run event as `GET /runs/{id}/events` and `run.event` carry it (Vitrine itself writes `skipped`, `cancelled` and `stalled`). */

@@ -1,5 +1,5 @@
-import { useContext, useEffect, useMemo, useState } from 'react';
-import { api, ProblemError, TERMINAL_RUN, type Me, type Run } from '../api';
+import { useContext, useMemo, useState } from 'react';
+import { api, ProblemError, TERMINAL_RUN, type Allowed, type Run } from '../api';
 import { Fact, Moment } from '../components/Fact';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatAbsolute, formatDuration } from '../lib/time';
@@ -14,13 +14,12 @@ interface Props {
   state: RunFold;
   /** The live state: Cancel acts on the run as it is, not as it was at a scrubbed seq. */
   live: RunFold;
-  me: Me | undefined;
   filter: NodeFilter | null;
   onFilter: (filter: NodeFilter | null) => void;
 }
 
 /** Title, status, started/ended/elapsed, counts by status (each a filter that highlights its nodes), Cancel. */
-export function RunHeader({ run, state, live, me, filter, onFilter }: Props) {
+export function RunHeader({ run, state, live, filter, onFilter }: Props) {
   const started = firstStart(state.nodes);
   const ended = TERMINAL_RUN.has(state.status) ? state.endedAt : null;
   const asOf = useContext(AsOf);
@@ -50,7 +49,7 @@ export function RunHeader({ run, state, live, me, filter, onFilter }: Props) {
         <span className="run-status" data-run-status={state.status}>
           <StatusBadge status={state.status} />
         </span>
-        {!TERMINAL_RUN.has(live.status) && <CancelRun runId={run.id} me={me} />}
+        {!TERMINAL_RUN.has(live.status) && <CancelRun runId={run.id} can={run.can?.cancel} />}
       </div>
       <dl className="facts">
         <Fact term="Started">{started && startedText ? <Moment at={started} text={startedText} /> : 'not yet'}</Fact>
@@ -76,37 +75,16 @@ export function RunHeader({ run, state, live, me, filter, onFilter }: Props) {
   );
 }
 
-/** What the policy says of cancelling, when the page may ask it; `unknown` when it may not. */
-type CancelAllowed = { allowed: boolean; reason: string } | 'unknown';
-
-/** Roles the default bundle lets read the policy (and so ask `explain`). */
-const EXPLAINERS = new Set<Me['role']>(['admin', 'auditor']);
-
 /**
- * Cancel (API `POST /runs/{id}/cancel`, action `update` on the run), after a confirmation. Admins and
- * auditors ask `POST /policies/explain` first and see why not before trying; others may not ask it (a
- * denied explain would only add a denial to the audit log), so members see Cancel and a denial shows
- * the policy's reason.
+ * Cancel (API `POST /runs/{id}/cancel`), after a confirmation. `GET /runs/{id}` says whether the policy
+ * allows it; when not, the button says why when pressed instead of trying (and adding a denial to the
+ * audit log). A policy changed since the page loaded still answers 403, whose reason is shown.
  */
-function CancelRun({ runId, me }: { runId: string; me: Me | undefined }) {
-  const [allowed, setAllowed] = useState<CancelAllowed>('unknown');
+function CancelRun({ runId, can }: { runId: string; can: Allowed | undefined }) {
   const [step, setStep] = useState<'idle' | 'confirm' | 'busy'>('idle');
   const [denied, setDenied] = useState<string>();
-  useEffect(() => {
-    if (!me || !EXPLAINERS.has(me.role)) return;
-    let current = true;
-    api<{ allowed: boolean; reason: string }>('/policies/explain', { method: 'POST', json: { action: 'update', resource: { type: 'Run', id: runId } } }).then(
-      (answer) => current && setAllowed({ allowed: answer.allowed, reason: answer.reason }),
-      () => undefined,
-    );
-    return () => {
-      current = false;
-    };
-  }, [me, runId]);
-
-  if (!me) return null;
-  if (allowed === 'unknown' && me.role !== 'admin' && me.role !== 'member') return null;
-  const refused = allowed !== 'unknown' && !allowed.allowed ? allowed.reason : undefined;
+  if (!can) return null;
+  const refused = can.allowed ? undefined : can.reason;
 
   async function cancel() {
     setStep('busy');

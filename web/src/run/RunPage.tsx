@@ -5,7 +5,6 @@ import { AppHeader } from '../components/AppHeader';
 import { ConnectionStatus } from '../components/ConnectionStatus';
 import { ErrorState, Loading } from '../components/states';
 import { live as liveClient, type LiveError } from '../live';
-import { useSession } from '../session';
 import { fastLayout, refineLayout, storedLayout, storeLayout, type Positions } from './layout';
 import { NodePanel } from './NodePanel';
 import { AsOf, RunGraph, type NodeFilter } from './RunGraph';
@@ -101,8 +100,6 @@ function useHistory(runId: string, timeline: RunTimeline, wanted: boolean, chang
 }
 
 function RunView({ run }: { run: Run }) {
-  const { state: session } = useSession();
-  const me = session.status === 'signed-in' ? session.me : undefined;
   const client = liveClient();
   const [live, setLive] = useState<RunFold>(() => foldFromRun(run));
   const timeline = useMemo(() => new RunTimeline(run.nodes), [run]);
@@ -200,7 +197,7 @@ function RunView({ run }: { run: Run }) {
       <ConnectionStatus client={client} />
       <AsOf.Provider value={viewing !== undefined ? (asOf ?? lastAsOf.current) : undefined}>
         <main id="main" className="run-page" data-watching={watching ? 'true' : undefined}>
-          <RunHeader run={run} state={shown} live={live} me={me} filter={filter} onFilter={setFilter} />
+          <RunHeader run={run} state={shown} live={live} filter={filter} onFilter={setFilter} />
           {viewing !== undefined && (
             <div className="scrub-banner" role="status">
               <span>

@@ -3,12 +3,24 @@ import { Global, Injectable, Module } from '@nestjs/common';
 import type { UserActor } from '../identity/actor.js';
 import type { RunEventView, RunStatus } from '../runs/runs.schemas.js';
 
+/** A run's fields that policy conditions may name (runAttributes), besides its org. */
+export interface RunFacts {
+  id: string;
+  teamId: string | null;
+  createdBy: string;
+  status: RunStatus;
+  labels: Record<string, string>;
+  title: string;
+}
+
 /** Every domain event another part of Vitrine may react to, each naming its org. */
 export interface DomainEventMap {
   /** Committed events of one run, contiguous and in seq order (ingest, cancel, stall marking); a status change follows as `run.updated`. */
   'run.events': { orgId: string; runId: string; events: RunEventView[] };
   /** A run's status changed. */
   'run.updated': { orgId: string; runId: string; status: RunStatus; lastSeq: number };
+  /** A run was created: what policy decides reading it on, for the org's watchers of its runs. */
+  'run.created': { orgId: string; run: RunFacts };
   /**
    * An artifact has a new revision, or, for a `run-summary` (rendered from its run on read, so its
    * revision stays 0), its run changed: `lastSeq` is then the run's last seq that its render now shows.

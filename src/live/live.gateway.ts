@@ -6,7 +6,7 @@ import type { Request, Response } from 'express';
 import type { Namespace, Socket } from 'socket.io';
 import { RUN_SUMMARY } from '../artifacts/artifacts.schemas.js';
 import { artifactView, ArtifactsService } from '../artifacts/artifacts.service.js';
-import { DomainEvents, type DomainEventMap } from '../common/domain-events.js';
+import { DomainEvents, type DomainEventMap, type RunFacts } from '../common/domain-events.js';
 import { AppError, NotFoundError, UnauthenticatedError, ValidationFailedError } from '../common/problem.js';
 import { issuesToProblems } from '../common/validation.pipe.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.schema.js';
@@ -15,9 +15,10 @@ import type { Actor, Principal, ShareViewer } from '../identity/actor.js';
 import { AuthService, SESSION_COOKIE } from '../identity/auth.service.js';
 import { isSameOrigin } from '../identity/same-origin.js';
 import { MetricsService } from '../ops/metrics.service.js';
+import type { CompiledPolicy } from '../policy/policy-engine.js';
 import { PolicyService } from '../policy/policy.service.js';
 import type { RunEventView } from '../runs/runs.schemas.js';
-import { RunsService, runView } from '../runs/runs.service.js';
+import { runAttributes, RunsService, runView } from '../runs/runs.service.js';
 import { SharingService } from '../sharing/sharing.service.js';
 import { isListening } from './live-io.adapter.js';
 import {
@@ -100,6 +101,9 @@ type LiveNamespace = Namespace<LiveClientEvents, LiveServerEvents, LiveInstanceE
 function waiting(socket: LiveSocket): number {
   return (socket.conn as unknown as { writeBuffer: unknown[] }).writeBuffer.length;
 }
+
+/** This instance's sockets watching an org's runs (`subscribe {runs}`). */
+const runsRoom = (orgId: string) => `runs:${orgId}`;
 
 const parseCookies = cookieParser();
 
@@ -202,6 +206,10 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
         this.onRunEvents(batch);
         if (this.relays) this.relay(...this.relayOf(batch));
       }),
+      this.events.subscribe('run.created', ({ orgId, run }) => {
+        void this.onRunCreated(orgId, run);
+        this.relay({ kind: 'run.created', orgId, run });
+      }),
       this.events.subscribe('run.updated', ({ runId, status, lastSeq }) => {
         this.onRunUpdated({ runId, status, lastSeq });
         this.relay({ kind: 'run.updated', runId, status, lastSeq });
@@ -241,13 +249,15 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       let runs = 0;
       let artifacts = 0;
       let shares = 0;
+      let lists = 0;
       for (const socket of nsp.sockets.values()) {
         if (!socket.data?.principal) continue;
         runs += socket.data.runs.size;
         artifacts += socket.data.watched.size;
         shares += socket.data.shares.size;
+        if (socket.data.principal.type !== 'share' && socket.rooms.has(runsRoom(socket.data.principal.orgId))) lists++;
       }
-      return { sockets: nsp.sockets.size, subscriptions: { run: runs, artifact: artifacts, share: shares } };
+      return { sockets: nsp.sockets.size, subscriptions: { run: runs, artifact: artifacts, share: shares, runs: lists } };
     });
   }
 
@@ -296,8 +306,12 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     try {
       const parsed = SubscribeSchema.safeParse(body ?? {});
       if (!parsed.success) throw new ValidationFailedError(issuesToProblems(parsed.error.issues, 'body'));
-      const { run, after, artifact, share } = parsed.data;
+      const { run, after, artifact, share, runs } = parsed.data;
       if (run !== undefined) return await this.subscribeRun(socket, run, after ?? 0, reply);
+      if (runs !== undefined) {
+        await this.subscribeRuns(socket);
+        return reply({ ok: true, snapshot: null, replayed: 0 });
+      }
       const snapshot = artifact !== undefined ? await this.subscribeArtifact(socket, artifact) : await this.subscribeShare(socket, share!);
       reply({ ok: true, snapshot, replayed: 0 });
     } catch (error) {
@@ -310,11 +324,13 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     const reply = typeof ack === 'function' ? ack : () => undefined;
     const parsed = UnsubscribeSchema.safeParse(body ?? {});
     if (!parsed.success) return reply({ ok: false, error: { code: 'validation_failed', message: 'The payload failed validation', errors: issuesToProblems(parsed.error.issues, 'body') } });
-    const { run, artifact, share } = parsed.data;
+    const { run, artifact, share, runs } = parsed.data;
     const state = socket.data;
     if (run !== undefined) {
       const sub = state.runs.get(run);
       if (sub) this.dropRun(sub);
+    } else if (runs !== undefined) {
+      if (state.principal.type !== 'share') void socket.leave(runsRoom(state.principal.orgId));
     } else if (artifact !== undefined) {
       if (state.watched.delete(artifact)) this.leaveArtifact(socket, artifact);
       for (const sub of [...state.shares.values()]) if (sub.viewer.artifactId === artifact && state.principal.type === 'share') this.dropShare(sub);
@@ -657,6 +673,7 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
       if (relay.kind === 'run.events') void this.onRelayedRunEvents(relay);
       else if (relay.kind === 'run.updated') this.onRunUpdated({ runId: relay.runId, status: relay.status, lastSeq: relay.lastSeq });
       else if (relay.kind === 'artifact.revised') this.onArtifactRevised(relay);
+      else if (relay.kind === 'run.created') void this.onRunCreated(relay.orgId, relay.run);
       else this.cutShare(relay.shareId, 'revoked');
     }
   }
@@ -675,6 +692,32 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     } catch (error) {
       // Each subscriber reads the gap itself when the run's next batch or status arrives.
       this.logger.error(error, 'live relay read failed');
+    }
+  }
+
+  /**
+   * A new run, to this instance's sockets watching the org's runs that may read it, each decided
+   * as `GET /runs/{id}` would decide it now (their role and teams as they are, the org's bundle read once).
+   */
+  private async onRunCreated(orgId: string, run: RunFacts): Promise<void> {
+    const watchers = this.nsp.adapter.rooms.get(runsRoom(orgId));
+    if (!watchers?.size) return;
+    try {
+      const attributes = runAttributes({ ...run, orgId });
+      let policy: CompiledPolicy | undefined;
+      for (const id of [...watchers]) {
+        const socket = this.nsp.sockets.get(id);
+        const principal = socket?.data.principal;
+        if (!socket || !principal || principal.type === 'share' || socket.data.closing) continue;
+        const actor = deciding(principal);
+        policy ??= await this.policy.policyFor(actor);
+        if (!(await this.policy.decide(actor, 'read', 'Run', attributes, policy)).allowed) continue;
+        socket.emit('run.created', { runId: run.id });
+        this.metrics.live.deliveries.inc({ event: 'run.created' });
+      }
+    } catch (error) {
+      // The list's watchers miss this one run; a list reads its first page again when it reconnects.
+      this.logger.error(error, 'live run.created failed');
     }
   }
 
@@ -787,6 +830,16 @@ export class LiveGateway implements OnGatewayInit, OnGatewayConnection, OnGatewa
     }
     await this.noteSubscribed(artifact);
     return artifactView(artifact);
+  }
+
+  /** The org's runs as a list watches them: `run.created` for each new one the principal may read. */
+  private async subscribeRuns(socket: LiveSocket): Promise<void> {
+    const { principal } = socket.data;
+    if (principal.type === 'share') throw new AppError(403, 'forbidden', 'Forbidden', "A share link's token watches its own artifact only");
+    // The list route's check, on the type; each new run is decided as it comes.
+    await this.policy.assert(deciding(principal), 'read', 'Run');
+    assertConnected(socket);
+    await socket.join(runsRoom(principal.orgId));
   }
 
   private async subscribeShare(socket: LiveSocket, token: string): Promise<unknown> {

@@ -1,26 +1,34 @@
 import { z } from 'zod';
+import type { RunFacts } from '../common/domain-events.js';
 import type { UserActor } from '../identity/actor.js';
 import { IdSchema } from '../identity/identity.schemas.js';
 import type { RunEventView, RunStatus } from '../runs/runs.schemas.js';
 
-/** `subscribe`: exactly one of a run (with the last seq the client saw), an artifact, or a share link's token. */
+/** The org's runs, as a list watches them: `{}` for every run the caller may read. */
+const RunsTargetSchema = z.strictObject({});
+
+/** `subscribe`: exactly one of a run (with the last seq the client saw), an artifact, a share link's token, or the org's runs. */
 export const SubscribeSchema = z
   .strictObject({
     run: IdSchema.optional(),
     after: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     artifact: IdSchema.optional(),
     share: z.string().min(1).max(200).optional(),
+    runs: RunsTargetSchema.optional(),
   })
   .superRefine((value, ctx) => {
-    const named = (['run', 'artifact', 'share'] as const).filter((key) => value[key] !== undefined);
-    if (named.length !== 1) ctx.addIssue({ code: 'custom', path: ['run'], message: 'name exactly one of run, artifact or share' });
+    const named = (['run', 'artifact', 'share', 'runs'] as const).filter((key) => value[key] !== undefined);
+    if (named.length !== 1) ctx.addIssue({ code: 'custom', path: ['run'], message: 'name exactly one of run, artifact, share or runs' });
     if (value.after !== undefined && value.run === undefined) ctx.addIssue({ code: 'custom', path: ['after'], message: 'goes only with run' });
   });
 
 /** `unsubscribe`: what was subscribed to. */
 export const UnsubscribeSchema = z
-  .strictObject({ run: IdSchema.optional(), artifact: IdSchema.optional(), share: z.string().min(1).max(200).optional() })
-  .refine((value) => [value.run, value.artifact, value.share].filter((v) => v !== undefined).length === 1, { path: ['run'], message: 'name exactly one of run, artifact or share' });
+  .strictObject({ run: IdSchema.optional(), artifact: IdSchema.optional(), share: z.string().min(1).max(200).optional(), runs: RunsTargetSchema.optional() })
+  .refine((value) => [value.run, value.artifact, value.share, value.runs].filter((v) => v !== undefined).length === 1, {
+    path: ['run'],
+    message: 'name exactly one of run, artifact, share or runs',
+  });
 
 export interface LiveError {
   code: string;
@@ -35,6 +43,8 @@ export type UnsubscribeAck = { ok: true } | { ok: false; error: LiveError };
 export interface LiveServerEvents {
   'run.event': (event: RunEventView & { runId: string }) => void;
   'run.updated': (update: { runId: string; status: RunStatus; lastSeq: number }) => void;
+  /** To a `subscribe {runs}`: a run the subscriber may read was created (read it with `GET /runs/{id}`; `subscribe {run}` follows it). */
+  'run.created': (created: { runId: string }) => void;
   /** A new revision; for a `run-summary` (always revision 0, rendered from its run), its run changed, and `lastSeq` is the run's last seq its render now shows. */
   'artifact.revised': (revised: { artifactId: string; revision: number; lastSeq?: number }) => void;
   'share.revoked': (revoked: { shareId: string; reason: 'revoked' | 'expired' }) => void;
@@ -66,6 +76,7 @@ export interface RelayedRunEvents {
 export type LiveRelay =
   | ({ kind: 'run.events' } & RelayedRunEvents)
   | { kind: 'run.updated'; runId: string; status: RunStatus; lastSeq: number }
+  | { kind: 'run.created'; orgId: string; run: RunFacts }
   | { kind: 'artifact.revised'; artifactId: string; revision: number; lastSeq?: number }
   | { kind: 'share.revoked'; shareId: string };
 

@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 /** What the live gateway counts for the gauges. */
 export interface LiveCounts {
   sockets: number;
-  subscriptions: Record<'run' | 'artifact' | 'share', number>;
+  subscriptions: Record<'run' | 'artifact' | 'share' | 'runs', number>;
 }
 
 @Injectable()
@@ -28,7 +28,7 @@ export class MetricsService {
   };
   /** Sockets and subscriptions, read from `liveState` at each scrape. */
   readonly liveGauges: Gauge[];
-  private liveState: () => LiveCounts = () => ({ sockets: 0, subscriptions: { run: 0, artifact: 0, share: 0 } });
+  private liveState: () => LiveCounts = () => ({ sockets: 0, subscriptions: { run: 0, artifact: 0, share: 0, runs: 0 } });
 
   constructor() {
     const state = () => this.liveState();

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service.js';
+import { DomainEvents } from '../common/domain-events.js';
 import { newId } from '../common/ids.js';
 import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
 import { RefreshingCache } from '../common/refreshing-cache.js';
@@ -94,6 +95,7 @@ export class RunsService {
     @Inject(TeamsService) private readonly teams: TeamsService,
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(PolicyResources) resources: PolicyResources,
+    @Inject(DomainEvents) private readonly domainEvents: DomainEvents,
   ) {
     resources.registerAttributes('Run', (actor, id) => this.readAttributes(actor.orgId, id));
   }
@@ -157,6 +159,8 @@ export class RunsService {
       });
       return manager.getRepository(Run).findOneOrFail({ where: { id }, relations: { nodes: true } });
     });
+    const { teamId, createdBy, status, labels, title } = run;
+    this.domainEvents.publish('run.created', { orgId: actor.orgId, run: { id, teamId, createdBy, status, labels, title } });
     return { ...runView(run), reporterToken: token };
   }
 

@@ -19,7 +19,7 @@ export interface LiveClient {
   close(): void;
 }
 
-const SERVER_EVENTS = ['run.event', 'run.updated', 'artifact.revised', 'share.revoked', 'closing', 'unsubscribed'];
+const SERVER_EVENTS = ['run.event', 'run.updated', 'run.created', 'artifact.revised', 'share.revoked', 'closing', 'unsubscribed'];
 
 /** A real socket.io-client on `/live`, connected (or rejected with the server's connect error). */
 export function connectLive(t: TestApp, auth: { token?: string } = {}, extraHeaders: Record<string, string> = {}): Promise<LiveClient> {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, openPage, screenshot, seriousViolations, signIn, type Watched } from '../helpers/browser.js';
@@ -96,12 +97,39 @@ describe('runs list', () => {
     const { page, context } = await signedIn('/');
     await page.locator('tr[data-run-id]').first().waitFor();
     const run = await createRun(t, admin, skill, { a: [] }, { title: 'Started later' });
-    // The list looks for new runs every 15 s (there is no live stream of new runs).
-    await row(page, run.id).waitFor({ timeout: 20_000 });
+    // Told over /live (subscribe {runs}), the list reads its first page again.
+    await row(page, run.id).waitFor({ timeout: 10_000 });
     await expect(page.locator('tr[data-run-id]').first().getAttribute('data-run-id')).resolves.toBe(run.id);
     await post(run.reporterToken, run.id, [{ node: 'a', type: 'started' }]);
     await row(page, run.id).and(page.locator('[data-status="running"]')).waitFor({ timeout: 1_000 });
     await context.close();
+  });
+
+  it('puts a run started while its connection was down at the top once it is back', async () => {
+    await createRun(t, admin, skill, { a: [] }, { title: 'Started before' });
+    const first = await createTestApp({ DATABASE_URL: t.config.databaseUrl! });
+    const port = (first.server.address() as AddressInfo).port;
+    let second: TestApp | undefined;
+    try {
+      const { page, context } = await openPage(browser, first);
+      await page.goto('/');
+      await signIn(page);
+      await page.locator('tr[data-run-id]').first().waitFor();
+      await connected(page);
+      await first.close();
+      await page.locator('[data-connection="live"]').waitFor({ state: 'detached' });
+      // Started on another instance while the page's is down: no notice reaches the page for it.
+      const run = await createRun(t, admin, skill, { a: [] }, { title: 'Started while away' });
+      second = await createTestApp({ DATABASE_URL: t.config.databaseUrl! }, { port });
+      // Socket.IO's reconnect backs off up to 5 s between tries.
+      await connected(page);
+      await row(page, run.id).waitFor({ timeout: 5_000 });
+      await expect(page.locator('tr[data-run-id]').first().getAttribute('data-run-id')).resolves.toBe(run.id);
+      await context.close();
+    } finally {
+      await second?.close();
+      await first.close().catch(() => undefined);
+    }
   });
 
   it('a run that goes silent is marked stalled in its row', async () => {

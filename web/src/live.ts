@@ -6,6 +6,8 @@ import type { Run, RunEvent, RunStatus } from './api';
 interface ServerEvents {
   'run.event': (event: RunEvent & { runId: string }) => void;
   'run.updated': (update: { runId: string; status: RunStatus; lastSeq: number }) => void;
+  /** To `subscribe {runs}`: a new run the member may read. */
+  'run.created': (created: { runId: string }) => void;
   /** A run-summary has no revisions of its own (revision 0): `lastSeq` tells one notice of its run's change from the next. */
   'artifact.revised': (revised: { artifactId: string; revision: number; lastSeq?: number }) => void;
   'share.revoked': (revoked: { shareId: string; reason?: 'revoked' | 'expired' }) => void;
@@ -132,6 +134,33 @@ export class LiveClient {
       this.socket.off('run.updated', onUpdated);
       this.socket.off('unsubscribed', onDropped);
       if (this.socket.connected) this.socket.emit('unsubscribe', { run: runId }, () => undefined);
+    };
+  }
+
+  /**
+   * `subscribe {runs}`: each new run of the org the member may read. After a reconnect some may have
+   * been missed, so `onResubscribed` is told when the subscription is back.
+   */
+  watchRuns(watch: { onCreated(runId: string): void; onResubscribed?(): void }): () => void {
+    let current = true;
+    let answered = false;
+    const onCreated = ({ runId }: { runId: string }) => {
+      if (current) watch.onCreated(runId);
+    };
+    const subscribe = () =>
+      this.socket.emit('subscribe', { runs: {} }, (answer) => {
+        if (!current || !answer.ok) return;
+        if (answered) watch.onResubscribed?.();
+        answered = true;
+      });
+    this.socket.on('run.created', onCreated);
+    this.resubscribers.add(subscribe);
+    if (this.socket.connected) subscribe();
+    return () => {
+      current = false;
+      this.resubscribers.delete(subscribe);
+      this.socket.off('run.created', onCreated);
+      if (this.socket.connected) this.socket.emit('unsubscribe', { runs: {} }, () => undefined);
     };
   }
 

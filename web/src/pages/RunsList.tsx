@@ -28,9 +28,6 @@ import {
 import '../components/controls.css';
 import './runs-list.css';
 
-/** How often the list asks for runs started since it loaded (`/live` has no stream of new runs). */
-const NEW_RUNS_EVERY_MS = 15_000;
-
 type Load = { status: 'loading' } | { status: 'error'; error: ProblemError } | { status: 'ready'; nextCursor: string | null };
 
 /**
@@ -173,8 +170,8 @@ function useTeams(): Teams {
 }
 
 /**
- * Watches each unfinished run on the page (`subscribe {run, after: lastSeq}`; API.md has no list
- * subscription) and folds what comes into its row once per frame. A run that ends is read once more
+ * Watches each unfinished run on the page (`subscribe {run, after: lastSeq}`) and folds what comes
+ * into its row once per frame. A run that ends is read once more
  * for its end time, then left alone: an ended run never changes.
  */
 function useLiveRows(rows: RunRow[], setRows: (update: (rows: RunRow[]) => RunRow[]) => void): void {
@@ -245,24 +242,47 @@ function useLiveRows(rows: RunRow[], setRows: (update: (rows: RunRow[]) => RunRo
   }, []);
 }
 
-/** Runs started since the list loaded, matching its filters, put at the top while the tab is visible. */
+/**
+ * Runs started since the list loaded, matching its filters, put at the top: told of each new run over
+ * `/live` (`subscribe {runs}`), the list reads its first page again, one read at a time, and again
+ * after a reconnect, when some may have been missed.
+ */
 function useNewRuns(ready: boolean, filters: RunFilters, rows: RunRow[], setRows: (update: (rows: RunRow[]) => RunRow[]) => void): void {
   const newest = useRef<string | undefined>(undefined);
   newest.current = rows[0]?.id;
   useEffect(() => {
     if (!ready) return;
-    const timer = setInterval(() => {
-      if (document.hidden) return;
-      api<Page<Run>>(runsPath(filters)).then(
-        (page) => {
-          const since = newest.current;
-          const fresh = page.items.filter((run) => since === undefined || run.id > since).map(rowOf);
-          if (fresh.length) setRows((held) => mergeRows(held, fresh));
-        },
-        () => undefined,
-      );
-    }, NEW_RUNS_EVERY_MS);
-    return () => clearInterval(timer);
+    let current = true;
+    let reading = false;
+    let again = false;
+    const read = () => {
+      if (reading) {
+        again = true;
+        return;
+      }
+      reading = true;
+      api<Page<Run>>(runsPath(filters))
+        .then(
+          (page) => {
+            const since = newest.current;
+            const fresh = page.items.filter((run) => since === undefined || run.id > since).map(rowOf);
+            if (current && fresh.length) setRows((held) => mergeRows(held, fresh));
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          reading = false;
+          if (again && current) {
+            again = false;
+            read();
+          }
+        });
+    };
+    const stop = live().watchRuns({ onCreated: read, onResubscribed: read });
+    return () => {
+      current = false;
+      stop();
+    };
   }, [ready, filters, setRows]);
 }
 

@@ -138,20 +138,18 @@ export class LiveClient {
   }
 
   /**
-   * `subscribe {runs}`: each new run of the org the member may read. After a reconnect some may have
-   * been missed, so `onResubscribed` is told when the subscription is back.
+   * `subscribe {runs}`: each new run of the org the member may read. `onSubscribed` is told each time
+   * the subscription is in place (first, and after every reconnect): runs created before then, since
+   * the caller last read them, came with no notice.
    */
-  watchRuns(watch: { onCreated(runId: string): void; onResubscribed?(): void }): () => void {
+  watchRuns(watch: { onCreated(runId: string): void; onSubscribed(): void }): () => void {
     let current = true;
-    let answered = false;
     const onCreated = ({ runId }: { runId: string }) => {
       if (current) watch.onCreated(runId);
     };
     const subscribe = () =>
       this.socket.emit('subscribe', { runs: {} }, (answer) => {
-        if (!current || !answer.ok) return;
-        if (answered) watch.onResubscribed?.();
-        answered = true;
+        if (current && answer.ok) watch.onSubscribed();
       });
     this.socket.on('run.created', onCreated);
     this.resubscribers.add(subscribe);

@@ -244,8 +244,8 @@ function useLiveRows(rows: RunRow[], setRows: (update: (rows: RunRow[]) => RunRo
 
 /**
  * Runs started since the list loaded, matching its filters, put at the top: told of each new run over
- * `/live` (`subscribe {runs}`), the list reads its first page again, one read at a time, and again
- * after a reconnect, when some may have been missed.
+ * `/live` (`subscribe {runs}`), the list reads its first page again, one read at a time; and once the
+ * subscription is in place (first, and after a reconnect), for the runs started before it was.
  */
 function useNewRuns(ready: boolean, filters: RunFilters, rows: RunRow[], setRows: (update: (rows: RunRow[]) => RunRow[]) => void): void {
   const newest = useRef<string | undefined>(undefined);
@@ -278,7 +278,7 @@ function useNewRuns(ready: boolean, filters: RunFilters, rows: RunRow[], setRows
           }
         });
     };
-    const stop = live().watchRuns({ onCreated: read, onResubscribed: read });
+    const stop = live().watchRuns({ onCreated: read, onSubscribed: read });
     return () => {
       current = false;
       stop();

@@ -100,7 +100,7 @@ describe('watching the org’s runs over /live', () => {
     // Polled: the sockets the tests before closed leave the count as the server hears of it.
     const watchersNow = async (expected: number) => {
       let count = NaN;
-      for (let tries = 0; tries < 50 && count !== expected; tries++) {
+      for (let tries = 0; tries < 100 && count !== expected; tries++) {
         if (tries) await new Promise((r) => setTimeout(r, 50));
         const res = await a.http().get('/metrics');
         count = Number(/^live_subscriptions\{kind="runs"\} (\d+)$/m.exec(res.text)?.[1]);

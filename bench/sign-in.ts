@@ -65,9 +65,11 @@ async function start(databaseUrl: string, settings: Record<string, string>): Pro
 
 async function stop(service: Service): Promise<void> {
   await service.client.close();
-  const exited = once(service.child, 'exit');
-  service.child.kill('SIGTERM');
-  await exited;
+  if (service.child.exitCode === null && service.child.signalCode === null) {
+    const exited = once(service.child, 'exit');
+    service.child.kill('SIGTERM');
+    await exited;
+  }
   rmSync(service.dataDir, { recursive: true, force: true });
 }
 

@@ -45,7 +45,18 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('Vitrine')
     .setDescription(
-      'Self-hosted, policy-governed control plane for what AI agents produce. Errors are RFC 9457 problem documents (`application/problem+json`).',
+      [
+        'Self-hosted, policy-governed control plane for what AI agents produce. Errors are RFC 9457 problem documents (`application/problem+json`).',
+        '',
+        // OpenAPI has no place for a Socket.IO protocol: what `/live` carries is said here.
+        '**Live updates** (Socket.IO namespace `/live` on the same origin; `auth: {token}` with a personal, reporter or share token, or the session cookie). ' +
+          'Emit `subscribe` with exactly one of `{run, after?}`, `{artifact}`, `{share: token}` or `{runs: {}}`; the ack is `{ok: true, snapshot, replayed}` or ' +
+          '`{ok: false, error: {code, message, errors?}}` with the HTTP API\'s codes (`unavailable` while the database is away). `unsubscribe` takes the same target. ' +
+          'Server events: `run.event` (missed ones first, in seq order, no gap or duplicate), `run.updated` `{runId, status, lastSeq}`, ' +
+          '`run.created` `{runId}` (to `{runs}`: each new run the subscriber may read), `artifact.revised` `{artifactId, revision, lastSeq?}`, ' +
+          '`share.revoked` `{shareId, reason}`, `unsubscribed` `{run|artifact|share, error}` (access decided again and refused), ' +
+          'and `closing` `{code: "too_slow" | "credential_expired", message}` before the server disconnects.',
+      ].join('\n'),
     )
     .setVersion('1')
     .setOpenAPIVersion('3.1.0')

@@ -259,6 +259,8 @@ describe('the share viewer', () => {
     // Signed in, so there is a session cookie to steal and an API that would answer it.
     await page.goto('/');
     await signIn(page);
+    // The runs list reads its first page again once it watches for new runs: that read is its own, not the viewer's.
+    await page.locator('.runs-page[data-watching]').waitFor();
     canaryHits.length = 0;
     served.length = 0;
     viewing = true;

@@ -82,7 +82,7 @@ export function RunsList() {
   }, [filters, load]);
 
   useLiveRows(rows, setRows);
-  useNewRuns(load.status === 'ready', filters, rows, setRows);
+  const watching = useNewRuns(load.status === 'ready', filters, rows, setRows);
 
   const running = rows.some((row) => !TERMINAL_RUN.has(row.status));
   const now = useClock(running);
@@ -94,7 +94,7 @@ export function RunsList() {
     <>
       <AppHeader />
       <ConnectionStatus client={live()} />
-      <main id="main" className="runs-page">
+      <main id="main" className="runs-page" data-watching={watching || undefined}>
         <div className="runs-heading">
           <h1>Runs</h1>
           {attention.length > 0 && <AttentionSummary rows={attention} filters={filters} setFilters={setFilters} />}
@@ -246,10 +246,12 @@ function useLiveRows(rows: RunRow[], setRows: (update: (rows: RunRow[]) => RunRo
  * Runs started since the list loaded, matching its filters, put at the top: told of each new run over
  * `/live` (`subscribe {runs}`), the list reads its first page again, one read at a time; and once the
  * subscription is in place (first, and after a reconnect), for the runs started before it was.
+ * Whether the list is watching: subscribed, and that first read answered.
  */
-function useNewRuns(ready: boolean, filters: RunFilters, rows: RunRow[], setRows: (update: (rows: RunRow[]) => RunRow[]) => void): void {
+function useNewRuns(ready: boolean, filters: RunFilters, rows: RunRow[], setRows: (update: (rows: RunRow[]) => RunRow[]) => void): boolean {
   const newest = useRef<string | undefined>(undefined);
   newest.current = rows[0]?.id;
+  const [watching, setWatching] = useState(false);
   useEffect(() => {
     if (!ready) return;
     let current = true;
@@ -272,6 +274,7 @@ function useNewRuns(ready: boolean, filters: RunFilters, rows: RunRow[], setRows
         )
         .finally(() => {
           reading = false;
+          if (current) setWatching(true);
           if (again && current) {
             again = false;
             read();
@@ -281,9 +284,11 @@ function useNewRuns(ready: boolean, filters: RunFilters, rows: RunRow[], setRows
     const stop = live().watchRuns({ onCreated: read, onSubscribed: read });
     return () => {
       current = false;
+      setWatching(false);
       stop();
     };
   }, [ready, filters, setRows]);
+  return watching;
 }
 
 function AttentionSummary({ rows, filters, setFilters }: { rows: RunRow[]; filters: RunFilters; setFilters: (next: RunFilters) => void }) {

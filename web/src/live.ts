@@ -122,19 +122,7 @@ export class LiveClient {
         if (answer.ok) watch.onSnapshot?.(answer.snapshot as Run, answer.replayed);
         else watch.onError?.(new LiveError(answer.error.code, answer.error.message));
       });
-    this.socket.on('run.event', onEvent);
-    this.socket.on('run.updated', onUpdated);
-    this.socket.on('unsubscribed', onDropped);
-    this.resubscribers.add(subscribe);
-    if (this.socket.connected) subscribe();
-    return () => {
-      current = false;
-      this.resubscribers.delete(subscribe);
-      this.socket.off('run.event', onEvent);
-      this.socket.off('run.updated', onUpdated);
-      this.socket.off('unsubscribed', onDropped);
-      if (this.socket.connected) this.socket.emit('unsubscribe', { run: runId }, () => undefined);
-    };
+    return this.hold({ run: runId }, { 'run.event': onEvent, 'run.updated': onUpdated, unsubscribed: onDropped }, subscribe, () => (current = false));
   }
 
   /**
@@ -151,15 +139,7 @@ export class LiveClient {
       this.socket.emit('subscribe', { runs: {} }, (answer) => {
         if (current && answer.ok) watch.onSubscribed();
       });
-    this.socket.on('run.created', onCreated);
-    this.resubscribers.add(subscribe);
-    if (this.socket.connected) subscribe();
-    return () => {
-      current = false;
-      this.resubscribers.delete(subscribe);
-      this.socket.off('run.created', onCreated);
-      if (this.socket.connected) this.socket.emit('unsubscribe', { runs: {} }, () => undefined);
-    };
+    return this.hold({ runs: {} }, { 'run.created': onCreated }, subscribe, () => (current = false));
   }
 
   /** `subscribe {artifact}` or `{share}`: the snapshot on every (re)subscribe, then revisions and revocation. */
@@ -191,18 +171,23 @@ export class LiveClient {
         }
         watch.onSnapshot?.(snapshot);
       });
-    this.socket.on('artifact.revised', onRevised);
-    this.socket.on('share.revoked', onRevoked);
-    this.socket.on('unsubscribed', onDropped);
+    return this.hold({ ...target }, { 'artifact.revised': onRevised, 'share.revoked': onRevoked, unsubscribed: onDropped }, subscribe, () => (current = false));
+  }
+
+  /**
+   * Holds a subscription across reconnects: `listeners` are on and `subscribe` is sent now (when
+   * connected) and after every reconnect, until the returned function lets go of `target`.
+   */
+  private hold(target: Record<string, unknown>, listeners: Partial<ServerEvents>, subscribe: () => void, released: () => void): () => void {
+    const entries = Object.entries(listeners) as [keyof ServerEvents, ServerEvents[keyof ServerEvents]][];
+    for (const [event, listener] of entries) this.socket.on(event, listener as never);
     this.resubscribers.add(subscribe);
     if (this.socket.connected) subscribe();
     return () => {
-      current = false;
+      released();
       this.resubscribers.delete(subscribe);
-      this.socket.off('artifact.revised', onRevised);
-      this.socket.off('share.revoked', onRevoked);
-      this.socket.off('unsubscribed', onDropped);
-      if (this.socket.connected) this.socket.emit('unsubscribe', { ...target }, () => undefined);
+      for (const [event, listener] of entries) this.socket.off(event, listener as never);
+      if (this.socket.connected) this.socket.emit('unsubscribe', target, () => undefined);
     };
   }
 

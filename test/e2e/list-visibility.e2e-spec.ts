@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { defaultBundleWith, HIDDEN_RUNS_RULE } from '../helpers/bundles.js';
 import { adminToken, createArtifact, createMember, createRun, createSkill, createTeam, type TestMember } from '../helpers/factories.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -17,14 +17,7 @@ let auditor: TestMember;
 const published = { artifactId: '', by: new Map<string, string[]>() };
 
 /** The default bundle with rules that hide some rows of every listed subject from some roles. */
-const HIDING_RULES = `
-  - id: hidden-runs-are-for-admins
-    effect: deny
-    roles: [member, auditor, viewer]
-    actions: [read]
-    subject: Run
-    conditions: { labels.visibility: hidden }
-    reason: Runs labelled hidden are for admins
+const HIDING_RULES = `${HIDDEN_RUNS_RULE.trimEnd()}
   - id: auditors-are-not-listed
     effect: deny
     roles: [member, viewer]
@@ -104,7 +97,7 @@ beforeAll(async () => {
   remixer = await createMember(t, admin, 'member');
   viewer = await createMember(t, admin, 'viewer');
   auditor = await createMember(t, admin, 'auditor');
-  const bundle = readFileSync(new URL('../../policies/default.yaml', import.meta.url), 'utf8').trimEnd() + '\n' + HIDING_RULES;
+  const bundle = defaultBundleWith(HIDING_RULES);
   const put = await t.http(admin).put('/api/v1/policies').set('Content-Type', 'application/yaml').send(bundle);
   assert.equal(put.status, 200);
 });
@@ -270,7 +263,7 @@ describe('a page is full unless it is the last', () => {
     conditions: { action: artifact.publish, actorId: '${a}' }
     reason: This publisher's shares are reviewed elsewhere
 `;
-    const bundle = readFileSync(new URL('../../policies/default.yaml', import.meta.url), 'utf8').trimEnd() + '\n' + HIDING_RULES + rule;
+    const bundle = defaultBundleWith(HIDING_RULES + rule);
     expect((await t.http(admin).put('/api/v1/policies').set('Content-Type', 'application/yaml').send(bundle)).status).toBe(200);
     const path = `/api/v1/audit/shares?artifactId=${published.artifactId}`;
     const shareId = (x: Record<string, unknown>) => x.shareId as string;

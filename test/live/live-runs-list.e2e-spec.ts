@@ -1,21 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { defaultBundleWith, HIDDEN_RUNS_RULE } from '../helpers/bundles.js';
 import { adminToken, createArtifact, createMember, createOrg, createRun, createShare, createSkill, type TestMember } from '../helpers/factories.js';
 import { connectLive, type LiveClient } from '../helpers/live-client.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 // `subscribe {runs: {}}`: a runs list hears of each new run of its org that its watcher may
 // read, decided run by run as GET /runs/{id} would, whichever instance created it.
-
-const HIDDEN_RUNS = `
-  - id: hidden-runs-are-for-admins
-    effect: deny
-    roles: [member, auditor, viewer]
-    actions: [read]
-    subject: Run
-    conditions: { labels.visibility: hidden }
-    reason: Runs labelled hidden are for admins
-`;
 
 describe('watching the org’s runs over /live', () => {
   let a: TestApp;
@@ -68,7 +58,7 @@ describe('watching the org’s runs over /live', () => {
   });
 
   it('decides each run for each watcher under the active bundle, with the role they have now', async () => {
-    const source = readFileSync(new URL('../../policies/default.yaml', import.meta.url), 'utf8').trimEnd() + '\n' + HIDDEN_RUNS;
+    const source = defaultBundleWith(HIDDEN_RUNS_RULE);
     const put = await a.http(admin).put('/api/v1/policies').set('Content-Type', 'application/yaml').send(source);
     expect(put.status).toBe(200);
     const watchers = { admin: await live(a, admin), member: await live(b, member.token), viewer: await live(a, viewer.token) };
